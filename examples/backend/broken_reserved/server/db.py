@@ -1,0 +1,5 @@
+"""The one Flask-SQLAlchemy extension object, imported as ``server.db`` everywhere."""
+
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()

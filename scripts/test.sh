@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs, then run it (ruff + pytest). Safe to re-run.
+# CI calls this through .ci/run on a fresh clone; extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+# The tests start their own throwaway PostgreSQL cluster; they need the server binaries.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+    else
+        echo "scripts/test.sh: PostgreSQL server binaries are missing (apt-get install postgresql)" >&2
+        exit 2
+    fi
+fi
+
+export PATH="$PWD/.venv/bin:$PATH"
+ruff check .
+exec pytest "$@"

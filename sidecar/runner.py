@@ -1,0 +1,184 @@
+"""Start the worker under the app's interpreter, bounded in time and output, and collect it.
+
+The worker runs in its own session (process group) so a timeout kills everything the app
+started at import time too. Its result comes back on a dedicated pipe; stdout/stderr are
+the app's and are only kept as a capped tail, because an app may print anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sidecar.worker.bootstrap import BOOTSTRAP
+
+WORKER_DIR = str(Path(__file__).parent / "worker")
+Outcome = Literal["ok", "timeout", "crashed", "exited", "no_result", "spawn_failed"]
+
+DEFAULT_TAIL_BYTES = 64 * 1024
+DEFAULT_FLOOD_BYTES = 1024 * 1024
+RESULT_LINE_LIMIT = 64 * 1024 * 1024  # one JSON line may carry a large drift result
+
+
+class Tail:
+    """Keeps the last ``cap`` bytes of a stream and counts them all."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.total = 0
+        self._buf = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self._buf += chunk
+        if len(self._buf) > 2 * self.cap:
+            del self._buf[: len(self._buf) - self.cap]
+
+    @property
+    def data(self) -> bytes:
+        return bytes(self._buf[-self.cap :])
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace")
+
+
+@dataclass
+class WorkerRun:
+    """Everything the runner observed about one worker process."""
+
+    outcome: Outcome
+    returncode: int | None
+    duration_s: float
+    events: list[dict[str, Any]] = field(default_factory=list)
+    stdout: Tail = field(default_factory=lambda: Tail(DEFAULT_TAIL_BYTES))
+    stderr: Tail = field(default_factory=lambda: Tail(DEFAULT_TAIL_BYTES))
+    error: str | None = None  # why the worker could not be started
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        return [e["result"] for e in self.events if e.get("event") == "check"]
+
+    @property
+    def versions(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for event in self.events:  # "hello", then "versions" updates
+            out.update(event.get("versions") or {})
+        return out
+
+    @property
+    def last_phase(self) -> dict[str, Any]:
+        return next((e for e in reversed(self.events) if e.get("event") == "phase"), {})
+
+    @property
+    def output_bytes(self) -> int:
+        return self.stdout.total + self.stderr.total
+
+    @property
+    def pid(self) -> int | None:
+        hello = next((e for e in self.events if e.get("event") == "hello"), {})
+        return hello.get("pid")
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+async def _drain(stream: asyncio.StreamReader | None, tail: Tail) -> None:
+    if stream is None:
+        return
+    while chunk := await stream.read(65536):
+        tail.feed(chunk)
+
+
+async def _read_events(reader: asyncio.StreamReader, events: list[dict[str, Any]],
+                       on_event: Callable[[dict[str, Any]], None] | None) -> None:
+    while line := await reader.readline():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a truncated last line from a killed worker
+        events.append(event)
+        if on_event is not None:
+            on_event(event)
+
+
+async def run_worker(
+    python: str,
+    config: dict[str, Any],
+    timeout_s: float,
+    *,
+    tail_bytes: int = DEFAULT_TAIL_BYTES,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    preexec: Callable[[], None] | None = None,
+) -> WorkerRun:
+    """Run one worker to completion or to its timeout; never raises for the app's faults."""
+    started = time.monotonic()
+    read_fd, write_fd = os.pipe()
+    config = dict(config, result_fd=write_fd, timeout_s=timeout_s)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")  # never write .pyc into the app
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            python, "-c", BOOTSTRAP, WORKER_DIR,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, pass_fds=(write_fd,), start_new_session=True,
+            cwd=config["app_path"], env=env, preexec_fn=preexec,
+        )
+    except OSError as exc:
+        os.close(read_fd)
+        os.close(write_fd)
+        return WorkerRun("spawn_failed", None, time.monotonic() - started,
+                         error=f"{type(exc).__name__}: {exc.strerror or exc}")
+    os.close(write_fd)
+
+    loop = asyncio.get_running_loop()
+    result_reader = asyncio.StreamReader(limit=RESULT_LINE_LIMIT)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(result_reader), os.fdopen(read_fd, "rb", 0)
+    )
+    run = WorkerRun("ok", None, 0.0, stdout=Tail(tail_bytes), stderr=Tail(tail_bytes))
+    readers = [
+        asyncio.ensure_future(_read_events(result_reader, run.events, on_event)),
+        asyncio.ensure_future(_drain(proc.stdout, run.stdout)),
+        asyncio.ensure_future(_drain(proc.stderr, run.stderr)),
+    ]
+    try:
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            proc.stdin.write(json.dumps(config).encode())
+            await proc.stdin.drain()
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            run.outcome = "timeout"
+    finally:
+        # Also reaps what the app spawned and left holding our pipes.
+        _kill_group(proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            await proc.wait()
+        _, pending = await asyncio.wait(readers, timeout=1.0)
+        for task in pending:
+            task.cancel()
+        transport.close()
+    run.returncode = proc.returncode
+    run.duration_s = time.monotonic() - started
+    if run.outcome != "timeout":
+        done = any(e.get("event") == "done" for e in run.events)
+        if done:
+            run.outcome = "ok"
+        elif proc.returncode is not None and proc.returncode < 0:
+            run.outcome = "crashed"
+        elif proc.returncode:
+            run.outcome = "exited"
+        else:
+            run.outcome = "no_result"
+    return run

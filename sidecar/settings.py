@@ -1,0 +1,247 @@
+"""Every check option, from flags or ``SIDECAR_*`` variables, validated once.
+
+One table (``OPTIONS``) drives argparse, the environment lookup and the configuration
+reference in docs, so the three cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sidecar.report import Severity
+
+
+class ConfigError(Exception):
+    """A usage or configuration error: one clear line, exit status 2."""
+
+
+_TARGET = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?$")
+_CODE = re.compile(r"^[A-Z]+\d{3}$")
+
+
+def _split_list(value: str) -> list[str]:
+    return [v for v in re.split(r"[,\s]+", value.strip()) if v]
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {value!r}") from None
+    if not number > 0 or number != number or number == float("inf"):
+        raise ValueError(f"expected a positive number, got {value!r}")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+    if number <= 0:
+        raise ValueError(f"expected a positive number, got {value!r}")
+    return number
+
+
+def _severity_overrides(value: str) -> dict[str, Severity]:
+    out: dict[str, Severity] = {}
+    for item in _split_list(value):
+        code, sep, level = item.partition("=")
+        if not sep or not _CODE.match(code) or level not in ("error", "warning", "info"):
+            raise ValueError(f"expected CODE=error|warning|info, got {item!r}")
+        out[code] = level  # type: ignore[assignment]
+    return out
+
+
+def _format(value: str) -> str:
+    if value not in ("text", "json"):
+        raise ValueError(f"expected text or json, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, its variable(s), how to parse it, and what it is for."""
+
+    dest: str
+    flag: str
+    env: tuple[str, ...]
+    help: str
+    parse: Callable[[str], Any] = str
+    default: Any = None
+    repeatable: bool = False  # --models a --models b; the variable takes a comma list
+    metavar: str | None = None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("app_path", "--app-path", ("SIDECAR_APP_PATH",),
+           "the app's root folder: first on sys.path and the working directory, as the app "
+           "itself runs (default: the current folder)", default=".", metavar="DIR"),
+    Option("models", "--models", ("SIDECAR_MODELS",),
+           "module(s) that define the models, `pkg.module` or `pkg.module:attr`; repeat the "
+           "flag, or separate with commas in the variable", repeatable=True,
+           metavar="MODULE"),
+    Option("python", "--python", ("SIDECAR_PYTHON",),
+           "the app's interpreter, which runs the worker (default: the sidecar's own)",
+           default=sys.executable, metavar="PATH"),
+    Option("timeout_s", "--timeout", ("SIDECAR_TIMEOUT",),
+           "seconds one worker run may take before it is killed", _positive_float, 30.0,
+           metavar="SECONDS"),
+    Option("database_url", "--database-url", ("SIDECAR_DATABASE_URL", "DATABASE_URL"),
+           "SQLAlchemy URL of the app's database (checks are skipped without one)",
+           metavar="URL"),
+    Option("alembic_ini", "--alembic-ini", ("SIDECAR_ALEMBIC_INI",),
+           "Alembic configuration (default: alembic.ini in the app path, if present)",
+           metavar="PATH"),
+    Option("connect_timeout_s", "--connect-timeout", ("SIDECAR_CONNECT_TIMEOUT",),
+           "seconds to wait for the database connection", _positive_float, 5.0,
+           metavar="SECONDS"),
+    Option("statement_timeout_ms", "--statement-timeout-ms", ("SIDECAR_STATEMENT_TIMEOUT_MS",),
+           "PostgreSQL statement_timeout for the sidecar's reads", _positive_int, 5000,
+           metavar="MS"),
+    Option("lock_timeout_ms", "--lock-timeout-ms", ("SIDECAR_LOCK_TIMEOUT_MS",),
+           "PostgreSQL lock_timeout for the sidecar's reads", _positive_int, 2000,
+           metavar="MS"),
+    Option("schemas", "--schema", ("SIDECAR_SCHEMAS",),
+           "database schema(s) to compare (default: the default schema); repeatable",
+           repeatable=True, metavar="NAME"),
+    Option("drift_include", "--include-table", ("SIDECAR_INCLUDE_TABLES",),
+           "compare only tables matching these globs; repeatable", repeatable=True,
+           metavar="GLOB"),
+    Option("drift_exclude", "--exclude-table", ("SIDECAR_EXCLUDE_TABLES",),
+           "ignore tables matching these globs (alembic_version is always ignored); "
+           "repeatable", repeatable=True, metavar="GLOB"),
+    Option("severity", "--severity", ("SIDECAR_SEVERITY",),
+           "override a code's severity: CODE=error|warning|info, comma-separated",
+           _severity_overrides, None, metavar="CODE=LEVEL"),
+    Option("format", "--format", ("SIDECAR_FORMAT",), "output format: text or json",
+           _format, "text", metavar="FORMAT"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_path: Path
+    models: tuple[str, ...]
+    python: str = sys.executable
+    timeout_s: float = 30.0
+    database_url: str | None = None
+    alembic_ini: str | None = None
+    connect_timeout_s: float = 5.0
+    statement_timeout_ms: int = 5000
+    lock_timeout_ms: int = 2000
+    schemas: tuple[str, ...] = ()
+    drift_include: tuple[str, ...] = ()
+    drift_exclude: tuple[str, ...] = ()
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    format: str = "text"
+
+    def worker_config(self) -> dict[str, Any]:
+        """What the worker needs; sent on its stdin, never on argv (argv is public)."""
+        return {
+            "app_path": str(self.app_path),
+            "models": list(self.models),
+            "database_url": self.database_url,
+            "alembic_ini": self.alembic_ini,
+            "connect_timeout_s": self.connect_timeout_s,
+            "statement_timeout_ms": self.statement_timeout_ms,
+            "lock_timeout_ms": self.lock_timeout_ms,
+            "schemas": list(self.schemas) or [None],
+            "drift_include": list(self.drift_include),
+            "drift_exclude": ["alembic_version", *self.drift_exclude],
+            "fallback_sys_path": _own_site_packages(),
+        }
+
+
+def _own_site_packages() -> list[str]:
+    """Where the worker may find Alembic if the app has none: ours, appended after the app's."""
+    import sysconfig
+
+    paths = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    return sorted(p for p in paths if os.path.isdir(p))
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    for opt in OPTIONS:
+        env = " / ".join(opt.env)
+        parser.add_argument(
+            opt.flag, dest=opt.dest, metavar=opt.metavar,
+            action="append" if opt.repeatable else "store",
+            help=f"{opt.help} [env: {env}]",
+        )
+
+
+def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """Flags win over variables, variables over defaults; every value is validated here."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        raw: Any = getattr(args, opt.dest, None)
+        source = opt.flag
+        if raw is None:
+            for var in opt.env:
+                if environ.get(var, "").strip():
+                    raw = environ[var].strip()
+                    source = var
+                    break
+            if raw is not None and opt.repeatable:
+                raw = _split_list(raw)
+        if raw is None:
+            values[opt.dest] = opt.default
+            continue
+        try:
+            if opt.repeatable:
+                values[opt.dest] = tuple(opt.parse(v) for v in raw)
+            else:
+                values[opt.dest] = opt.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    return _validate(values)
+
+
+def _validate(values: dict[str, Any]) -> Settings:
+    app_path = Path(values["app_path"]).expanduser()
+    if not app_path.exists():
+        raise ConfigError(f"--app-path: {str(app_path)!r} does not exist")
+    if not app_path.is_dir():
+        raise ConfigError(f"--app-path: {str(app_path)!r} is not a directory")
+    if not os.access(app_path, os.R_OK | os.X_OK):
+        raise ConfigError(f"--app-path: {str(app_path)!r} is not readable")
+    models = tuple(values["models"] or ())
+    if not models:
+        raise ConfigError("--models: no model module given (e.g. --models server.models_sql)")
+    for target in models:
+        if not _TARGET.match(target):
+            raise ConfigError(
+                f"--models: {target!r} is not a module path (expected pkg.module or "
+                "pkg.module:attribute)"
+            )
+    python = values["python"]
+    found = shutil.which(python)
+    if found is None:
+        raise ConfigError(f"--python: {python!r} is not an executable interpreter")
+    url = values["database_url"]  # a malformed URL is the app's state: a finding
+    return Settings(
+        app_path=app_path.resolve(),
+        models=models,
+        python=os.path.abspath(found),  # the worker runs in the app path; keep venv symlinks
+        timeout_s=values["timeout_s"],
+        database_url=url,
+        alembic_ini=values["alembic_ini"],
+        connect_timeout_s=values["connect_timeout_s"],
+        statement_timeout_ms=values["statement_timeout_ms"],
+        lock_timeout_ms=values["lock_timeout_ms"],
+        schemas=tuple(values["schemas"] or ()),
+        drift_include=tuple(values["drift_include"] or ()),
+        drift_exclude=tuple(values["drift_exclude"] or ()),
+        severity=dict(values["severity"] or {}),
+        format=values["format"],
+    )

@@ -1,0 +1,48 @@
+"""Read faulthandler dumps out of the worker's stderr to place a hang or a crash."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>.+)$', re.M)
+_HEADER = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-f]+ .*\(most recent call first\):$",
+                     re.M)
+
+
+def _is_app_file(path: str, app_path: str) -> bool:
+    if path.startswith("<"):
+        return False
+    real = os.path.realpath(path)
+    if not real.startswith(app_path + os.sep):
+        return False
+    parts = real.split(os.sep)
+    return "site-packages" not in parts and "dist-packages" not in parts
+
+
+def user_frame_from_dump(stderr: str, app_path: str) -> tuple[str, int] | None:
+    """(relative file, line) of the innermost app frame in the last faulthandler dump.
+
+    faulthandler prints the most recent call first; with several threads the main thread's
+    block is the one that contains the import machinery, which we prefer.
+    """
+    app_path = os.path.realpath(app_path)
+    headers = list(_HEADER.finditer(stderr))
+    if not headers:
+        return None
+    # blocks of the last dump: from the first header after the last "Timeout"/"Fatal" line
+    starts = [h.start() for h in headers]
+    blocks = [stderr[s:e] for s, e in zip(starts, starts[1:] + [len(stderr)])]
+    blocks.sort(key=lambda b: "importlib" not in b)  # the importing thread first
+    for block in blocks:
+        for m in _FRAME.finditer(block):
+            if _is_app_file(m.group("file"), app_path):
+                rel = os.path.relpath(os.path.realpath(m.group("file")), app_path)
+                return rel, int(m.group("line"))
+    return None
+
+
+def strip_dumps(stderr: str) -> str:
+    """The app's own stderr without faulthandler's dump, for the output tail we show."""
+    cut = re.search(r"^(?:Timeout \([\d:.]+\)!|Fatal Python error: .*)$", stderr, re.M)
+    return stderr[: cut.start()] if cut else stderr

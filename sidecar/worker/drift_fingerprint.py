@@ -1,0 +1,130 @@
+"""Cheap re-checks: a fingerprint of the live catalog and a hash of the models.
+
+The worker is a fresh process per cycle, so the daemon keeps the previous result and hands
+it back as ``config["drift_cache"]``; when both hashes match, the previous findings stand
+and Alembic's reflection (seconds on a large schema) is skipped.
+
+- PostgreSQL: ONE statement hashes, server side, the catalog rows autogenerate reads
+  (relations, columns with types/nullability/defaults/comments, indexes, constraints,
+  enums) for the compared schemas; only a few md5 strings cross the wire.
+- SQLite: ``sqlite_master`` (its stored CREATE statements carry every column, default and
+  constraint; ALTER TABLE rewrites them).
+- Other dialects: no fingerprint, so every cycle compares in full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Dict, Iterable, List, Optional
+
+# Bumped when the drift logic changes, so an old cached result is not reused.
+DRIFT_LOGIC_VERSION = "1"
+
+_PG_FINGERPRINT = """
+WITH ns AS (
+    SELECT oid, nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY(:schemas)
+), rel AS (
+    SELECT c.oid, ns.nspname, c.relname, c.relkind
+    FROM pg_catalog.pg_class c JOIN ns ON c.relnamespace = ns.oid
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+)
+SELECT
+  (SELECT md5(coalesce(string_agg(r.nspname || '.' || r.relname || ':' || r.relkind::text || ':'
+          || coalesce(d.description, ''), E'\\n' ORDER BY r.nspname, r.relname), ''))
+   FROM rel r LEFT JOIN pg_catalog.pg_description d
+     ON d.objoid = r.oid AND d.objsubid = 0 AND d.classoid = 'pg_catalog.pg_class'::regclass),
+  (SELECT md5(coalesce(string_agg(r.nspname || '.' || r.relname || '.' || a.attname || ':'
+          || a.attnum || ':' || pg_catalog.format_type(a.atttypid, a.atttypmod) || ':'
+          || a.attnotnull::text || ':' || coalesce(pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), '')
+          || ':' || a.attidentity::text || ':' || a.attgenerated::text || ':'
+          || coalesce(d.description, ''), E'\\n' ORDER BY r.nspname, r.relname, a.attnum), ''))
+   FROM rel r
+   JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0
+        AND NOT a.attisdropped
+   LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+   LEFT JOIN pg_catalog.pg_description d ON d.objoid = a.attrelid AND d.objsubid = a.attnum
+        AND d.classoid = 'pg_catalog.pg_class'::regclass),
+  (SELECT md5(coalesce(string_agg(r.nspname || '.' || r.relname || ':'
+          || pg_catalog.pg_get_indexdef(i.indexrelid), E'\\n'
+          ORDER BY r.nspname, r.relname, i.indexrelid::regclass::text), ''))
+   FROM pg_catalog.pg_index i JOIN rel r ON r.oid = i.indrelid),
+  (SELECT md5(coalesce(string_agg(r.nspname || '.' || r.relname || ':' || c.conname || ':'
+          || pg_catalog.pg_get_constraintdef(c.oid), E'\\n'
+          ORDER BY r.nspname, r.relname, c.conname), ''))
+   FROM pg_catalog.pg_constraint c JOIN rel r ON r.oid = c.conrelid),
+  (SELECT md5(coalesce(string_agg(n.nspname || '.' || t.typname || ':' || e.enumlabel, E'\\n'
+          ORDER BY n.nspname, t.typname, e.enumsortorder), ''))
+   FROM pg_catalog.pg_enum e JOIN pg_catalog.pg_type t ON t.oid = e.enumtypid
+   JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace)
+"""
+_PG_PARTS = ("relations", "columns", "indexes", "constraints", "enums")
+
+
+def catalog_fingerprint(conn: Any, schemas: Iterable[Optional[str]]) -> Optional[Dict[str, Any]]:
+    """{"fingerprint": hex, "parts": {...}} for the live schema, or None if unsupported."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        from sqlalchemy import text
+
+        default = conn.exec_driver_sql("SELECT current_schema()").scalar()
+        names = sorted({s or default for s in schemas})
+        row = conn.execute(text(_PG_FINGERPRINT), {"schemas": names}).fetchone()
+        parts = dict(zip(_PG_PARTS, row))
+    elif name == "sqlite":
+        rows = conn.exec_driver_sql(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master "
+            "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").fetchall()
+        parts = {"sqlite_master": _md5("\n".join(repr(tuple(r)) for r in rows))}
+    else:
+        return None
+    whole = _md5(repr(sorted(parts.items())))
+    return {"fingerprint": f"{name}:{whole}", "parts": parts}
+
+
+def models_hash(metadatas: Iterable[Any], settings: Dict[str, Any]) -> str:
+    """A stable hash of everything in the MetaData that the comparison reads, plus the
+    settings that change its outcome (filters, schemas, versions, dialect)."""
+    h = hashlib.sha256()
+    h.update(repr(sorted(settings.items())).encode())
+    h.update(DRIFT_LOGIC_VERSION.encode())
+    for md in metadatas:
+        for key in sorted(md.tables):
+            h.update(_table_repr(md.tables[key]).encode("utf-8", "replace"))
+    return h.hexdigest()
+
+
+def _table_repr(table: Any) -> str:
+    parts: List[str] = [f"T {table.schema}.{table.name} {table.comment!r}"]
+    for c in table.columns:
+        default = c.server_default
+        default_text = getattr(getattr(default, "arg", None), "text",
+                               getattr(default, "arg", None))
+        parts.append(f"C {c.name} {_type_repr(c.type)} {c.nullable} {c.primary_key} "
+                     f"{default_text!s} {c.comment!r} {c.autoincrement!r} "
+                     f"{getattr(c, 'computed', None)!r} {getattr(c, 'identity', None)!r}")
+    for i in sorted(table.indexes, key=lambda i: str(i.name)):
+        exprs = [str(e) for e in getattr(i, "expressions", [])]
+        parts.append(f"I {i.name} {i.unique} {exprs} {sorted(i.dialect_kwargs.items())!r}")
+    for k in sorted(table.constraints, key=lambda k: (type(k).__name__, str(k.name))):
+        extra = ""
+        if hasattr(k, "elements"):
+            extra = repr([(e.parent.name, e.target_fullname) for e in k.elements]) + \
+                f" {getattr(k, 'ondelete', None)} {getattr(k, 'onupdate', None)}"
+        elif hasattr(k, "sqltext"):
+            extra = str(k.sqltext)
+        else:
+            extra = repr([c.name for c in k.columns])
+        parts.append(f"K {type(k).__name__} {k.name} {extra}")
+    return "\n".join(parts) + "\n"
+
+
+def _type_repr(type_: Any) -> str:
+    try:
+        return repr(type_)
+    except Exception:
+        return type(type_).__name__
+
+
+def _md5(text: str) -> str:
+    # sha256 (not md5): md5 is unavailable on FIPS-mode interpreters
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]

@@ -1,0 +1,45 @@
+"""Test-suite wide fixtures: interpreters with other SQLAlchemy versions, made on demand."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+
+VENVS = Path(os.environ.get("SIDECAR_TEST_VENVS", ROOT / ".test-venvs"))
+
+# name -> requirements. The worker must run under the app's interpreter with the app's
+# SQLAlchemy: 1.4 (raises for 'metadata', accepts 'registry'), 2.0 (raises), 2.1 (warns).
+SQLA_ENVS = {
+    "sqla14": ["SQLAlchemy==1.4.54", "Flask-SQLAlchemy==3.0.5", "Flask<3.1"],
+    "sqla20": ["SQLAlchemy==2.0.*", "Flask-SQLAlchemy==3.1.1"],
+}
+
+
+def _make_venv(name: str) -> str:
+    target = VENVS / name
+    python = target / "bin" / "python"
+    stamp = target / ".requirements"
+    wanted = "\n".join(SQLA_ENVS[name])
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return str(python)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(target)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    *SQLA_ENVS[name]], check=True)
+    stamp.write_text(wanted)
+    return str(python)
+
+
+@pytest.fixture(scope="session")
+def sqla14_python() -> str:
+    return _make_venv("sqla14")
+
+
+@pytest.fixture(scope="session")
+def sqla20_python() -> str:
+    return _make_venv("sqla20")

@@ -1,0 +1,132 @@
+"""`sidecar check`: exit codes, one-line usage errors, JSON shape, human output."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import FIXTURES, run_cli
+
+FINDING_KEYS = {"code", "severity", "title", "message", "exception", "file", "line", "class",
+                "attribute", "table", "column", "hint"}
+
+
+def _assert_one_line_error(result, *words: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("sidecar: error: ")
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--app-path", "/no/such/dir", "--models", "app.models"], ["--app-path", "/no/such"]),
+        (["--app-path", str(FIXTURES / "good_plain" / "app" / "models.py"), "--models", "x"],
+         ["not a directory"]),
+        (["--app-path", str(FIXTURES / "good_plain")], ["--models"]),
+        (["--app-path", str(FIXTURES / "good_plain"), "--models", "app/models.py"],
+         ["--models", "app/models.py"]),
+        (["--app-path", str(FIXTURES / "good_plain"), "--models", "app.models:"],
+         ["--models"]),
+        (["--app-path", str(FIXTURES / "good_plain"), "--models", "app.models", "--timeout",
+          "soon"], ["--timeout", "soon"]),
+        (["--app-path", str(FIXTURES / "good_plain"), "--models", "app.models", "--timeout",
+          "-1"], ["--timeout"]),
+        (["--app-path", str(FIXTURES / "good_plain"), "--models", "app.models", "--format",
+          "yaml"], ["--format", "yaml"]),
+        (["--app-path", str(FIXTURES / "good_plain"), "--models", "app.models", "--python",
+          "/no/such/python"], ["--python"]),
+        (["--app-path", str(FIXTURES / "good_plain"), "--models", "app.models", "--severity",
+          "SQLA101=fatal"], ["--severity"]),
+        (["--no-such-flag"], ["--no-such-flag"]),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args: list[str], words: list[str]) -> None:
+    _assert_one_line_error(run_cli("check", *args), *words)
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"SIDECAR_TIMEOUT": "abc"}, ["SIDECAR_TIMEOUT"]),
+        ({"SIDECAR_FORMAT": "xml"}, ["SIDECAR_FORMAT"]),
+        ({"SIDECAR_APP_PATH": "/nope"}, ["--app-path"]),
+        ({"SIDECAR_MODELS": "app/models.py"}, ["--models"]),
+    ],
+)
+def test_bad_environment_values_exit_2(env: dict[str, str], words: list[str]) -> None:
+    base = {"SIDECAR_APP_PATH": str(FIXTURES / "good_plain"), "SIDECAR_MODELS": "app.models"}
+    _assert_one_line_error(run_cli("check", env={**base, **env}), *words)
+
+
+def test_settings_from_environment() -> None:
+    result = run_cli("check", env={"SIDECAR_APP_PATH": str(FIXTURES / "good_multi"),
+                                   "SIDECAR_MODELS": "app.models.users,app.models.orders",
+                                   "SIDECAR_FORMAT": "json"})
+    assert result.returncode == 0, result.stdout
+    assert result.check("models_import")["observed"]["imported"] == [
+        "app.models.users", "app.models.orders"]
+
+
+def test_flags_win_over_environment() -> None:
+    result = run_cli("check", "--format", "json", "--app-path", str(FIXTURES / "good_plain"),
+                     env={"SIDECAR_FORMAT": "text", "SIDECAR_MODELS": "app.models"})
+    assert result.report["status"] in ("pass", "warn")
+
+
+def test_json_shape_is_the_documented_one() -> None:
+    result = run_cli("check", "--app-path", str(FIXTURES / "reserved_metadata_plain"),
+                     "--models", "app.models", "--format", "json")
+    report = result.report
+    assert set(report) >= {"status", "checks", "started_at", "duration_s", "versions"}
+    assert report["status"] == "fail"
+    names = [c["name"] for c in report["checks"]]
+    assert names[:2] == ["models_import", "mappers"]
+    for check in report["checks"]:
+        assert set(check) >= {"name", "status", "duration_s", "findings"}
+        assert check["status"] in ("pass", "warn", "fail", "skip")
+        for finding in check["findings"]:
+            assert set(finding) >= FINDING_KEYS
+    assert report["versions"]["sqlalchemy"]
+
+
+def test_human_output_names_code_place_object_and_fix() -> None:
+    result = run_cli("check", "--app-path", str(FIXTURES / "reserved_metadata_plain"),
+                     "--models", "app.models")
+    assert result.returncode == 1
+    out = result.stdout
+    assert "SQLA101" in out
+    assert "app/models.py:27" in out
+    assert "SecurityEvent.metadata" in out
+    assert "fix: " in out and "event_metadata" in out
+    assert "\033[" not in out, "no colour when stdout is not a terminal"
+    assert out.index("[FAIL] models_import") < out.index("[ok] mappers")
+
+
+def test_severity_override_changes_the_exit_code() -> None:
+    args = ["check", "--app-path", str(FIXTURES / "reserved_metadata_plain"), "--models",
+            "app.models", "--format", "json"]
+    assert run_cli(*args).returncode == 1
+    relaxed = run_cli(*args, "--severity", "SQLA101=warning")
+    assert relaxed.returncode == 0
+    assert relaxed.findings("SQLA101")[0]["severity"] == "warning"
+
+
+def test_no_command_prints_help_and_exits_2() -> None:
+    result = run_cli()
+    assert result.returncode == 2
+    assert "check" in result.stderr
+
+
+def test_console_script_and_module_agree() -> None:
+    import shutil
+    import subprocess
+
+    exe = shutil.which("sidecar")
+    if exe is None:
+        pytest.skip("console script not on PATH (package not installed)")
+    proc = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    assert proc.stdout.strip() == run_cli("--version").stdout.strip()

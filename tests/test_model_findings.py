@@ -1,0 +1,157 @@
+"""One test per finding code: a fixture app that reproduces the bug, and the exact place.
+
+Each fixture marks its offending line with ``# <- SIDECAR``; the finding must point there —
+never at the ``class`` line when the message names an attribute, never inside SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import FIXTURES, check_fixture, marked_line
+
+# fixture -> (code, class, attribute, words the hint must contain)
+CASES = {
+    "reserved_metadata_plain": ("SQLA101", "SecurityEvent", "metadata",
+                                ['event_metadata = Column("metadata", JSON)']),
+    "reserved_registry_plain": ("SQLA101", None, "registry", ["registry"]),
+    "reserved_metadata_flask": ("SQLA101", "SecurityEvent", "metadata",
+                                ['event_metadata = db.Column("metadata", db.JSON']),
+    "reserved_metadata_declarative_base": ("SQLA101", "SecurityEvent", "metadata",
+                                           ['mapped_column("metadata"']),
+    "duplicate_table": ("SQLA102", None, None, ["business"]),
+    "double_import": ("SQLA102", "Business", None,
+                      ["'app.entities'", "'entities'", "app/models.py:17"]),
+    "relationship_missing_class": ("SQLA104", None, None, ["Adress"]),
+    "missing_primary_key": ("SQLA105", "AuditEntry", None, ["primary_key=True"]),
+    "ambiguous_foreign_keys": ("SQLA106", "Ticket", "assignee", ["foreign_keys=[Ticket."]),
+    "no_foreign_key": ("SQLA107", "Order", "customer", ["ForeignKey"]),
+    "back_populates_mismatch": ("SQLA108", None, None, ["back_populates"]),
+    "conflicting_backref": ("SQLA109", "User", "addresses", ["backref 'user'"]),
+    "foreign_key_missing_table": ("SQLA110", "Invoice", "account_id", ["accounts.id"]),
+    "foreign_key_missing_column": ("SQLA110", "LoginSession", "user_uuid", ["users.uuid"]),
+    "missing_dependency": ("SQLA111", None, None, ["stripe_payments_sdk"]),
+    "syntax_error": ("SQLA112", None, None, ["Fix the syntax"]),
+    "generic_exception": ("SQLA199", None, None, ["app/models.py"]),
+}
+
+
+@pytest.mark.parametrize("fixture", sorted(CASES))
+def test_finding_points_at_the_offending_statement(fixture: str) -> None:
+    code, cls, attribute, hint_words = CASES[fixture]
+    result = check_fixture(fixture)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    found = result.findings(code)
+    assert found, f"no {code} in {[f['code'] for f in result.findings()]}"
+    finding = found[0]
+    file, line = marked_line(FIXTURES / fixture)
+    assert (finding["file"], finding["line"]) == (file, line), finding
+    if cls:
+        assert finding["class"] == cls
+    if attribute:
+        assert finding["attribute"] == attribute
+    assert finding["severity"] == "error"
+    assert finding["exception"], "the exception (or warning) class is named"
+    for words in hint_words:
+        assert words in finding["hint"], finding["hint"]
+    assert finding["docs"] == f"docs/findings.md#{code.lower()}"
+
+
+def test_reserved_metadata_hint_is_the_incident_fix() -> None:
+    """The hint keeps the database column, so no migration is needed (the seed's Migration 70
+    would not have been necessary)."""
+    finding = check_fixture("reserved_metadata_flask").findings("SQLA101")[0]
+    assert 'event_metadata = db.Column("metadata", db.JSON, nullable=True)' in finding["hint"]
+    assert "no migration" in finding["hint"]
+
+
+def test_flask_sqlalchemy_followup_error_is_folded_into_one_finding() -> None:
+    """On SQLAlchemy 2.1 the SAWarning is followed by an AttributeError inside
+    Flask-SQLAlchemy; the user gets one finding at their line, not a second generic one."""
+    result = check_fixture("reserved_metadata_flask")
+    assert [f["code"] for f in result.findings() if f["severity"] == "error"] == ["SQLA101"]
+    finding = result.findings("SQLA101")[0]
+    assert "AttributeError" in finding["exception"]
+
+
+def test_missing_dependency_names_the_package() -> None:
+    finding = check_fixture("missing_dependency").findings("SQLA111")[0]
+    assert "'stripe_payments_sdk'" in finding["hint"]
+    assert finding["facts"]["missing_module"] == "stripe_payments_sdk"
+
+
+def test_syntax_error_quotes_the_offending_text() -> None:
+    finding = check_fixture("syntax_error").findings("SQLA112")[0]
+    file, line = marked_line(FIXTURES / "syntax_error")
+    source = (FIXTURES / "syntax_error" / file).read_text().splitlines()[line - 1]
+    code_part = source.split("#")[0].strip()
+    assert code_part in finding["hint"] or code_part in finding["message"]
+
+
+def test_generic_exception_keeps_class_and_message() -> None:
+    finding = check_fixture("generic_exception").findings("SQLA199")[0]
+    assert finding["exception"] == "KeyError"
+    assert "DATABASE_URL" in finding["message"]
+
+
+def test_good_package_passes_and_reports_what_it_found() -> None:
+    result = check_fixture("good_plain")
+    assert result.returncode == 0, result.stdout
+    mappers = result.check("mappers")
+    assert mappers["status"] == "pass"
+    assert mappers["observed"]["mapped_classes"] >= 2
+    assert mappers["observed"]["tables"] >= 2
+
+
+def test_models_spread_over_several_modules() -> None:
+    from tests.helpers import run_cli
+
+    result = run_cli("check", "--app-path", str(FIXTURES / "good_multi"), "--models",
+                     "app.models.users", "--models", "app.models.orders", "--format", "json")
+    assert result.returncode == 0, result.stdout
+    assert result.check("models_import")["observed"]["imported"] == [
+        "app.models.users", "app.models.orders"]
+    names = result.check("mappers")["observed"]["class_names"]
+    assert any(n.endswith("User") for n in names) and any(n.endswith("Order") for n in names)
+
+
+def test_module_level_metadata_is_discovered() -> None:
+    result = check_fixture("good_metadata_only")
+    assert result.returncode == 0, result.stdout
+    assert result.check("mappers")["observed"]["tables"] >= 1
+
+
+def test_no_models_is_a_warning() -> None:
+    result = check_fixture("no_models")
+    assert result.returncode == 0
+    assert result.findings("SQLA130")[0]["severity"] == "warning"
+
+
+def test_module_that_does_not_exist_is_a_finding() -> None:
+    from tests.helpers import run_cli
+
+    result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
+                     "app.nosuchmodule", "--format", "json")
+    assert result.returncode == 1
+    finding = result.findings("SQLA115")[0]
+    assert "app.nosuchmodule" in finding["hint"]
+
+
+def test_attribute_target_that_does_not_exist() -> None:
+    from tests.helpers import run_cli
+
+    result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
+                     "app.models:NoSuchBase", "--format", "json")
+    assert result.returncode == 1
+    assert result.findings("SQLA113")[0]["attribute"] == "NoSuchBase"
+
+
+def test_attribute_target_names_the_metadata_source() -> None:
+    from tests.helpers import run_cli
+
+    result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
+                     "app.models:Base", "--format", "json")
+    assert result.returncode == 0, result.stdout
+    sources = [m["source"] for m in result.check("mappers")["observed"]["metadata"]]
+    assert any(s.startswith("app.models:Base") for s in sources)

@@ -1,0 +1,64 @@
+"""The worker under the app's own interpreter with SQLAlchemy 1.4 and 2.0 (2.1 is ours).
+
+Messages differ by version — 2.0 raises InvalidRequestError for a reserved 'metadata', 1.4
+words it differently, 2.1 only warns — and every variant must point at the same line.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import FIXTURES, check_fixture, marked_line
+
+pytestmark = pytest.mark.slow
+
+# fixtures that reproduce on every version, with their code
+PORTABLE = {
+    "reserved_metadata_plain": "SQLA101",
+    "reserved_metadata_flask": "SQLA101",
+    "reserved_registry_plain": "SQLA101",
+    "double_import": "SQLA102",
+    "duplicate_table": "SQLA102",
+    "relationship_missing_class": "SQLA104",
+    "missing_primary_key": "SQLA105",
+    "ambiguous_foreign_keys": "SQLA106",
+    "no_foreign_key": "SQLA107",
+    "back_populates_mismatch": "SQLA108",
+    "conflicting_backref": "SQLA109",
+    "foreign_key_missing_table": "SQLA110",
+    "foreign_key_missing_column": "SQLA110",
+    "missing_dependency": "SQLA111",
+    "syntax_error": "SQLA112",
+    "sys_exit": "SIDE003",
+}
+
+
+@pytest.fixture(params=["sqla14", "sqla20"])
+def app_python(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param, request.getfixturevalue(f"{request.param}_python")
+
+
+@pytest.mark.parametrize("fixture", sorted(PORTABLE))
+def test_same_finding_on_every_sqlalchemy_version(app_python, fixture: str) -> None:
+    name, python = app_python
+    result = check_fixture(fixture, python=python)
+    assert result.returncode == 1, result.stdout
+    expected_version = {"sqla14": "1.4.", "sqla20": "2.0."}[name]
+    assert result.report["versions"]["sqlalchemy"].startswith(expected_version)
+    found = result.findings(PORTABLE[fixture])
+    assert found, [f["code"] for f in result.findings()]
+    assert (found[0]["file"], found[0]["line"]) == marked_line(FIXTURES / fixture)
+
+
+def test_sqlalchemy_20_raises_for_reserved_metadata(sqla20_python: str) -> None:
+    finding = check_fixture("reserved_metadata_flask", python=sqla20_python).findings(
+        "SQLA101")[0]
+    assert finding["exception"] == "InvalidRequestError"
+    assert "is reserved when using the Declarative API" in finding["message"]
+    assert finding["class"] == "SecurityEvent"
+
+
+def test_good_package_passes_on_sqlalchemy_14(sqla14_python: str) -> None:
+    result = check_fixture("good_plain", python=sqla14_python)
+    assert result.returncode == 0, result.stdout
+    assert result.check("mappers")["observed"]["mapped_classes"] >= 2
