@@ -135,8 +135,9 @@ def _double_import_hint(raw: RawFinding) -> str:
         site = facts.get("second_import")
         at = f" The second import happens at {site}." if site else ""
         return (
-            f"{raw.get('file') or 'The module'} is imported twice, as {names}, so its classes and "
-            f"tables are defined twice on one MetaData.{at} Import it under one name only "
+            f"{raw.get('file') or 'The module'} is imported twice, as {names}, so its module "
+            "code runs twice: any model class in it is defined twice on one MetaData, and any "
+            f"other module-level state exists twice.{at} Import it under one name only "
             f"(`import {keep}` everywhere) and remove the sys.path entry that exposes the "
             "package's inner folder (a sys.path.insert/append or PYTHONPATH)."
         )

@@ -199,6 +199,8 @@ def _relationship(p: Problem, code: str, pattern: str) -> Optional[Raw]:
             names = [s for s in locate._string_constants(stmt)]
             raw["facts"]["target"] = names[0] if names else "?"
         fks = _fk_columns(p, found[0], found[1])
+        # the relationship's own key first: `assignee` -> `assignee_id`
+        fks.sort(key=lambda c: not c.startswith(attr))
         raw["facts"]["fk_hint"] = "%s.%s" % (cls, fks[0]) if fks else "%s.<fk column>" % cls
         raw["facts"]["candidates"] = ", ".join("%s.%s" % (cls, c) for c in fks)
     return raw
@@ -321,7 +323,7 @@ def module_not_found(p: Problem) -> Optional[Raw]:
     is_target = (target_module == missing or target_module.startswith(missing + ".")) and \
         p.user_frame is None
     if is_target:
-        raw = p.base("SQLA115", facts={"missing_module": missing})
+        raw = p.base("SQLA115", facts={"missing_module": missing, "is_target": True})
         return raw
     import sys
 

@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 from . import db_url
 from .context import CheckOutcome, Context, Skip
-from .db_redact import redact, scrub
+from .db_redact import redact, scrub, unexpected
 from .protocol import finding
 
 ENGINE, ERROR, SECRETS = "db.engine", "db.error", "db.secrets"
@@ -30,6 +30,8 @@ def run_database(ctx: Context) -> CheckOutcome:
         findings, observed = _run(ctx)
     except Skip as exc:
         raise Skip(redact(str(exc), secrets)) from None
+    except Exception as exc:
+        return unexpected("DB299", "The database check failed unexpectedly", exc, secrets)
     return scrub({"findings": findings, "observed": observed}, secrets)
 
 
@@ -93,7 +95,7 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
         engine, connect_s = _open(url, limits, ctx.app_path, startup_options=True)
     except db_url.UrlProblem as problem:
         ctx.shared[ERROR] = str(problem)
-        return None, findings + [_problem_finding(problem, secrets)], observed
+        return None, [*findings, _problem_finding(problem, secrets)], observed
     except Exception as exc:
         if _pgbouncer_rejects_options(exc):
             try:
@@ -111,8 +113,8 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
                          timeout_s=str(limits.connect_timeout_s))
             message = f"Could not connect to {where}: {_driver_message(exc)}"
             ctx.shared[ERROR] = f"could not connect to the database ({code})"
-            return None, findings + [finding(code, message, exception=_exc_name(exc),
-                                             facts=facts)], observed
+            failure = finding(code, message, exception=_exc_name(exc), facts=facts)
+            return None, [*findings, failure], observed
     observed["connect_ms"] = round(connect_s * 1000, 1)
     ctx.shared[ENGINE] = engine
     ctx.shared["db.observed"] = dict(observed)
@@ -141,10 +143,8 @@ def ensure_engine(ctx: Context) -> Any:
     if ENGINE in ctx.shared:
         return ctx.shared[ENGINE]
     if ERROR not in ctx.shared:
-        try:
+        with contextlib.suppress(Skip):
             _connect(ctx)
-        except Skip:
-            pass
     if ENGINE in ctx.shared:
         return ctx.shared[ENGINE]
     reason = ctx.shared.get(ERROR) or "the database is not reachable"

@@ -8,7 +8,7 @@ echoes the URL it could not parse), so every message from the database checks pa
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, List
+from typing import Any, Dict, Iterable, List
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
@@ -55,6 +55,14 @@ def scrub(value: Any, secrets: Iterable[str] = ()) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(scrub(v, secrets) for v in value)
     return value
+
+
+def unexpected(code: str, what: str, exc: BaseException, secrets: Iterable[str]) -> Dict[str, Any]:
+    """A check's own failure as one redacted finding (never a traceback with the URL in it)."""
+    detail = redact(" ".join(str(exc).split())[:500], secrets)
+    return {"findings": [{"code": code, "message": f"{what}: {type(exc).__name__}: {detail}",
+                          "exception": type(exc).__name__, "facts": {"detail": detail}}],
+            "observed": {}}
 
 
 def url_password(url_text: Any) -> Any:

@@ -13,6 +13,7 @@ Decisions that are easy to get wrong, with the versions they apply to:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -106,10 +107,9 @@ def resolve_driver(url: Any) -> Tuple[Any, Dict[str, Any]]:
     driver, error = _driver_loads(url)
     if driver is not None:
         return url, {"driver": driver, "driver_substituted": False}
-    if not explicit and backend not in DRIVERS:
-        if error and "Can't load plugin" in error:
-            raise UrlProblem("DB207", f"Unknown database dialect '{backend}' in the URL.",
-                             "NoSuchModuleError", reason="dialect", backend=backend)
+    if not explicit and backend not in DRIVERS and error and "Can't load plugin" in error:
+        raise UrlProblem("DB207", f"Unknown database dialect '{backend}' in the URL.",
+                         "NoSuchModuleError", reason="dialect", backend=backend)
     wanted = url.get_driver_name() if explicit else _default_driver_name(url)
     installed = []
     for candidate in DRIVERS.get(backend, []):
@@ -185,7 +185,7 @@ def engine_kwargs(url: Any, limits: Limits, app_path: str,
         return sqlite_engine_args(url, limits, app_path)
     if backend == "postgresql":
         if driver in LIBPQ_DRIVERS:
-            connect_args["connect_timeout"] = max(1, int(round(limits.connect_timeout_s)))
+            connect_args["connect_timeout"] = max(1, round(limits.connect_timeout_s))
             connect_args.setdefault("application_name", "sidecar-healthcheck")
         elif driver == "pg8000":
             connect_args["timeout"] = limits.connect_timeout_s
@@ -198,7 +198,7 @@ def engine_kwargs(url: Any, limits: Limits, app_path: str,
         else:
             listeners.append(_pg_set_on_connect(pg_settings(limits)))
     elif backend in ("mysql", "mariadb"):
-        connect_args["connect_timeout"] = max(1, int(round(limits.connect_timeout_s)))
+        connect_args["connect_timeout"] = max(1, round(limits.connect_timeout_s))
         listeners.append(_mysql_set_on_connect(limits))
     kwargs["connect_args"] = connect_args
     kwargs["pool_pre_ping"] = False
@@ -223,10 +223,9 @@ def _mysql_set_on_connect(limits: Limits) -> Callable[..., None]:
                      f"SET SESSION max_execution_time = {limits.statement_timeout_ms}",
                      f"SET SESSION lock_wait_timeout = "
                      f"{max(1, limits.lock_timeout_ms // 1000)}"):
-            try:
+            # MariaDB names some of these differently; read-only still applies
+            with contextlib.suppress(Exception):
                 cur.execute(stmt)
-            except Exception:
-                pass  # MariaDB names some of these differently; read-only still applies
         cur.close()
 
     return on_connect

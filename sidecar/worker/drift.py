@@ -16,6 +16,7 @@ daemon to hand back as ``config["drift_cache"]`` next cycle).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import fnmatch
 import time
@@ -23,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from .context import CheckOutcome, Context, Skip
 from .database import ensure_engine, read_only_connection, secrets_for
-from .db_redact import redact, scrub
+from .db_redact import redact, scrub, unexpected
 from .drift_diffs import Diff, Renderer, from_upgrade_ops
 from .drift_extra import check_constraint_plugins, compare_enums, compare_primary_keys
 from .drift_fingerprint import catalog_fingerprint, models_hash
@@ -41,6 +42,8 @@ def run_schema_drift(ctx: Context) -> CheckOutcome:
         outcome = _run(ctx)
     except Skip as exc:
         raise Skip(redact(str(exc), secrets)) from None
+    except Exception as exc:
+        return unexpected("DRIFT499", "The schema comparison failed", exc, secrets)
     return scrub(outcome, secrets)
 
 
@@ -152,10 +155,8 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
         db_tables.update((s, n) for n in probe.get_table_names(schema=s)
                          if settings.table_allowed(s, n))
         names = list(probe.get_view_names(schema=s))
-        try:
+        with contextlib.suppress(NotImplementedError, AttributeError):
             names += probe.get_materialized_view_names(schema=s)
-        except (NotImplementedError, AttributeError):
-            pass
         views.update((s, n) for n in names)
     model_tables: Dict[TableKey, Any] = {}
     for md in metadatas:
@@ -192,18 +193,15 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
         both = [(k[0], model_tables[k]) for k in keys
                 if k in model_tables and k in db_tables and k not in missing_tables
                 and k not in broken]
-        try:
+        # primary keys and enums are a bonus over Alembic: never fail the check for them
+        with contextlib.suppress(Exception):
             diffs.extend(compare_primary_keys(both, ac.inspector, renderer))
-        except Exception:
-            pass  # primary keys are a bonus over Alembic; never fail the check for them
     if conn.dialect.name == "postgresql" and contexts:
-        try:
+        with contextlib.suppress(Exception):
             diffs.extend(compare_enums(metadatas, contexts[0][1].inspector, default_schema,
                                        skip_cols, renderer))
-        except Exception:
-            pass
 
-    env = PassEnv(conn.dialect.name, renderer)
+    env = PassEnv(conn.dialect.name, renderer, model_tables)
     diffs = run_pipeline(diffs, env)
     stats = {"tables_compared": len(everything) - len(broken), "tables_in_models":
              len(model_tables), "tables_in_database": len(db_tables), "views_ignored":

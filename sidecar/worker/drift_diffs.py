@@ -9,6 +9,7 @@ database's dialect (Alembic's offline mode) and as the Alembic op itself.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
@@ -242,10 +243,8 @@ def _constraint_facts(const: Any, kind: str) -> Dict[str, Any]:
     except Exception:
         facts["columns"] = []
     if kind == "fk":
-        try:
+        with contextlib.suppress(Exception):
             facts["references"] = [e.target_fullname for e in const.elements]
-        except Exception:
-            pass
         facts["ondelete"] = getattr(const, "ondelete", None)
         facts["onupdate"] = getattr(const, "onupdate", None)
     if kind == "check":
@@ -297,7 +296,10 @@ class Renderer:
 
         if not isinstance(op, (ops.CreateTableOp, ops.DropTableOp, ops.CreateIndexOp,
                                ops.DropIndexOp)) or batch:
-            op = ops.ModifyTableOps(op.table_name, [op], schema=getattr(op, "schema", None))
+            # CreateForeignKeyOp names its table source_table
+            table = getattr(op, "table_name", None) or getattr(op, "source_table", None)
+            schema = getattr(op, "schema", None) or getattr(op, "source_schema", None)
+            op = ops.ModifyTableOps(table, [op], schema=schema)
         try:
             code = render_python_code(ops.UpgradeOps(ops=[op]), render_as_batch=batch)
         except Exception:

@@ -28,10 +28,6 @@ def check_constraint_plugins() -> Optional[List[str]]:
     return ["alembic.autogenerate.*", CHECK_PLUGIN]
 
 
-def _table_key(schema: Optional[str], name: str) -> Tuple[Optional[str], str]:
-    return (schema, name)
-
-
 # --- primary keys ------------------------------------------------------------------------
 
 

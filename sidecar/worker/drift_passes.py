@@ -21,9 +21,11 @@ from .protocol import finding
 
 
 class PassEnv:
-    def __init__(self, dialect_name: str, renderer: Optional[Renderer] = None) -> None:
+    def __init__(self, dialect_name: str, renderer: Optional[Renderer] = None,
+                 model_tables: Optional[Dict[Tuple[Optional[str], str], Any]] = None) -> None:
         self.dialect_name = dialect_name
         self.renderer = renderer or Renderer(dialect_name)
+        self.model_tables = model_tables or {}  # (schema or None, name) -> model Table
 
 
 Pass = Callable[[List[Diff], PassEnv], List[Diff]]
@@ -41,6 +43,22 @@ def fold_table_children(diffs: List[Diff], env: PassEnv) -> List[Diff]:
             owner.children.append(d)
         else:
             out.append(d)
+    return out
+
+
+def drop_sqlite_pk_nullability(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """SQLite reflects ``id INTEGER PRIMARY KEY`` (no NOT NULL) as nullable, but it is the
+    rowid and never NULL; Alembic 1.20 reports it as a nullability change on every table."""
+    if env.dialect_name != "sqlite":
+        return diffs
+    out = []
+    for d in diffs:
+        table = env.model_tables.get((d.schema, d.table))
+        col = table.columns.get(d.column) if table is not None and d.column else None
+        if d.kind == "nullable" and col is not None and col.primary_key \
+                and d.facts.get("db_nullable"):
+            continue
+        out.append(d)
     return out
 
 
@@ -81,7 +99,7 @@ def infer_renames(diffs: List[Diff], env: PassEnv) -> List[Diff]:
         if d.kind in ("missing_column", "extra_column"):
             by_table.setdefault((d.schema, d.table), {}).setdefault(d.kind, []).append(d)
     replaced: Dict[int, Optional[Diff]] = {}
-    for (schema, table), kinds in by_table.items():
+    for kinds in by_table.values():
         missing, extra = kinds.get("missing_column", []), kinds.get("extra_column", [])
         candidates = []
         for m in missing:
@@ -221,8 +239,8 @@ def render_fixes(diffs: List[Diff], env: PassEnv) -> List[Diff]:
     return diffs
 
 
-PIPELINE: List[Pass] = [fold_table_children, infer_renames, absorb_rename_noise,
-                        apply_severity, render_fixes]
+PIPELINE: List[Pass] = [fold_table_children, drop_sqlite_pk_nullability, infer_renames,
+                        absorb_rename_noise, apply_severity, render_fixes]
 
 
 def run_pipeline(diffs: List[Diff], env: PassEnv,

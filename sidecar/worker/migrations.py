@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .context import CheckOutcome, Context, Skip
 from .database import ensure_engine, read_only_connection, secrets_for
-from .db_redact import redact, scrub
+from .db_redact import redact, scrub, unexpected
 from .protocol import finding
 
 STATE = "migrations.state"
@@ -30,6 +30,8 @@ def run_migrations(ctx: Context) -> CheckOutcome:
         outcome = _run(ctx)
     except Skip as exc:
         raise Skip(redact(str(exc), secrets)) from None
+    except Exception as exc:
+        return unexpected("MIG399", "Reading the migration state failed", exc, secrets)
     return scrub(outcome, secrets)
 
 

@@ -1,0 +1,234 @@
+"""The database check: connecting read-only, and one distinct finding per way it fails.
+
+Each failure test asserts the password is absent from everything emitted (findings,
+observed, phases, skip reasons).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import pytest
+from db_helpers import APP_PASSWORD, assert_secret_free, codes, only
+
+from sidecar.worker import database, db_url
+from sidecar.worker.context import Skip
+from sidecar.worker.db_redact import redact, secret_forms
+
+pytestmark = pytest.mark.postgres
+
+
+def check(run):
+    outcome = database.run_database(run.ctx)
+    assert_secret_free(outcome, run.phases)
+    return outcome
+
+
+# --- success -------------------------------------------------------------------------------
+
+
+def test_postgres_read_only_with_timeouts(pgdb, make_run):
+    db = pgdb()
+    run = make_run(db.url(), statement_timeout_ms=1500, lock_timeout_ms=700)
+    out = check(run)
+    assert out["findings"] == []
+    obs = out["observed"]
+    assert obs["dialect"] == "postgresql" and obs["driver"] == "psycopg2"
+    assert obs["server_version"].startswith("15.")
+    assert obs["read_only"] is True
+    assert obs["statement_timeout"] == "1500ms" and obs["lock_timeout"] == "700ms"
+    assert obs["latency_ms"] >= 0 and obs["connect_ms"] > 0
+    assert "***" in obs["url"]
+    assert any(p.startswith("connecting to postgresql+psycopg2://app:***@") for p in run.phases)
+    # the session really refuses writes
+    from sqlalchemy import exc as sa_exc
+
+    with database.read_only_connection(run.ctx.shared["db.engine"]) as conn, \
+            pytest.raises(sa_exc.InternalError, match="read-only transaction"):
+        conn.exec_driver_sql("CREATE TABLE nope (id int)")
+
+
+def test_sqlite_file_opened_read_only(sqlite_file, make_run):
+    path = sqlite_file("CREATE TABLE t (id INTEGER PRIMARY KEY);")
+    out = check(make_run(f"sqlite:///{path}"))
+    assert out["findings"] == []
+    assert out["observed"]["dialect"] == "sqlite" and out["observed"]["read_only"] is True
+
+
+def test_sqlite_relative_path_is_resolved_against_the_app_path(sqlite_file, make_run,
+                                                               tmp_path):
+    sqlite_file("CREATE TABLE t (id INTEGER PRIMARY KEY);", name="rel.db")
+    out = check(make_run("sqlite:///rel.db", app_path=tmp_path))
+    assert out["findings"] == []
+
+
+def test_sqlite_missing_file_is_reported_and_not_created(tmp_path, make_run):
+    path = tmp_path / "nope.db"
+    out = check(make_run(f"sqlite:///{path}"))
+    f = only(out, "DB209")
+    assert str(path) in f["message"]
+    assert not path.exists()
+
+
+def test_no_url_skips(make_run):
+    with pytest.raises(Skip, match="no database URL"):
+        database.run_database(make_run(None).ctx)
+
+
+# --- drivers -------------------------------------------------------------------------------
+
+
+def test_bare_postgresql_url_picks_installed_psycopg2_when_psycopg3_is_missing(
+        pgdb, make_run, monkeypatch):
+    # SQLAlchemy 2.1 maps postgresql:// to psycopg (3); this app only has psycopg2
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    db = pgdb()
+    out = check(make_run(db.url(driver=None)))
+    f = only(out, "DB208")
+    assert f["facts"]["default_driver"] == "psycopg" and f["facts"]["driver"] == "psycopg2"
+    assert f["facts"]["suggested"] == "postgresql+psycopg2"
+    assert out["observed"]["driver"] == "psycopg2" and out["observed"]["driver_substituted"]
+    assert out["observed"]["read_only"] is True
+
+
+def test_no_driver_at_all(make_run, monkeypatch):
+    for mod in ("psycopg", "psycopg2", "pg8000", "psycopg2cffi"):
+        monkeypatch.setitem(sys.modules, mod, None)
+    out = check(make_run(f"postgresql://app:{APP_PASSWORD.replace('@', '%40')}@db/x"))
+    f = only(out, "DB206")
+    assert f["facts"]["driver"] == "psycopg" and f["facts"]["installed"] == "none"
+
+
+def test_explicit_driver_not_installed_suggests_the_installed_one(make_run):
+    out = check(make_run("postgresql+pg8000://app:pw-Secret-1@db/x"))
+    f = only(out, "DB206")
+    assert f["facts"]["driver"] == "pg8000"
+    assert "psycopg2" in f["facts"]["installed"]
+    assert f["facts"]["package"] == "pg8000"
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+def test_connection_refused(pg, make_run):
+    port = pgcluster_free_port()
+    out = check(make_run(pg.url("postgres", "app", APP_PASSWORD, port=port)))
+    f = only(out, "DB201")
+    assert f["facts"]["reason"] == "refused" and f["facts"]["port"] == str(port)
+    assert "db.engine" not in make_run(None).ctx.shared
+
+
+def test_stopped_server_then_started_again(pg, pgdb, make_run):
+    db = pgdb()
+    pg.stop()
+    try:
+        out = check(make_run(db.url()))
+        assert codes(out) == ["DB201"]
+    finally:
+        pg.start()
+    out = check(make_run(db.url()))
+    assert out["findings"] == []
+
+
+def test_wrong_password(pgdb, make_run):
+    db = pgdb()
+    wrong = "Wr0ng-pa55-Xyz"
+    run = make_run(db.url(password=wrong))
+    out = database.run_database(run.ctx)
+    f = only(out, "DB204")
+    assert f["facts"]["reason"] == "password" and f["facts"]["user"] == "app"
+    assert_secret_free(out, run.phases, password=wrong)
+
+
+def test_unknown_role_is_an_authentication_failure(pg, make_run):
+    out = check(make_run(pg.url("postgres", "nobody", APP_PASSWORD)))
+    assert only(out, "DB204")["facts"]["reason"] in ("role", "password")
+
+
+def test_missing_database(pg, make_run):
+    out = check(make_run(pg.url("no_such_db", "app", APP_PASSWORD)))
+    f = only(out, "DB205")
+    assert f["facts"]["database"] == "no_such_db"
+
+
+def test_unknown_host(make_run):
+    out = check(make_run(f"postgresql+psycopg2://app:{APP_PASSWORD.replace('@', '%40')}"
+                         "@no-such-host.invalid:5432/x", connect_timeout_s=2))
+    f = only(out, "DB202")
+    assert f["facts"]["host"] == "no-such-host.invalid"
+
+
+def test_connect_timeout(make_run):
+    # a listener that completes the TCP handshake but never speaks: libpq waits for the
+    # server's reply until connect_timeout (libpq rounds anything below 2 s up to 2 s)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        out = check(make_run(f"postgresql+psycopg2://app:{APP_PASSWORD.replace('@', '%40')}"
+                             f"@127.0.0.1:{port}/x", connect_timeout_s=1))
+    f = only(out, "DB203")
+    assert f["facts"]["timeout_s"] == "1.0"
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("not a url at all", "syntax"),
+    ("postgresql://app:Secret-pw-12@db:notaport/x", "port"),
+    ("postgres://app:Secret-pw-12@db/x", "alias"),
+    ("postgresql://app:Secret@pw-12@db/x", "at_sign"),
+    ("postgresql+nosuchdriver://app:Secret-pw-12@db/x", "driver_name"),
+    ("nosuchdb://app:Secret-pw-12@db/x", "dialect"),
+    ("", "empty"),
+])
+def test_malformed_url(make_run, url, reason):
+    run = make_run(url)
+    out = database.run_database(run.ctx) if url else None
+    if not url:
+        with pytest.raises(Skip):
+            database.run_database(run.ctx)
+        return
+    f = only(out, "DB207")
+    assert f["facts"]["reason"] == reason
+    assert_secret_free(out, run.phases, password="Secret-pw-12")
+    assert_secret_free(out, run.phases, password="Secret@pw-12")
+
+
+def test_later_checks_skip_with_the_connection_reason(pg, make_run):
+    from sidecar.worker import drift, migrations
+
+    run = make_run(pg.url("no_such_db", "app", APP_PASSWORD), alembic_ini=None)
+    database.run_database(run.ctx)
+    with pytest.raises(Skip, match="DB205") as info:
+        database.ensure_engine(run.ctx)
+    assert_secret_free(str(info.value))
+    run.ctx.models_ok = False
+    run.ctx.models_error = "boom"
+    with pytest.raises(Skip, match="models did not load"):
+        drift.run_schema_drift(run.ctx)
+    with pytest.raises(Skip):
+        migrations.run_migrations(run.ctx)
+
+
+# --- redaction -----------------------------------------------------------------------------
+
+
+def test_redact_masks_urls_dsns_and_known_secrets():
+    pw = "p@ss/w:rd"
+    forms = secret_forms(pw)
+    text = (f"could not connect postgresql://u:{pw}@h/db dsn 'host=h password={pw}' "
+            f"and p%40ss%2Fw%3Ard and bare {pw}")
+    out = redact(text, forms)
+    assert pw not in out and "p%40ss" not in out and "w:rd" not in out
+    assert "postgresql://u:***@h/db" in out and "password=***" in out
+
+
+def test_secrets_of_unparseable_url():
+    forms = db_url.secrets_of("postgresql://u:Secret@pw@db/x")
+    assert "Secret@pw" in forms
+
+
+def pgcluster_free_port() -> int:
+    import pgcluster
+
+    return pgcluster.free_port()
