@@ -34,7 +34,19 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="run every check once and print the report",
                            description="Run every check once; exit 0 when no error-level "
                            "finding, 1 otherwise, 2 on a usage error.")
-    add_options(check)
+    add_options(check, "check")
+    serve = sub.add_parser("serve", help="run the checks in the background and serve "
+                           "/livez /readyz /metrics /diagnose",
+                           description="Serve probes and diagnostics from the latest cycle.")
+    add_options(serve, "serve")
+    probe = sub.add_parser("probe", help="GET /readyz once: exit 0 when ready, 1 otherwise "
+                           "(a HEALTHCHECK without curl)")
+    probe.add_argument("url", nargs="?", default=None,
+                       help="default: http://127.0.0.1:$SIDECAR_PORT/readyz?verbose "
+                       "[env: SIDECAR_PROBE_URL]")
+    probe.add_argument("--timeout", dest="probe_timeout", default=None, metavar="SECONDS",
+                       help="seconds to wait for the answer (default 3) "
+                       "[env: SIDECAR_PROBE_TIMEOUT]")
     return parser
 
 
@@ -51,7 +63,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if report.has_errors() else EXIT_OK
 
 
-COMMANDS = {"check": cmd_check}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sidecar.daemon import serve
+
+    return serve(resolve(args))
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    import os
+
+    from sidecar.probe import probe
+    from sidecar.settings import _port, _positive_float
+
+    try:
+        port = _port(os.environ.get("SIDECAR_PORT") or "8787")
+        timeout = _positive_float(args.probe_timeout or os.environ.get(
+            "SIDECAR_PROBE_TIMEOUT") or "3")
+    except ValueError as exc:
+        raise ConfigError(f"--timeout/SIDECAR_PORT: {exc}") from None
+    url = args.url or os.environ.get("SIDECAR_PROBE_URL") or (
+        f"http://127.0.0.1:{port}/readyz?verbose")
+    return probe(url, timeout)
+
+
+COMMANDS = {"check": cmd_check, "serve": cmd_serve, "probe": cmd_probe}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

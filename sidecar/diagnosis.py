@@ -14,20 +14,27 @@ from sidecar import catalog, tracebacks
 from sidecar.redact import redact, redact_text, url_password
 from sidecar.report import CheckResult, Finding, Report, overall_status, replace, status_for
 from sidecar.runner import WorkerRun, run_worker
+from sidecar.settings import CHECK_NAMES as CHECK_ORDER
 from sidecar.settings import Settings
 
-CHECK_ORDER = ("models_import", "mappers", "database", "migrations", "schema_drift")
 OUTPUT_TAIL_CHARS = 2000  # what a finding carries; the docker health log keeps 4 KiB
 FLOOD_BYTES = 1024 * 1024
 
 
 async def diagnose(settings: Settings, **run_kwargs: Any) -> Report:
     """Run one cycle; every fault of the app becomes a finding, never an exception."""
+    report, _ = await cycle(settings, **run_kwargs)
+    return report
+
+
+async def cycle(settings: Settings, extra_config: dict[str, Any] | None = None,
+                **run_kwargs: Any) -> tuple[Report, WorkerRun]:
+    """One cycle, also returning what the runner saw (the daemon counts outcomes)."""
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    run = await run_worker(settings.python, settings.worker_config(), settings.timeout_s,
-                           **run_kwargs)
-    return build_report(settings, run, started_at, time.monotonic() - t0)
+    config = dict(settings.worker_config(), **(extra_config or {}))
+    run = await run_worker(settings.python, config, settings.timeout_s, **run_kwargs)
+    return build_report(settings, run, started_at, time.monotonic() - t0), run
 
 
 def build_report(settings: Settings, run: WorkerRun, started_at: datetime,

@@ -18,6 +18,8 @@ from typing import Any
 
 from sidecar.report import Severity
 
+CHECK_NAMES = ("models_import", "mappers", "database", "migrations", "schema_drift")
+
 
 class ConfigError(Exception):
     """A usage or configuration error: one clear line, exit status 2."""
@@ -61,6 +63,42 @@ def _severity_overrides(value: str) -> dict[str, Severity]:
     return out
 
 
+def _host(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not re.match(r"^[A-Za-z0-9.-]+$", value) or value.startswith("-"):
+            raise ValueError(f"expected an IP address or host name, got {value!r}") from None
+    return value
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise ValueError(f"expected a port number, got {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"expected a port between 0 and 65535, got {value!r}")
+    return port
+
+
+def _ready_severity(value: str) -> str:
+    if value not in ("error", "warning"):
+        raise ValueError(f"expected error or warning, got {value!r}")
+    return value
+
+
+def _on_off(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("on", "true", "1", "yes"):
+        return True
+    if lowered in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(f"expected on or off, got {value!r}")
+
+
 def _format(value: str) -> str:
     if value not in ("text", "json"):
         raise ValueError(f"expected text or json, got {value!r}")
@@ -79,6 +117,7 @@ class Option:
     default: Any = None
     repeatable: bool = False  # --models a --models b; the variable takes a comma list
     metavar: str | None = None
+    commands: tuple[str, ...] = ("check", "serve", "demo")
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -123,7 +162,45 @@ OPTIONS: tuple[Option, ...] = (
            "override a code's severity: CODE=error|warning|info, comma-separated",
            _severity_overrides, None, metavar="CODE=LEVEL"),
     Option("format", "--format", ("SIDECAR_FORMAT",), "output format: text or json",
-           _format, "text", metavar="FORMAT"),
+           _format, "text", metavar="FORMAT", commands=("check",)),
+    # --- the daemon ------------------------------------------------------------------------
+    Option("host", "--host", ("SIDECAR_HOST",),
+           "address to listen on; 0.0.0.0 lets kubelet and other containers probe it",
+           _host, "0.0.0.0", metavar="ADDR", commands=("serve", "demo")),
+    Option("port", "--port", ("SIDECAR_PORT",), "TCP port to listen on", _port, 8787,
+           metavar="PORT", commands=("serve", "demo")),
+    Option("interval_s", "--interval", ("SIDECAR_INTERVAL",),
+           "seconds between cycles once ready (±10%% jitter)", _positive_float, 60.0,
+           metavar="SECONDS", commands=("serve", "demo")),
+    Option("retry_min_s", "--retry-min", ("SIDECAR_RETRY_MIN",),
+           "first retry delay while not ready; doubles up to --retry-max", _positive_float,
+           1.0, metavar="SECONDS", commands=("serve", "demo")),
+    Option("retry_max_s", "--retry-max", ("SIDECAR_RETRY_MAX",),
+           "longest retry delay while not ready", _positive_float, 15.0, metavar="SECONDS",
+           commands=("serve", "demo")),
+    Option("fail_after", "--fail-after", ("SIDECAR_FAIL_AFTER",),
+           "failing cycles in a row before a ready daemon turns not ready", _positive_int, 1,
+           metavar="N", commands=("serve", "demo")),
+    Option("pass_after", "--pass-after", ("SIDECAR_PASS_AFTER",),
+           "passing cycles in a row before a daemon that was ready turns ready again "
+           "(the first time is always after one)", _positive_int, 1, metavar="N",
+           commands=("serve", "demo")),
+    Option("ready_checks", "--ready-check", ("SIDECAR_READY_CHECKS",),
+           "checks that gate /readyz (default: all); repeatable", repeatable=True,
+           metavar="CHECK", commands=("serve", "demo")),
+    Option("ready_severity", "--ready-severity", ("SIDECAR_READY_SEVERITY",),
+           "lowest finding severity that makes a check not ready: error or warning",
+           _ready_severity, "error", metavar="LEVEL", commands=("serve", "demo")),
+    Option("refresh_min_s", "--refresh-min-interval", ("SIDECAR_REFRESH_MIN_INTERVAL",),
+           "POST /refresh is accepted at most once per this many seconds", _positive_float,
+           5.0, metavar="SECONDS", commands=("serve", "demo")),
+    Option("history", "--history", ("SIDECAR_HISTORY",), "cycles kept in the report's history",
+           _positive_int, 20, metavar="N", commands=("serve", "demo")),
+    Option("log_format", "--log-format", ("SIDECAR_LOG_FORMAT",), "text or json log lines",
+           _format, "text", metavar="FORMAT", commands=("serve", "demo")),
+    Option("watch", "--watch", ("SIDECAR_WATCH",),
+           "re-run when a .py file under the app path changes: on or off", _on_off, True,
+           metavar="on|off", commands=("serve", "demo")),
 )
 
 
@@ -143,6 +220,20 @@ class Settings:
     drift_exclude: tuple[str, ...] = ()
     severity: Mapping[str, Severity] = field(default_factory=dict)
     format: str = "text"
+    # the daemon
+    host: str = "0.0.0.0"
+    port: int = 8787
+    interval_s: float = 60.0
+    retry_min_s: float = 1.0
+    retry_max_s: float = 15.0
+    fail_after: int = 1
+    pass_after: int = 1
+    ready_checks: tuple[str, ...] = ()
+    ready_severity: str = "error"
+    refresh_min_s: float = 5.0
+    history: int = 20
+    log_format: str = "text"
+    watch: bool = True
 
     def worker_config(self) -> dict[str, Any]:
         """What the worker needs; sent on its stdin, never on argv (argv is public)."""
@@ -169,8 +260,10 @@ def _own_site_packages() -> list[str]:
     return sorted(p for p in paths if os.path.isdir(p))
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
+def add_options(parser: argparse.ArgumentParser, command: str = "check") -> None:
     for opt in OPTIONS:
+        if command not in opt.commands:
+            continue
         env = " / ".join(opt.env)
         parser.add_argument(
             opt.flag, dest=opt.dest, metavar=opt.metavar,
@@ -185,6 +278,9 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     values: dict[str, Any] = {}
     for opt in OPTIONS:
         raw: Any = getattr(args, opt.dest, None)
+        if not hasattr(args, opt.dest):
+            values[opt.dest] = opt.default  # not an option of this command
+            continue
         source = opt.flag
         if raw is None:
             for var in opt.env:
@@ -224,6 +320,10 @@ def _validate(values: dict[str, Any]) -> Settings:
                 f"--models: {target!r} is not a module path (expected pkg.module or "
                 "pkg.module:attribute)"
             )
+    for name in values["ready_checks"] or ():
+        if name not in CHECK_NAMES:
+            raise ConfigError(f"--ready-check: unknown check {name!r} (known: "
+                              f"{', '.join(CHECK_NAMES)})")
     python = values["python"]
     found = shutil.which(python)
     if found is None:
@@ -244,4 +344,17 @@ def _validate(values: dict[str, Any]) -> Settings:
         drift_exclude=tuple(values["drift_exclude"] or ()),
         severity=dict(values["severity"] or {}),
         format=values["format"],
+        host=values["host"],
+        port=values["port"],
+        interval_s=values["interval_s"],
+        retry_min_s=values["retry_min_s"],
+        retry_max_s=max(values["retry_max_s"], values["retry_min_s"]),
+        fail_after=values["fail_after"],
+        pass_after=values["pass_after"],
+        ready_checks=tuple(values["ready_checks"] or ()),
+        ready_severity=values["ready_severity"],
+        refresh_min_s=values["refresh_min_s"],
+        history=values["history"],
+        log_format=values["log_format"],
+        watch=values["watch"],
     )

@@ -1,0 +1,71 @@
+"""`sidecar probe`: a HEALTHCHECK for images without curl — standard library only.
+
+Docker keeps the last 5 probe outputs (4 KiB each) in `docker inspect`, so what we print
+is written to be the diagnosis: failing checks first, then the first fix.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+LIMIT = 4096
+
+
+def _get(url: str, timeout: float, accept: str = "text/plain") -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Accept": accept,
+                                                   "User-Agent": "sidecar-probe"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read(64 * 1024).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(64 * 1024).decode("utf-8", "replace")
+
+
+def _hint(base: str, timeout: float) -> str | None:
+    """The first blocking finding's fix, from /diagnose (best effort: it may need a token)."""
+    try:
+        status, body = _get(urllib.parse.urljoin(base, "/diagnose?format=json"), timeout,
+                            "application/json")
+        report = json.loads(body)
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    if not isinstance(report, dict):
+        return None
+    for check in report.get("checks") or []:
+        for f in check.get("findings") or []:
+            if f.get("severity") == "error" and f.get("hint"):
+                sql = f"\nsql: {f['fix_sql']}" if f.get("fix_sql") else ""
+                return f"fix ({f.get('code')}): {f['hint']}{sql}"
+    return None
+
+
+def summarize(status: int, body: str, hint: str | None) -> str:
+    lines = [line for line in body.splitlines() if line.strip()]
+    failing = [line for line in lines if line.startswith("[-]")]
+    rest = [line for line in lines if not line.startswith("[-]")]
+    head = "ready" if status == 200 else f"NOT READY (HTTP {status})"
+    text = "\n".join([head, *failing, *([hint] if hint else []), *rest])
+    data = text.encode()
+    if len(data) > LIMIT:
+        text = data[: LIMIT - 4].decode("utf-8", "ignore") + "\n..."
+    return text
+
+
+def probe(url: str, timeout: float) -> int:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        sys.stderr.write(f"sidecar probe: error: {url!r} is not an http(s) URL\n")
+        return 2
+    try:
+        status, body = _get(url, timeout)
+    except (TimeoutError, urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        sys.stdout.write(f"NOT READY: cannot reach {url}: {reason}\n")
+        return 1
+    hint = _hint(url, timeout) if status != 200 else None
+    sys.stdout.write(summarize(status, body, hint) + "\n")
+    return 0 if status == 200 else 1

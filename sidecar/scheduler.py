@@ -1,0 +1,158 @@
+"""When cycles run: now, then quickly with backoff while not ready, then on an interval.
+
+One cycle at a time (a single loop task); a refresh request or a model file change wakes
+the loop early — several wake-ups during a running cycle coalesce into one more cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sidecar.diagnosis import cycle
+from sidecar.report import Report
+from sidecar.settings import Settings
+from sidecar.state import DaemonState
+
+log = logging.getLogger("sidecar")
+
+SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__",
+             "site-packages", "dist-packages", ".tox", ".mypy_cache", ".pytest_cache"}
+WATCH_LIMIT = 20000  # files; a bigger tree is not a model package
+
+
+def source_fingerprint(root: str) -> tuple[int, int, int]:
+    """(files, newest mtime, total size) of the app's .py files: cheap change detection."""
+    count = newest = total = 0
+    stack = [root]
+    while stack and count < WATCH_LIMIT:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIP_DIRS and not entry.name.startswith("."):
+                        stack.append(entry.path)
+                elif entry.name.endswith((".py", ".ini")):
+                    st = entry.stat()
+                    count += 1
+                    newest = max(newest, st.st_mtime_ns)
+                    total += st.st_size
+            except OSError:
+                continue
+    return count, newest, total
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, state: DaemonState,
+                 on_report: Callable[[Report], None] | None = None) -> None:
+        self.settings = settings
+        self.state = state
+        self.on_report = on_report
+        self._wake = asyncio.Event()
+        self._last_refresh = float("-inf")
+        self._retry_delay = settings.retry_min_s
+        self._drift_cache: dict[str, Any] | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._cycle_task: asyncio.Task | None = None
+
+    # --- control --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.ensure_future(self._loop()))
+        if self.settings.watch:
+            self._tasks.append(asyncio.ensure_future(self._watch()))
+
+    async def stop(self) -> None:
+        """Cancel the loop; a running worker's process group is killed by the runner."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def request_refresh(self) -> tuple[bool, float]:
+        """(accepted, seconds until the next refresh would be accepted)."""
+        now = time.monotonic()
+        wait = self._last_refresh + self.settings.refresh_min_s - now
+        if wait > 0:
+            return False, wait
+        self._last_refresh = now
+        self._wake.set()
+        return True, 0.0
+
+    # --- loop -----------------------------------------------------------------------------
+
+    def next_delay(self) -> float:
+        """The interval (±10% jitter) when ready; exponential backoff while not ready."""
+        if self.state.ready:
+            self._retry_delay = self.settings.retry_min_s
+            return self.settings.interval_s * random.uniform(0.9, 1.1)
+        delay = self._retry_delay * random.uniform(0.9, 1.1)
+        self._retry_delay = min(self._retry_delay * 2, self.settings.retry_max_s)
+        return delay
+
+    async def _loop(self) -> None:
+        while not self.state.stopping:
+            self._wake.clear()
+            await self.run_cycle()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.next_delay())
+            except asyncio.TimeoutError:
+                pass
+
+    async def run_cycle(self) -> Report:
+        self.state.cycle_running = True
+        try:
+            extra = {"drift_cache": self._drift_cache} if self._drift_cache else None
+            report, run = await cycle(self.settings, extra_config=extra)
+        finally:
+            self.state.cycle_running = False
+        self._remember_drift(report)
+        was_ready, is_ready = self.state.record(report, run.outcome)
+        if was_ready != is_ready or self.state.cycles == 1:
+            self._log_transition(was_ready, is_ready)
+        if self.on_report is not None:
+            self.on_report(report)
+        return report
+
+    def _remember_drift(self, report: Report) -> None:
+        drift = report.check("schema_drift")
+        cache = drift.observed.get("cache") if drift is not None else None
+        if isinstance(cache, dict):
+            self._drift_cache = cache
+
+    def _log_transition(self, was_ready: bool, is_ready: bool) -> None:
+        before = "ready" if was_ready else "not ready"
+        if self.state.cycles == 1 and not was_ready:
+            before = "starting"
+        if is_ready:
+            log.info("%s -> ready", before, extra={"event": "ready", "ready": True})
+            return
+        blocking = self.state.blocking_findings()
+        if blocking:
+            check, f = blocking[0]
+            where = f" at {f.location}" if f.location else ""
+            reason = f"{check} failed: {f.code} {f.title}{where}"
+            code = f.code
+        else:
+            reason, code = "no result", None
+        log.warning("%s -> not ready: %s", before, reason,
+                    extra={"event": "not_ready", "ready": False, "code": code,
+                           "reason": reason})
+
+    async def _watch(self, period_s: float = 1.0) -> None:
+        root = str(self.settings.app_path)
+        last = await asyncio.to_thread(source_fingerprint, root)
+        while not self.state.stopping:
+            await asyncio.sleep(period_s)
+            current = await asyncio.to_thread(source_fingerprint, root)
+            if current != last:
+                last = current
+                log.info("model sources changed; re-checking", extra={"event": "reload"})
+                self._wake.set()
