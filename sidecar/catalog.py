@@ -67,7 +67,8 @@ def _obj(raw: RawFinding) -> str:
 
 
 def _snake_words(name: str) -> list[str]:
-    return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)] or [name.lower()]
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    return [w.lower() for w in words] or [name.lower()]
 
 
 def suggested_name(class_name: str | None, attribute: str) -> str:
@@ -343,7 +344,9 @@ def register(entries: list[Entry]) -> None:
 register(CATALOG_ENTRIES)
 
 
-def to_finding(raw: RawFinding, severity_overrides: Mapping[str, Severity] | None = None) -> Finding:
+def to_finding(
+    raw: RawFinding, severity_overrides: Mapping[str, Severity] | None = None
+) -> Finding:
     """Turn the worker's raw finding into a Finding; unknown codes get the generic entry."""
     entry = CATALOG.get(str(raw.get("code")), CATALOG[GENERIC])
     severity = (severity_overrides or {}).get(entry.code) or raw.get("severity") or entry.severity

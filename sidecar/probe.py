@@ -28,7 +28,7 @@ def _get(url: str, timeout: float, accept: str = "text/plain") -> tuple[int, str
 def _hint(base: str, timeout: float) -> str | None:
     """The first blocking finding's fix, from /diagnose (best effort: it may need a token)."""
     try:
-        status, body = _get(urllib.parse.urljoin(base, "/diagnose?format=json"), timeout,
+        _status, body = _get(urllib.parse.urljoin(base, "/diagnose?format=json"), timeout,
                             "application/json")
         report = json.loads(body)
     except (OSError, ValueError, urllib.error.URLError):

@@ -7,6 +7,7 @@ the loop early — several wake-ups during a running cycle coalesce into one mor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -101,10 +102,8 @@ class Scheduler:
         while not self.state.stopping:
             self._wake.clear()
             await self.run_cycle()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.next_delay())
-            except asyncio.TimeoutError:
-                pass
 
     async def run_cycle(self) -> Report:
         self.state.cycle_running = True

@@ -32,7 +32,7 @@ def user_frame_from_dump(stderr: str, app_path: str) -> tuple[str, int] | None:
         return None
     # blocks of the last dump: from the first header after the last "Timeout"/"Fatal" line
     starts = [h.start() for h in headers]
-    blocks = [stderr[s:e] for s, e in zip(starts, starts[1:] + [len(stderr)])]
+    blocks = [stderr[s:e] for s, e in zip(starts, [*starts[1:], len(stderr)], strict=False)]
     blocks.sort(key=lambda b: "importlib" not in b)  # the importing thread first
     for block in blocks:
         for m in _FRAME.finditer(block):

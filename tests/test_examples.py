@@ -54,7 +54,7 @@ def test_incident_retry_reports_the_root_cause_first() -> None:
 
 def test_reimport_after_failure_fixture() -> None:
     result = check_fixture("reimport_after_failure")
-    first = [f for f in result.findings() if f["severity"] == "error"][0]
+    first = next(f for f in result.findings() if f["severity"] == "error")
     assert (first["file"], first["line"]) == marked_line(FIXTURES / "reimport_after_failure")
     assert result.findings("SQLA103")[0]["facts"]["module"] == "app.entities"
 

@@ -43,8 +43,7 @@ class Problem:
 
     def base(self, code: str, **fields: Any) -> Raw:
         """A raw finding located at the user's innermost frame (refined by the caller)."""
-        raw = finding(code, self.text, exception=self.category if self.kind == "exception"
-                      else self.category, **fields)
+        raw = finding(code, self.text, exception=self.category, **fields)
         frame = self.user_frame
         if frame and "file" not in fields:
             raw["file"] = self.locator.relative(frame[0])

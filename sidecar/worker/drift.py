@@ -92,9 +92,9 @@ def _run(ctx: Context) -> CheckOutcome:
     try:
         import alembic
         import sqlalchemy
-    except ImportError:
-        raise Skip("Alembic is not importable by the app's interpreter (it does the "
-                   "comparison)") from None
+    except ImportError as exc:
+        raise Skip(f"Alembic cannot be imported by the app's interpreter (it does the "
+                   f"comparison): {exc}") from None
     engine = ensure_engine(ctx)
     settings = Settings(ctx.config)
     observed: Dict[str, Any] = {}

@@ -8,6 +8,7 @@ from the ``class`` line to the exact statement (``metadata = Column(...)``) the 
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import sys
 import sysconfig
@@ -19,10 +20,8 @@ _WORKER_DIR = os.path.dirname(os.path.abspath(__file__))
 def _library_roots() -> Tuple[str, ...]:
     roots = set()
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        try:
+        with contextlib.suppress(KeyError):
             roots.add(os.path.realpath(sysconfig.get_paths()[key]))
-        except KeyError:
-            pass
     return tuple(sorted(roots))
 
 
@@ -108,9 +107,9 @@ class Locator:
         best = None
         for node in self.classes(filename):
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            if first <= lineno <= (node.end_lineno or node.lineno):
-                if best is None or node.lineno >= best.lineno:
-                    best = node
+            spans = first <= lineno <= (node.end_lineno or node.lineno)
+            if spans and (best is None or node.lineno >= best.lineno):
+                best = node
         return best
 
     def user_files(self) -> List[str]:

@@ -7,6 +7,7 @@ models and skips with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import importlib
 import json
@@ -148,10 +149,8 @@ def main() -> int:
     channel.close()
     faulthandler.cancel_dump_traceback_later()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(Exception):
             stream.flush()
-        except Exception:
-            pass
     # Skip interpreter shutdown: the app's atexit hooks and non-daemon threads are not ours
     # to wait for, and the result is already delivered.
     os._exit(0)

@@ -72,8 +72,8 @@ def load_scripts(path: str, kind: str) -> Any:
 def _run(ctx: Context) -> CheckOutcome:
     try:
         import alembic  # noqa: F401  (lazily: the app may not have Alembic)
-    except ImportError:
-        raise Skip("Alembic is not importable by the app's interpreter") from None
+    except ImportError as exc:
+        raise Skip(f"Alembic cannot be imported by the app's interpreter: {exc}") from None
     path, kind = find_config(ctx)
     if path is None:
         raise Skip("no Alembic configuration: no alembic.ini in the app path and "

@@ -217,7 +217,7 @@ def _foreign_key_targets(ctx: Context, locator: locate.Locator, out: Findings) -
         for table in list(md.tables.values()):
             for fk in list(table.foreign_keys):
                 try:
-                    fk.column
+                    _ = fk.column  # resolving the target is the check
                 except Exception as exc:  # NoReferencedTableError / NoReferencedColumnError
                     raw = classify.from_exception(exc, "configure", fk.target_fullname,
                                                   locator)
