@@ -20,6 +20,19 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     fi
 fi
 
+# promtool (metrics lint) and a headless browser (the /diagnose page), from Debian.
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "scripts/test.sh: missing ${missing[*]}; the tests that need them will skip" >&2
+    fi
+fi
+
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
 exec pytest "$@"

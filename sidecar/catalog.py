@@ -369,3 +369,13 @@ def to_finding(
         output=raw.get("output"),
         facts=facts,
     )
+
+
+def _register_database_codes() -> None:
+    # DB2xx / MIG3xx / DRIFT4xx live in their own module (they import Entry from here)
+    from sidecar.catalog_database import ENTRIES
+
+    register(ENTRIES)
+
+
+_register_database_codes()

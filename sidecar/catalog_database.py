@@ -1,7 +1,7 @@
 """Catalog entries for the database, migrations and schema_drift checks (DB2xx, MIG3xx,
 DRIFT4xx). The worker (sidecar/worker/database.py, migrations.py, drift*.py) decides the
 code and the facts; this file says it to humans. Each code has a section in
-docs/findings-database.md.
+docs/findings.md.
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ def _facts(raw: RawFinding) -> dict:
 
 def _and_op(raw: RawFinding, lead: str = "Or, as an Alembic migration") -> str:
     op = _facts(raw).get("alembic_op")
-    return f" {lead}: `{_one_line(op)}`." if op else ""
+    if not op:
+        return ""
+    if len(op) > 160:  # a whole create_table: too long for a hint line; facts carry it
+        return f" {lead}: `{_one_line(op)[:60]}...` (complete in facts.alembic_op)."
+    return f" {lead}: `{_one_line(op)}`."
 
 
 def _one_line(text: str) -> str:
@@ -125,7 +129,8 @@ def _enum_hint(raw: RawFinding) -> str:
         parts.append("PostgreSQL cannot drop an enum label: fix_sql recreates the type and "
                      "converts the columns; first make sure no row still uses the dropped "
                      "values, or add them back to the model's Enum.")
-    return " ".join(parts)
+    return " ".join(parts) or ("Make the database enum's values match the model's Enum "
+                               "(fix_sql), or change the model to the database's values.")
 
 
 def _unreflectable_hint(raw: RawFinding) -> str:

@@ -39,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
                            "/livez /readyz /metrics /diagnose",
                            description="Serve probes and diagnostics from the latest cycle.")
     add_options(serve, "serve")
+    demo = sub.add_parser("demo", help="serve the bundled example (the incident) on SQLite",
+                          description="The bundled example backend with the incident's "
+                          "problems, on a throwaway SQLite database.")
+    demo.add_argument("--once", action="store_true",
+                      help="run one cycle, print the report and exit (like check)")
+    add_options(demo, "demo")
+    demo.set_defaults(models=["server.models_sql"])
     probe = sub.add_parser("probe", help="GET /readyz once: exit 0 when ready, 1 otherwise "
                            "(a HEALTHCHECK without curl)")
     probe.add_argument("url", nargs="?", default=None,
@@ -86,7 +93,15 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return probe(url, timeout)
 
 
-COMMANDS = {"check": cmd_check, "serve": cmd_serve, "probe": cmd_probe}
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sidecar.demo import run
+
+    if args.app_path is None:
+        args.app_path = "."  # replaced by the demo's own copy
+    return run(resolve(args), once=args.once)
+
+
+COMMANDS = {"check": cmd_check, "serve": cmd_serve, "probe": cmd_probe, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

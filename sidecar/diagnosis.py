@@ -17,6 +17,7 @@ from sidecar.runner import WorkerRun, run_worker
 from sidecar.settings import CHECK_NAMES as CHECK_ORDER
 from sidecar.settings import Settings
 
+INTERNAL_OBSERVED = ("result",)  # the drift cache: kept by the scheduler, not shown
 OUTPUT_TAIL_CHARS = 2000  # what a finding carries; the docker health log keeps 4 KiB
 FLOOD_BYTES = 1024 * 1024
 
@@ -67,9 +68,11 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
                                       reason=redact_text(str(raw_result.get("reason")),
                                                          secrets)))
             continue
+        observed = {k: v for k, v in (raw_result.get("observed") or {}).items()
+                    if k not in INTERNAL_OBSERVED}
         checks.append(CheckResult(
             name, status_for(findings), float(raw_result.get("duration_s") or 0.0),
-            tuple(findings), redact(raw_result.get("observed") or {}, secrets),
+            tuple(findings), redact(observed, secrets),
         ))
     versions = {"sidecar": sidecar.__version__, "sidecar_python": platform.python_version()}
     versions.update({k: v for k, v in run.versions.items() if k != "python_executable"})

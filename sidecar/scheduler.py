@@ -112,7 +112,7 @@ class Scheduler:
             report, run = await cycle(self.settings, extra_config=extra)
         finally:
             self.state.cycle_running = False
-        self._remember_drift(report)
+        self._remember_drift(run.checks)
         was_ready, is_ready = self.state.record(report, run.outcome)
         if was_ready != is_ready or self.state.cycles == 1:
             self._log_transition(was_ready, is_ready)
@@ -120,11 +120,17 @@ class Scheduler:
             self.on_report(report)
         return report
 
-    def _remember_drift(self, report: Report) -> None:
-        drift = report.check("schema_drift")
-        cache = drift.observed.get("cache") if drift is not None else None
-        if isinstance(cache, dict):
-            self._drift_cache = cache
+    def _remember_drift(self, raw_checks: list[dict[str, Any]]) -> None:
+        """Keep the last full comparison so the next worker can skip it (same fingerprint)."""
+        drift = next((c for c in raw_checks if c.get("name") == "schema_drift"), None)
+        observed = (drift or {}).get("observed") or {}
+        if observed.get("fingerprint") and "result" in observed:
+            self._drift_cache = {
+                "fingerprint": observed["fingerprint"],
+                "models_hash": observed.get("models_hash"),
+                "result": observed["result"],
+                "compared_at": observed.get("last_full_compare"),
+            }
 
     def _log_transition(self, was_ready: bool, is_ready: bool) -> None:
         before = "ready" if was_ready else "not ready"

@@ -28,7 +28,7 @@ def test_every_emitted_code_has_an_entry_and_a_docs_section():
     entries = {e.code for e in ENTRIES}
     assert len(entries) == len(ENTRIES), "duplicate code"
     assert emitted_codes() <= entries
-    docs = (ROOT / "docs" / "findings-database.md").read_text()
+    docs = (ROOT / "docs" / "findings.md").read_text()
     headings = set(re.findall(r"^## ((?:DB|MIG|DRIFT)\d+) — ", docs, re.M))
     assert headings == entries
 

@@ -161,7 +161,7 @@ def test_unknown_host(make_run):
 
 def test_connect_timeout(make_run):
     # a listener that completes the TCP handshake but never speaks: libpq waits for the
-    # server's reply until connect_timeout (libpq rounds anything below 2 s up to 2 s)
+    # server's reply until connect_timeout (whole seconds)
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
