@@ -33,6 +33,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
+# The Docker end-to-end test's tools (engine, Compose v2, hadolint, kubernetes-validate).
+if [ -f scripts/install-e2e.sh ]; then
+    bash scripts/install-e2e.sh
+fi
+
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
 exec pytest "$@"
