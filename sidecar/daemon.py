@@ -65,7 +65,7 @@ def make_state(settings: Settings) -> DaemonState:
 async def serve_async(settings: Settings, ready_file: Any = None) -> int:
     state = make_state(settings)
     scheduler = Scheduler(settings, state)
-    app = build_app(state, scheduler)
+    app = build_app(state, scheduler, settings.token, settings.metrics_auth)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)

@@ -16,13 +16,29 @@ LIMIT = 4096
 
 
 def _get(url: str, timeout: float, accept: str = "text/plain") -> tuple[int, str]:
-    request = urllib.request.Request(url, headers={"Accept": accept,
-                                                   "User-Agent": "sidecar-probe"})
+    headers = {"Accept": accept, "User-Agent": "sidecar-probe"}
+    token = _token()
+    if token:  # the probe runs beside the daemon and may read what on-call reads
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read(64 * 1024).decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(64 * 1024).decode("utf-8", "replace")
+
+
+def _token() -> str | None:
+    import os
+
+    path = os.environ.get("SIDECAR_TOKEN_FILE")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return fh.read().strip() or None
+        except OSError:
+            return None
+    return (os.environ.get("SIDECAR_TOKEN") or "").strip() or None
 
 
 def _hint(base: str, timeout: float) -> str | None:

@@ -7,6 +7,7 @@ list.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,36 @@ NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 FORMATS = ("text", "json", "html", "health")
 STATE_KEY = web.AppKey("state", DaemonState)
 SCHEDULER_KEY = web.AppKey("scheduler", Scheduler)
+TOKEN_KEY = web.AppKey("token", str)
+WITHHELD = "reason withheld"
+
+
+def authorized(request: web.Request) -> bool:
+    """No token configured, or the right bearer token (compared in constant time)."""
+    token = request.app.get(TOKEN_KEY)
+    if not token:
+        return True
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _unauthorized() -> web.Response:
+    return _text("unauthorized: this endpoint needs 'Authorization: Bearer <token>'\n", 401,
+                 **{"WWW-Authenticate": 'Bearer realm="sidecar"'})
+
+
+def protected(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+              ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if not authorized(request):
+            return _unauthorized()
+        return await handler(request)
+
+    guarded.__name__ = handler.__name__
+    return guarded
 
 
 def _text(body: str, status: int = 200, **headers: str) -> web.Response:
@@ -46,10 +77,12 @@ async def _no_tracebacks(request: web.Request,
         return _text("internal error\n", 500)
 
 
-def _reason(check: CheckResult, state: DaemonState) -> str:
+def _reason(check: CheckResult, state: DaemonState, show: bool = True) -> str:
     blocking = state.policy.blocking(check)
     if not blocking:
         return "ok (skipped)" if check.status == "skip" else "ok"
+    if not show:  # Kubernetes' healthz: detail is for those who may read /diagnose
+        return f"failed: {WITHHELD}"
     f = blocking[0]
     where = " ".join(x for x in (f.location, f.obj and f"({f.obj})") if x)
     more = f" (+{len(blocking) - 1} more)" if len(blocking) > 1 else ""
@@ -75,6 +108,7 @@ async def readyz(request: web.Request) -> web.Response:
     # without exclusions the flap-damped state answers; with them, the selected checks do
     ok = all(state.policy.check_ok(c) for c in selected) if excluded else state.ready
     verbose = "verbose" in request.query
+    show = authorized(request)
     lines: list[str] = []
     if verbose or not ok:
         for check in checks:
@@ -83,7 +117,7 @@ async def readyz(request: web.Request) -> web.Response:
                 continue
             mark = "+" if state.policy.check_ok(check) else "-"
             if mark == "+" or verbose:
-                lines.append(f"[{mark}]{check.name} {_reason(check, state)}")
+                lines.append(f"[{mark}]{check.name} {_reason(check, state, show)}")
             else:
                 lines.append(f"[-]{check.name} failed")
     for name in unknown:
@@ -107,7 +141,8 @@ async def readyz_one(request: web.Request) -> web.Response:
         return _text(f"no such check {name!r} (known: {known})\n", 404)
     ok = state.policy.check_ok(check)
     mark = "+" if ok else "-"
-    return _text(f"[{mark}]{name} {_reason(check, state)}\n", 200 if ok else 503)
+    return _text(f"[{mark}]{name} {_reason(check, state, authorized(request))}\n",
+                 200 if ok else 503)
 
 
 def _meta(state: DaemonState) -> Meta:
@@ -170,15 +205,18 @@ async def refresh(request: web.Request) -> web.Response:
     return _text("refresh scheduled\n", 202)
 
 
-def build_app(state: DaemonState, scheduler: Scheduler) -> web.Application:
+def build_app(state: DaemonState, scheduler: Scheduler, token: str | None = None,
+              metrics_auth: bool = False) -> web.Application:
     app = web.Application(middlewares=[_no_tracebacks], client_max_size=64 * 1024)
     app[STATE_KEY] = state
     app[SCHEDULER_KEY] = scheduler
+    if token:
+        app[TOKEN_KEY] = token
     app.router.add_get("/livez", livez)
     app.router.add_get("/healthz", livez)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/readyz/{check}", readyz_one)
-    app.router.add_get("/diagnose", diagnose)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_post("/refresh", refresh)
+    app.router.add_get("/diagnose", protected(diagnose))
+    app.router.add_get("/metrics", protected(metrics) if metrics_auth else metrics)
+    app.router.add_post("/refresh", protected(refresh))
     return app

@@ -198,6 +198,13 @@ OPTIONS: tuple[Option, ...] = (
            _positive_int, 20, metavar="N", commands=("serve", "demo")),
     Option("log_format", "--log-format", ("SIDECAR_LOG_FORMAT",), "text or json log lines",
            _format, "text", metavar="FORMAT", commands=("serve", "demo")),
+    Option("token_file", "--token-file", ("SIDECAR_TOKEN_FILE",),
+           "file holding the bearer token that /diagnose and /refresh require (the token "
+           "itself may be given as SIDECAR_TOKEN instead; never as a flag, argv is public)",
+           metavar="PATH", commands=("serve", "demo")),
+    Option("metrics_auth", "--metrics-auth", ("SIDECAR_METRICS_AUTH",),
+           "whether /metrics also requires the token: on or off", _on_off, False,
+           metavar="on|off", commands=("serve", "demo")),
     Option("watch", "--watch", ("SIDECAR_WATCH",),
            "re-run when a .py file under the app path changes: on or off", _on_off, True,
            metavar="on|off", commands=("serve", "demo")),
@@ -234,6 +241,8 @@ class Settings:
     history: int = 20
     log_format: str = "text"
     watch: bool = True
+    token: str | None = field(default=None, repr=False)  # never printed
+    metrics_auth: bool = False
 
     def worker_config(self) -> dict[str, Any]:
         """What the worker needs; sent on its stdin, never on argv (argv is public)."""
@@ -300,10 +309,26 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
                 values[opt.dest] = opt.parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
-    return _validate(values)
+    return _validate(values, environ)
 
 
-def _validate(values: dict[str, Any]) -> Settings:
+def _token(path: str | None, environ: Mapping[str, str]) -> str | None:
+    """The bearer token: from --token-file / SIDECAR_TOKEN_FILE, else SIDECAR_TOKEN."""
+    if path:
+        try:
+            token = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"--token-file: cannot read {path!r}: {exc.strerror}") from None
+        if not token:
+            raise ConfigError(f"--token-file: {path!r} is empty")
+        return token
+    token = (environ.get("SIDECAR_TOKEN") or "").strip()
+    if token and len(token) < 16:
+        raise ConfigError("SIDECAR_TOKEN: use at least 16 characters")
+    return token or None
+
+
+def _validate(values: dict[str, Any], environ: Mapping[str, str]) -> Settings:
     app_path = Path(values["app_path"]).expanduser()
     if not app_path.exists():
         raise ConfigError(f"--app-path: {str(app_path)!r} does not exist")
@@ -357,4 +382,6 @@ def _validate(values: dict[str, Any]) -> Settings:
         history=values["history"],
         log_format=values["log_format"],
         watch=values["watch"],
+        token=_token(values.get("token_file"), environ),
+        metrics_auth=values["metrics_auth"],
     )

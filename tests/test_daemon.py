@@ -325,3 +325,50 @@ def test_probe_when_nothing_listens() -> None:
     assert proc.returncode == 1
     assert proc.stdout.startswith("NOT READY: cannot reach")
     assert len(proc.stdout.strip().splitlines()) == 1
+
+
+# --- access ----------------------------------------------------------------------------------
+
+TOKEN = "tok-5e3a9c1f-only-for-tests"
+
+
+def test_token_protects_diagnose_and_refresh_and_withholds_reasons(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    with Daemon(*BROKEN, "--token-file", str(token_file), "--metrics-auth", "on") as daemon:
+        daemon.wait_first_cycle()
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        status, headers, _ = daemon.request("/diagnose")
+        assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
+        assert daemon.get("/diagnose", headers={"Authorization": "Bearer wrong"})[0] == 401
+        assert daemon.get("/diagnose", headers=auth)[0] == 200
+        assert daemon.request("/refresh", method="POST")[0] == 401
+        assert daemon.get("/metrics")[0] == 401
+        assert daemon.get("/metrics", headers=auth)[0] == 200
+        status, body = daemon.get("/readyz?verbose")
+        assert status == 503 and "[-]models_import failed: reason withheld" in body
+        assert "SQLA101" not in body
+        assert "SQLA101" in daemon.get("/readyz?verbose", headers=auth)[1]
+        assert "reason withheld" in daemon.get("/readyz/models_import")[1]
+        assert daemon.get("/livez") == (200, "ok\n")
+        # the probe beside the daemon reads the token and keeps the diagnosis in the health log
+        probe = subprocess.run([sys.executable, "-m", "sidecar", "probe",
+                                daemon.base + "/readyz?verbose"], capture_output=True,
+                               text=True, timeout=20, cwd=ROOT,
+                               env={"PATH": "/usr/bin:/bin", "SIDECAR_TOKEN": TOKEN})
+        assert "SQLA101" in probe.stdout and "event_metadata" in probe.stdout
+    assert TOKEN not in "\n".join(daemon.log)
+
+
+def test_metrics_stay_open_by_default_with_a_token() -> None:
+    with Daemon(*BROKEN, env={"SIDECAR_TOKEN": TOKEN}) as daemon:
+        daemon.wait_first_cycle()
+        assert daemon.get("/metrics")[0] == 200
+        assert daemon.get("/diagnose")[0] == 401
+
+
+def test_short_token_is_refused() -> None:
+    proc = subprocess.run([sys.executable, "-m", "sidecar", "serve", *BROKEN],
+                          capture_output=True, text=True, timeout=20, cwd=ROOT,
+                          env={"PATH": "/usr/bin:/bin", "SIDECAR_TOKEN": "short"})
+    assert proc.returncode == 2 and "SIDECAR_TOKEN" in proc.stderr
