@@ -27,7 +27,7 @@ def _indent(text: str, prefix: str = "      ") -> str:
 def render_finding(f: Finding, colour: bool = False) -> str:
     head = f"  {_paint(f.severity.upper(), f.severity, colour)} {f.code} {f.title}"
     lines = [head]
-    where = " ".join(p for p in (f.location, f.obj and f"({f.obj})") if p)
+    where = f"{f.location} ({f.obj})" if f.location and f.obj else (f.location or f.obj)
     if where:
         lines.append(f"      at {where}")
     lines.append(_indent(f.message if not f.exception else f"{f.exception}: {f.message}"))

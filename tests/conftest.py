@@ -43,3 +43,17 @@ def sqla14_python() -> str:
 @pytest.fixture(scope="session")
 def sqla20_python() -> str:
     return _make_venv("sqla20")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL cluster for the top-level tests (the CLI, the daemon)."""
+    from tests import pgcluster
+
+    if not pgcluster.available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL binaries missing in CI (scripts/test.sh installs them)")
+        pytest.skip("PostgreSQL 15 binaries not found (set PG_BIN)")
+    cluster = pgcluster.PgCluster().init().start()
+    yield cluster
+    cluster.destroy()

@@ -81,6 +81,7 @@ def discover(locator: Locator, targets: List[Tuple[str, Any]]) -> Dict[str, Any]
     tables = sorted({t.fullname for _, md in entries for t in md.tables.values()})
     return {
         "metadatas": [md for _, md in entries],
+        "mappers": [m for reg in registries.values() for m in list(reg.mappers)],
         "observed": {
             "metadata": [{"source": src, "tables": len(md.tables)} for src, md in entries],
             "mapped_classes": len(classes),

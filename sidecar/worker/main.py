@@ -143,6 +143,13 @@ def main() -> int:
             result = _no_sqlalchemy(name)
         else:
             result = _run_check(ctx, module_name, func_name)
+        if name == "schema_drift" and result["findings"]:
+            from .models_import import locate_model_columns
+
+            try:
+                locate_model_columns(ctx, result["findings"])
+            except Exception:  # pointing at the model is a bonus; never lose the findings
+                pass
         result["name"] = name
         channel.send("check", result=result)
     channel.send("done")
