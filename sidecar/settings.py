@@ -208,6 +208,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("watch", "--watch", ("SIDECAR_WATCH",),
            "re-run when a .py file under the app path changes: on or off", _on_off, True,
            metavar="on|off", commands=("serve", "demo")),
+    Option("memory_limit_mb", "--memory-limit", ("SIDECAR_MEMORY_LIMIT",),
+           "address-space cap for one worker run, in MiB (RLIMIT_AS): an import that leaks "
+           "memory beyond it becomes a finding instead of starving the node", _positive_int,
+           1024, metavar="MB"),
 )
 
 
@@ -243,6 +247,7 @@ class Settings:
     watch: bool = True
     token: str | None = field(default=None, repr=False)  # never printed
     metrics_auth: bool = False
+    memory_limit_mb: int = 1024
 
     def worker_config(self) -> dict[str, Any]:
         """What the worker needs; sent on its stdin, never on argv (argv is public)."""
@@ -258,6 +263,7 @@ class Settings:
             "drift_include": list(self.drift_include),
             "drift_exclude": ["alembic_version", *self.drift_exclude],
             "fallback_sys_path": _own_site_packages(),
+            "memory_limit_mb": self.memory_limit_mb,
         }
 
 
@@ -384,4 +390,5 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str]) -> Settings:
         watch=values["watch"],
         token=_token(values.get("token_file"), environ),
         metrics_auth=values["metrics_auth"],
+        memory_limit_mb=values["memory_limit_mb"],
     )
