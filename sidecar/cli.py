@@ -96,8 +96,12 @@ def cmd_probe(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from sidecar.demo import run
 
+    import os
+
     if args.app_path is None:
         args.app_path = "."  # replaced by the demo's own copy
+    if args.host is None and not os.environ.get("SIDECAR_HOST"):
+        args.host = "127.0.0.1"  # a demo on a laptop: not reachable from the network
     return run(resolve(args), once=args.once)
 
 
