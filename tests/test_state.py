@@ -1,0 +1,78 @@
+"""Readiness policy, flap damping and retry backoff, as pure logic."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sidecar.report import CheckResult, Finding, Report
+from sidecar.scheduler import Scheduler
+from sidecar.settings import Settings
+from sidecar.state import DaemonState, ReadinessPolicy, diff
+
+
+def _report(*checks: CheckResult) -> Report:
+    return Report("pass", checks, "2026-01-01T00:00:00+00:00", 0.1)
+
+
+def _check(name: str, severity: str | None = None) -> CheckResult:
+    findings = (Finding("X100", severity, "t", "m"),) if severity else ()
+    status = {"error": "fail", "warning": "warn", None: "pass"}[severity]
+    return CheckResult(name, status, 0.01, findings)
+
+
+GOOD = _report(_check("models_import"), _check("database"))
+BAD = _report(_check("models_import", "error"), _check("database"))
+WARN = _report(_check("models_import", "warning"), _check("database"))
+
+
+def test_first_ready_after_one_pass_then_damped() -> None:
+    state = DaemonState(ReadinessPolicy(fail_after=2, pass_after=3))
+    assert state.record(BAD, "ok") == (False, False)
+    assert state.record(GOOD, "ok") == (False, True), "starting: ready after one pass"
+    assert state.record(BAD, "ok") == (True, True), "one failure is damped (fail_after=2)"
+    assert state.record(BAD, "ok") == (True, False)
+    assert state.record(GOOD, "ok") == (False, False), "needs 3 passes once it was ready"
+    assert state.record(GOOD, "ok") == (False, False)
+    assert state.record(GOOD, "ok") == (False, True)
+    assert state.transitions == {"ready": 2, "not_ready": 1}
+
+
+def test_warnings_pass_by_default_and_fail_when_asked() -> None:
+    assert DaemonState(ReadinessPolicy()).record(WARN, "ok")[1] is True
+    assert DaemonState(ReadinessPolicy(severity="warning")).record(WARN, "ok")[1] is False
+
+
+def test_only_gating_checks_decide() -> None:
+    bad_db = _report(_check("models_import"), _check("database", "error"))
+    assert DaemonState(ReadinessPolicy(checks=("models_import",))).record(bad_db, "ok")[1]
+    assert not DaemonState(ReadinessPolicy()).record(bad_db, "ok")[1]
+
+
+def test_history_is_bounded_and_says_what_changed() -> None:
+    state = DaemonState(ReadinessPolicy(), history_size=3)
+    for report in (GOOD, BAD, GOOD, BAD, GOOD):
+        state.record(report, "ok")
+    assert len(state.history) == 3
+    assert state.history[0].changes == ("models_import: fail -> pass",
+                                        "- models_import:X100:")
+    assert diff(None, BAD) == ("+ models_import:X100:",)
+
+
+def test_backoff_doubles_to_the_cap_then_interval_when_ready(tmp_path: Path) -> None:
+    settings = Settings(app_path=tmp_path, models=("m",), retry_min_s=1.0, retry_max_s=5.0,
+                        interval_s=60.0)
+    state = DaemonState(ReadinessPolicy())
+
+    async def delays() -> list[float]:
+        scheduler = Scheduler(settings, state)
+        out = [scheduler.next_delay() for _ in range(5)]
+        state.ready = True
+        out.append(scheduler.next_delay())
+        state.ready = False
+        out.append(scheduler.next_delay())
+        return out
+
+    got = asyncio.run(delays())
+    for value, nominal in zip(got, [1, 2, 4, 5, 5, 60, 1], strict=True):
+        assert nominal * 0.9 <= value <= nominal * 1.1, (got, nominal)
