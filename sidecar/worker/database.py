@@ -18,21 +18,18 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 from . import db_url
 from .context import CheckOutcome, Context, Skip
-from .db_redact import redact, scrub, unexpected
+from .db_redact import guarded, redact, scrub
 from .protocol import finding
 
 ENGINE, ERROR, SECRETS = "db.engine", "db.error", "db.secrets"
 
 
 def run_database(ctx: Context) -> CheckOutcome:
-    secrets = secrets_for(ctx)
-    try:
+    def body() -> CheckOutcome:
         findings, observed = _run(ctx)
-    except Skip as exc:
-        raise Skip(redact(str(exc), secrets)) from None
-    except Exception as exc:
-        return unexpected("DB299", "The database check failed unexpectedly", exc, secrets)
-    return scrub({"findings": findings, "observed": observed}, secrets)
+        return {"findings": findings, "observed": observed}
+
+    return guarded(body, "DB299", "The database check failed unexpectedly", secrets_for(ctx))
 
 
 def secrets_for(ctx: Context) -> List[str]:
@@ -222,6 +219,10 @@ def _display(url: Any) -> str:
 # put the server's FATAL text in the message; connection-time errors have no SQLSTATE in
 # psycopg2, so the text is the only portable signal.
 _PATTERNS: List[Tuple[str, str, str]] = [
+    # our own lock_timeout / statement_timeout (startup options) firing during the session's
+    # first reads: the server answered, but a lock or the load kept a statement waiting
+    ("DB211", "lock_timeout", r"canceling statement due to lock timeout"),
+    ("DB211", "statement_timeout", r"canceling statement due to statement timeout"),
     ("DB203", "timeout", r"timeout expired|timed out|connection timeout|Timeout"),
     ("DB202", "unknown_host", r"could not translate host name|Name or service not known|"
      r"nodename nor servname|Temporary failure in name resolution|getaddrinfo failed|"

@@ -71,3 +71,20 @@ def url_password(url_text: Any) -> Any:
         return None
     m = _URL_USERINFO.search(url_text)
     return m["pw"] if m else None
+
+
+def guarded(run: Any, code: str, what: str, secrets: Iterable[str]) -> Dict[str, Any]:
+    """Run a database-facing check body: redact what it says, turn a crash into ``code``.
+
+    ``run()`` returns the check outcome or raises ``Skip``; both come back scrubbed of the
+    password, however the driver quoted it.
+    """
+    from .context import Skip
+
+    try:
+        outcome = run()
+    except Skip as exc:
+        raise Skip(redact(str(exc), secrets)) from None
+    except Exception as exc:
+        return unexpected(code, what, exc, secrets)
+    return scrub(outcome, secrets)

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from .context import CheckOutcome, Context, Skip
 from .database import ensure_engine, read_only_connection, secrets_for
-from .db_redact import redact, scrub, unexpected
+from .db_redact import guarded
 from .drift_diffs import Diff, Renderer, from_upgrade_ops
 from .drift_extra import check_constraint_plugins, compare_enums, compare_primary_keys
 from .drift_fingerprint import catalog_fingerprint, models_hash
@@ -37,14 +37,8 @@ TableKey = Tuple[Optional[str], str]  # (schema as Alembic names it: None = defa
 
 
 def run_schema_drift(ctx: Context) -> CheckOutcome:
-    secrets = secrets_for(ctx)
-    try:
-        outcome = _run(ctx)
-    except Skip as exc:
-        raise Skip(redact(str(exc), secrets)) from None
-    except Exception as exc:
-        return unexpected("DRIFT499", "The schema comparison failed", exc, secrets)
-    return scrub(outcome, secrets)
+    return guarded(lambda: _run(ctx), "DRIFT499", "The schema comparison failed",
+                   secrets_for(ctx))
 
 
 class Settings:

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .context import CheckOutcome, Context, Skip
 from .database import ensure_engine, read_only_connection, secrets_for
-from .db_redact import redact, scrub, unexpected
+from .db_redact import guarded
 from .protocol import finding
 
 STATE = "migrations.state"
@@ -25,14 +25,8 @@ VERSION_TABLE = "alembic_version"
 
 
 def run_migrations(ctx: Context) -> CheckOutcome:
-    secrets = secrets_for(ctx)
-    try:
-        outcome = _run(ctx)
-    except Skip as exc:
-        raise Skip(redact(str(exc), secrets)) from None
-    except Exception as exc:
-        return unexpected("MIG399", "Reading the migration state failed", exc, secrets)
-    return scrub(outcome, secrets)
+    return guarded(lambda: _run(ctx), "MIG399", "Reading the migration state failed",
+                   secrets_for(ctx))
 
 
 def find_config(ctx: Context) -> Tuple[Optional[str], Optional[str]]:
