@@ -130,3 +130,34 @@ def test_console_script_and_module_agree() -> None:
         pytest.skip("console script not on PATH (package not installed)")
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert proc.stdout.strip() == run_cli("--version").stdout.strip()
+
+
+def test_colour_on_a_terminal() -> None:
+    """Colour codes only when stdout is a TTY (a pseudo-terminal here)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "sidecar", "check", "--app-path",
+             str(FIXTURES / "reserved_metadata_plain"), "--models", "app.models"],
+            stdout=secondary, stderr=subprocess.PIPE, timeout=60,
+        )
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                data = os.read(primary, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(primary)
+    out = b"".join(chunks).decode()
+    assert proc.returncode == 1
+    assert "\033[31m" in out and "SQLA101" in out
