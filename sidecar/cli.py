@@ -94,9 +94,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sidecar.demo import run
-
     import os
+
+    from sidecar.demo import run
 
     if args.app_path is None:
         args.app_path = "."  # replaced by the demo's own copy

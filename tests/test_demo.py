@@ -59,7 +59,7 @@ def test_demo_walkthrough_fix_the_model_then_see_the_rename() -> None:
             "    metadata = db.Column(db.JSON", "    event_metadata = db.Column(db.JSON"))
 
         def drift_codes() -> list[str]:
-            status, body = _get(base + "/diagnose?format=json")
+            _status, body = _get(base + "/diagnose?format=json")
             report = json.loads(body)
             return [f["code"] for c in report["checks"] for f in c["findings"]]
 
