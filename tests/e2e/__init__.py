@@ -1,0 +1,1 @@
+"""End-to-end: a real Docker engine and Compose v2 (see engine.py)."""
