@@ -94,6 +94,48 @@ class Daemon:
         self.stop()
 
 
+def descendants(pid: int) -> dict[int, str]:
+    """{pid: command line} of every live process below ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    cmdlines: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] == "Z":
+            cmd = f"<zombie> {cmd}"
+        parents[int(entry)] = int(fields[1])
+        cmdlines[int(entry)] = cmd
+    out: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in out:
+                out[child] = cmdlines[child]
+                frontier.append(child)
+    return out
+
+
+def alive(pids: list[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
 def copy_app(source: Path, target: Path) -> Path:
     import shutil
 

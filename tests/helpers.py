@@ -48,12 +48,12 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
 
 
 def check_fixture(name: str, *extra: str, python: str | None = None,
-                  timeout_s: float = 20) -> CliResult:
+                  timeout_s: float = 20, env: dict[str, str] | None = None) -> CliResult:
     args = ["check", "--app-path", str(FIXTURES / name), "--models", "app.models",
             "--format", "json", "--timeout", str(timeout_s), *extra]
     if python:
         args += ["--python", python]
-    return run_cli(*args, timeout=timeout_s + 30)
+    return run_cli(*args, timeout=timeout_s + 30, env=env)
 
 
 def marked_line(fixture_dir: Path) -> tuple[str, int]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.daemon import Daemon, copy_app
+from tests.daemon import Daemon, alive, copy_app, descendants
 from tests.helpers import EXAMPLES, FIXTURES, ROOT
 
 BROKEN = ["--app-path", str(EXAMPLES / "broken_reserved"), "--models", "server.models_sql",
@@ -241,12 +241,18 @@ def test_sigterm_during_a_cycle_kills_the_worker_and_exits_fast() -> None:
     args = ["--app-path", str(FIXTURES / "hangs_with_child"), "--models", "app.models",
             "--timeout", "60"]
     daemon = Daemon(*args)
-    daemon.wait_for(lambda: bool(_pgrep("sleep 987654")), 10, "the worker's child")
+
+    def ours() -> list[int]:
+        return [pid for pid, cmd in descendants(daemon.proc.pid).items()
+                if cmd.startswith("sleep 987654")]
+
+    daemon.wait_for(lambda: bool(ours()), 10, "the worker's child")
+    tree = list(descendants(daemon.proc.pid))  # worker, its child, and nothing else of ours
     took = daemon.stop()
     assert took < 2.0, f"stopped in {took:.2f}s"
     assert daemon.proc.returncode == 0
     time.sleep(0.2)
-    assert _pgrep("sleep 987654") == [], "the worker's process group was killed"
+    assert alive(tree) == [], "the worker's process group was killed"
     assert any("stopping" in line for line in daemon.log)
 
 

@@ -33,12 +33,16 @@ def _pgrep(pattern: str) -> list[str]:
 
 
 def test_timeout_kills_the_whole_process_group() -> None:
-    result = check_fixture("hangs_with_child", timeout_s=2)
+    import os
+
+    marker = str(900000 + os.getpid() % 90000)  # unique to this test run
+    result = check_fixture("hangs_with_child", timeout_s=2,
+                           env={"FIXTURE_SLEEP_SECONDS": marker})
     assert result.findings("SIDE001")
     deadline = time.monotonic() + 2
-    while _pgrep("sleep 987654") and time.monotonic() < deadline:
+    while _pgrep(f"sleep {marker}") and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _pgrep("sleep 987654") == []
+    assert _pgrep(f"sleep {marker}") == []
 
 
 def test_segfault_is_a_crash_finding_with_the_line() -> None:
