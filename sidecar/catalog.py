@@ -317,6 +317,14 @@ CATALOG_ENTRIES: list[Entry] = [
         "models_import",
     ),
     Entry(
+        "SIDE009", "The worker ran out of memory", "error",
+        "The worker hit its memory limit ({limit_mb} MiB of address space, --memory-limit) "
+        "in {phase}. {stuck_at} Import-time code must not load unbounded data (caches, "
+        "whole tables, large files): load lazily, or raise --memory-limit if the app "
+        "legitimately needs more.",
+        "models_import",
+    ),
+    Entry(
         "SIDE006", "SQLAlchemy is not importable by the app's interpreter", "error",
         "`{python} -c 'import sqlalchemy'` fails: {detail}. Point --python at the interpreter "
         "of the app's environment (its venv's bin/python).",

@@ -140,6 +140,18 @@ def _unreflectable_hint(raw: RawFinding) -> str:
             "(SIDECAR_DRIFT_EXCLUDE).")
 
 
+def _timeout_hint(raw: RawFinding) -> str:
+    which = {"lock_timeout": "lock_timeout (--lock-timeout-ms)",
+             "statement_timeout": "statement_timeout (--statement-timeout-ms)"}.get(
+        str(_facts(raw).get("reason")), "lock or statement timeout")
+    return (f"The server answered, but one of the sidecar's reads was cancelled by its {which}. "
+            "Another session holds a lock on a table the check reads (a migration or an ALTER "
+            "TABLE running, a session idle in transaction), or the server is overloaded. Find "
+            "the holder: `SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid "
+            "IN (SELECT unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)`. Raise the "
+            "timeout only if the wait is expected.")
+
+
 ENTRIES: list[Entry] = [
     # database ---------------------------------------------------------------------------
     Entry("DB201", "Database server not reachable", "error",
@@ -181,6 +193,7 @@ ENTRIES: list[Entry] = [
           "The {dialect} session did not report a read-only transaction. The sidecar only "
           "reads, but give its role read-only privileges (or a read replica) to guarantee it.",
           "database"),
+    Entry("DB211", "A database statement timed out", "error", _timeout_hint, "database"),
     Entry("DB299", "Unexpected database error", "error",
           "Read the driver's message above; if it does not name the cause, connect with the "
           "same URL using the app's driver (e.g. `psql`) from where the app runs.",

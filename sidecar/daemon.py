@@ -43,6 +43,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out)
 
 
+class OneLine(logging.Filter):
+    """aiohttp logs a malformed request with its traceback; a client's garbage is one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            detail = (str(exc).strip().splitlines() or [""])[0][:200]
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {detail}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def setup_logging(fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -54,6 +68,10 @@ def setup_logging(fmt: str) -> None:
     log.setLevel(logging.INFO)
     log.propagate = False
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    server_log = logging.getLogger("aiohttp.server")
+    server_log.handlers[:] = [handler]
+    server_log.addFilter(OneLine())
+    server_log.propagate = False
 
 
 def make_state(settings: Settings) -> DaemonState:

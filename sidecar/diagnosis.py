@@ -13,7 +13,7 @@ import sidecar
 from sidecar import catalog, tracebacks
 from sidecar.redact import redact, redact_text, url_password
 from sidecar.report import CheckResult, Finding, Report, overall_status, replace, status_for
-from sidecar.runner import WorkerRun, run_worker
+from sidecar.runner import WorkerRun, memory_limit, run_worker
 from sidecar.settings import CHECK_NAMES as CHECK_ORDER
 from sidecar.settings import Settings
 
@@ -34,6 +34,7 @@ async def cycle(settings: Settings, extra_config: dict[str, Any] | None = None,
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
     config = dict(settings.worker_config(), **(extra_config or {}))
+    run_kwargs.setdefault("preexec", memory_limit(settings.memory_limit_mb))
     run = await run_worker(settings.python, config, settings.timeout_s, **run_kwargs)
     return build_report(settings, run, started_at, time.monotonic() - t0), run
 
@@ -132,6 +133,10 @@ def _runner_fault(settings: Settings, run: WorkerRun) -> dict[str, Any] | None:
         detail = (run.stderr.text().strip().splitlines() or [f"exit status {run.returncode}"])
         return {"code": "SIDE007", "message": f"{settings.python} did not start the worker",
                 "facts": {"python": settings.python, "detail": detail[-1][:300]}}
+    if run.outcome in ("crashed", "exited") and _out_of_memory(run):
+        facts["limit_mb"] = settings.memory_limit_mb
+        return {"code": "SIDE009", "message": f"the worker ran out of memory ({phase_text}) "
+                f"and ended with status {run.returncode}", **where, "facts": facts}
     if run.outcome == "timeout":
         facts["timeout_s"] = settings.timeout_s
         return {"code": "SIDE001", "message": f"no result after {settings.timeout_s:g} s "
@@ -152,6 +157,16 @@ def _runner_fault(settings: Settings, run: WorkerRun) -> dict[str, Any] | None:
     facts["exit_code"] = run.returncode
     return {"code": "SIDE005", "message": f"the worker ended without a result ({phase_text})",
             **where, "facts": facts}
+
+
+OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "std::bad_alloc",
+                 "out of memory")
+
+
+def _out_of_memory(run: WorkerRun) -> bool:
+    """A worker that died allocating: Python's MemoryError escaped, or a C library gave up."""
+    tail = run.stderr.text()[-4096:]
+    return any(marker in tail for marker in OUT_OF_MEMORY)
 
 
 def _flood(run: WorkerRun, check: str | None) -> dict[str, Any]:

@@ -7,20 +7,35 @@ from typing import Any
 
 MASK = "***"
 
-# scheme://user:password@host  (also inside longer text: logs, driver messages, app output)
-_URL_PASSWORD = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s'\"]*:)(?P<pw>[^@\s'\"]+)(?=@)")
+# scheme://user:password@host  (also inside longer text: logs, driver messages, app output).
+# The password runs to the *last* '@' of the token: an app printing its URL unquoted
+# (``postgresql://app:p@ss@db/x``) must not leak the part after the first '@'.
+_URL_PASSWORD = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s'\"]*:)(?P<pw>[^\s'\"]+)(?=@)")
 # libpq keyword style: password=secret / PGPASSWORD=secret
 _KEYWORD_PASSWORD = re.compile(r"(?i)(?P<pre>\b(?:password|passwd|pgpassword|pwd)\s*=\s*)"
                                r"(?P<pw>'[^']*'|\"[^\"]*\"|[^\s&;,]+)")
 
 
+def secret_forms(secret: str) -> list[str]:
+    """A secret as it may be printed: raw, URL-quoted (both styles), repr-escaped."""
+    from urllib.parse import quote, quote_plus
+
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), repr(secret)[1:-1]}
+    return sorted((f for f in forms if len(f) >= 3), key=len, reverse=True)
+
+
 def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Mask URL passwords, ``password=...`` pairs, and any known secret verbatim."""
-    text = _URL_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
-    text = _KEYWORD_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
+    """Mask any known secret (in each printed form), URL passwords and ``password=`` pairs.
+
+    Known secrets go first: once a pattern has masked part of one (a raw password with an
+    '@' in a URL), the rest would no longer match verbatim.
+    """
     for secret in secrets:
         if secret and len(secret) >= 3:
-            text = text.replace(secret, MASK)
+            for form in secret_forms(secret):
+                text = text.replace(form, MASK)
+    text = _URL_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
+    text = _KEYWORD_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
     return text
 
 

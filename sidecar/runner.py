@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import signal
 import time
 from collections.abc import Callable
@@ -26,6 +27,8 @@ Outcome = Literal["ok", "timeout", "crashed", "exited", "no_result", "spawn_fail
 DEFAULT_TAIL_BYTES = 64 * 1024
 DEFAULT_FLOOD_BYTES = 1024 * 1024
 RESULT_LINE_LIMIT = 64 * 1024 * 1024  # one JSON line may carry a large drift result
+# The sidecar's own secrets: the app's import-time code has no business seeing them.
+PRIVATE_ENV = ("SIDECAR_TOKEN",)
 
 
 class Tail:
@@ -87,6 +90,27 @@ class WorkerRun:
         return hello.get("pid")
 
 
+def memory_limit(limit_mb: int | None) -> Callable[[], None] | None:
+    """A ``preexec`` that caps the worker's address space (RLIMIT_AS) at ``limit_mb`` MiB.
+
+    Runs in the forked child before exec, so only the worker (and what the app spawns)
+    is capped. A leaking import then gets MemoryError (or dies allocating) instead of
+    pushing the node into the OOM killer, which might pick the app or the daemon. The
+    child only calls C functions here (``resource`` is imported up front): the daemon has
+    threads, and a lock another thread held at fork time would never be released.
+    """
+    if not limit_mb:
+        return None
+    cap = int(limit_mb) * 1024 * 1024
+
+    def apply() -> None:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        new_hard = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (new_hard, new_hard))
+
+    return apply
+
+
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
@@ -125,6 +149,8 @@ async def run_worker(
     read_fd, write_fd = os.pipe()
     config = dict(config, result_fd=write_fd, timeout_s=timeout_s)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")  # never write .pyc into the app
+    for name in PRIVATE_ENV:
+        env.pop(name, None)
     try:
         proc = await asyncio.create_subprocess_exec(
             python, "-c", BOOTSTRAP, WORKER_DIR,

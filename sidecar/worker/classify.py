@@ -282,6 +282,18 @@ def foreign_key_target_missing(p: Problem) -> Optional[Raw]:
 
 
 @rule
+def memory_error(p: Problem) -> Optional[Raw]:
+    # Under the worker's RLIMIT_AS cap (--memory-limit) a leaking import gets MemoryError.
+    if not isinstance(p.exception, MemoryError):
+        return None
+    raw = p.base("SIDE009", facts={"phase": "importing %s" % p.target})
+    raw["message"] = "the worker hit its memory limit while importing %s" % p.target
+    if raw.get("file"):
+        raw["facts"]["stuck_at"] = "It was allocating at %s:%s." % (raw["file"], raw["line"])
+    return raw
+
+
+@rule
 def system_exit(p: Problem) -> Optional[Raw]:
     if not isinstance(p.exception, SystemExit):
         return None

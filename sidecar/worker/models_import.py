@@ -79,6 +79,8 @@ def _import_target(ctx: Context, locator: locate.Locator, target: str,
                 out.add(cause)
         raw = classify.from_exception(error, "import", target, locator)
         raw["facts"]["app_path"] = ctx.app_path
+        if raw["code"] == "SIDE009":
+            raw["facts"]["limit_mb"] = ctx.config.get("memory_limit_mb") or "?"
         if not out.absorb_followup(raw):
             out.add(raw)
         _link_reimports(out)
