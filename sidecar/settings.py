@@ -210,8 +210,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="on|off", commands=("serve", "demo")),
     Option("memory_limit_mb", "--memory-limit", ("SIDECAR_MEMORY_LIMIT",),
            "address-space cap for one worker run, in MiB (RLIMIT_AS): an import that leaks "
-           "memory beyond it becomes a finding instead of starving the node", _positive_int,
-           1024, metavar="MB"),
+           "memory beyond it becomes a finding instead of starving the node (virtual memory: "
+           "apps that reserve much address space, e.g. CUDA, need more)", _positive_int,
+           4096, metavar="MB"),
 )
 
 
@@ -247,7 +248,7 @@ class Settings:
     watch: bool = True
     token: str | None = field(default=None, repr=False)  # never printed
     metrics_auth: bool = False
-    memory_limit_mb: int = 1024
+    memory_limit_mb: int = 4096
 
     def worker_config(self) -> dict[str, Any]:
         """What the worker needs; sent on its stdin, never on argv (argv is public)."""
