@@ -83,6 +83,8 @@ async def livez(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
+    if state.ready and not state.stopping and not request.query_string:
+        return _text("ok\n")  # the hot path of every probe: nothing to compute
     if state.stopping:
         return _text("[-]shutdown in progress\nreadyz check failed\n", 503)
     if state.report is None:
