@@ -24,6 +24,11 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "backend"
 
 def prepare(workdir: Path) -> tuple[Path, str]:
     """(app path, database URL) of a fresh demo in ``workdir``."""
+    import importlib.util
+
+    if importlib.util.find_spec("flask_sqlalchemy") is None:
+        raise ConfigError("demo: the bundled example is a Flask-SQLAlchemy app; install it "
+                          "with `pip install -e '.[demo]'` (or `pip install Flask-SQLAlchemy`)")
     good, broken = EXAMPLES / "good", EXAMPLES / "broken_reserved"
     if not (good / "alembic.ini").exists() or not (broken / "server").is_dir():
         raise ConfigError(f"demo: the bundled example is missing at {EXAMPLES} (run the demo "
