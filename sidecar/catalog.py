@@ -111,8 +111,13 @@ def _reserved_hint(raw: RawFinding) -> str:
         else f"Rename the attribute{where} (for example to `{new}`) and pass the column name "
         f"explicitly: `{new} = Column(\"{attr}\", ...)` — no migration is needed."
     )
+    migrate = (
+        f" Or rename the column too (`{new} = Column(...)`) and ship a migration that runs "
+        f"`ALTER TABLE ... RENAME COLUMN {attr} TO {new}` before the new code serves — the "
+        "schema_drift check then reports any database where it has not run."
+    )
     return (
-        f"{keep} Declarative reserves `{attr}` on every mapped class for {reason}. "
+        f"{keep}{migrate} Declarative reserves `{attr}` on every mapped class for {reason}. "
         f"Update code that reads `{cls or 'Model'}.{attr}` to `.{new}`."
     )
 
@@ -167,6 +172,22 @@ def _missing_module_hint(raw: RawFinding) -> str:
         f"provides '{top}' (add it to the app's requirements), or point --python at the "
         f"interpreter that has it. Imported while loading '{target}'."
     )
+
+
+def _timeout_hint(raw: RawFinding) -> str:
+    """What to do depends on where the time went: the app's import, or our database work."""
+    facts = _Facts(raw)
+    head = (f"The worker was still busy after {facts['timeout_s']} s, in {facts['phase']}; it "
+            f"was killed with everything it started. {facts['stuck_at']}").strip()
+    if str(facts["phase"]).startswith(("models_import", "mappers", "starting")):
+        advice = ("Import-time code must not wait on the network or loop forever: move it "
+                  "behind a function, or raise --timeout if the app is merely slow to import.")
+    else:
+        advice = ("The database work took too long: check the database's load and locks "
+                  "(the statement and lock timeouts bound each query), narrow the comparison "
+                  "with --include-table/--exclude-table, or raise --timeout for a very large "
+                  "schema.")
+    return f"{head} {advice}"
 
 
 CATALOG_ENTRIES: list[Entry] = [
@@ -276,13 +297,7 @@ CATALOG_ENTRIES: list[Entry] = [
         "path to see the full traceback.",
         "models_import",
     ),
-    Entry(
-        "SIDE001", "Model import timed out", "error",
-        "The worker was still busy after {timeout_s} s, in {phase}; it was killed. "
-        "{stuck_at} Import-time code must not wait on the network or loop forever: move it "
-        "behind a function, or raise --timeout if the app is merely slow to import.",
-        "models_import",
-    ),
+    Entry("SIDE001", "The worker timed out", "error", _timeout_hint, "models_import"),
     Entry(
         "SIDE002", "Worker crashed (killed by a signal)", "error",
         "The app's interpreter died with {signal} in {phase}. {stuck_at} A segfault at import "

@@ -45,13 +45,14 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
     results = {c["name"]: c for c in run.checks}
     fault = _runner_fault(settings, run)
     fault_check = (run.last_phase.get("check") or "models_import") if fault else None
-    output_tail = _output_tail(run, settings)
+    output_tail = _output_tail(run, secrets)
     checks: list[CheckResult] = []
     for name in CHECK_ORDER:
         raw_result = results.get(name)
         if raw_result is None:
-            if fault_check == name:
-                raw_result = {"ran": True, "findings": [], "observed": {}, "duration_s": 0.0}
+            if fault_check == name:  # the check the worker died in took the whole run
+                raw_result = {"ran": True, "findings": [], "observed": {},
+                              "duration_s": run.duration_s}
             else:
                 reason = (f"the worker did not reach this check ({fault_check} failed: "
                           f"{run.outcome})") if fault else "not run"
@@ -91,13 +92,12 @@ def _finding(raw: dict[str, Any], settings: Settings, secrets: tuple[str, ...],
     return found
 
 
-def _output_tail(run: WorkerRun, settings: Settings) -> str | None:
+def _output_tail(run: WorkerRun, secrets: tuple[str, ...]) -> str | None:
     err = tracebacks.strip_dumps(run.stderr.text()).strip()
     out = run.stdout.text().strip()
     parts = [f"[stderr]\n{err[-OUTPUT_TAIL_CHARS:]}" if err else "",
              f"[stdout]\n{out[-OUTPUT_TAIL_CHARS // 2:]}" if out else ""]
     text = "\n".join(p for p in parts if p)
-    secrets = tuple(s for s in (url_password(settings.database_url),) if s)
     return redact_text(text, secrets) if text else None
 
 

@@ -15,7 +15,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 import sidecar
-from sidecar.settings import CHECK_NAMES
 from sidecar.state import DaemonState
 
 STATUSES = ("pass", "warn", "fail", "skip")
@@ -31,7 +30,11 @@ class ReportCollector(Collector):
         report = state.report
         yield GaugeMetricFamily("sidecar_ready", "1 when every readiness check passes.",
                                 value=1.0 if state.ready else 0.0)
-        yield GaugeMetricFamily("sidecar_up", "1 while the daemon's loop runs.", value=1.0)
+        yield GaugeMetricFamily("sidecar_up", "1 while the daemon's cycle loop runs.",
+                                value=1.0 if state.loop_alive else 0.0)
+        yield CounterMetricFamily("sidecar_cycle_errors",
+                                  "Cycles that failed inside the daemon (a sidecar bug).",
+                                  value=float(state.failed_cycles))
 
         status = GaugeMetricFamily("sidecar_check_status",
                                    "1 for the check's current status, 0 for the others.",
@@ -99,5 +102,3 @@ def exposition(state: DaemonState) -> bytes:
     registry.register(ReportCollector(state))
     return generate_latest(registry)
 
-
-KNOWN_CHECKS = CHECK_NAMES

@@ -6,6 +6,7 @@ is written to be the diagnosis: failing checks first, then the first fix.
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 import urllib.error
@@ -47,7 +48,7 @@ def _hint(base: str, timeout: float) -> str | None:
         _status, body = _get(urllib.parse.urljoin(base, "/diagnose?format=json"), timeout,
                             "application/json")
         report = json.loads(body)
-    except (OSError, ValueError, urllib.error.URLError):
+    except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException):
         return None
     if not isinstance(report, dict):
         return None
@@ -77,9 +78,15 @@ def probe(url: str, timeout: float) -> int:
         sys.stderr.write(f"sidecar probe: error: {url!r} is not an http(s) URL\n")
         return 2
     try:
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        sys.stderr.write(f"sidecar probe: error: {url!r} has an invalid port\n")
+        return 2
+    try:
         status, body = _get(url, timeout)
-    except (TimeoutError, urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (TimeoutError, urllib.error.URLError, OSError, http.client.HTTPException,
+            ValueError) as exc:
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         sys.stdout.write(f"NOT READY: cannot reach {url}: {reason}\n")
         return 1
     hint = _hint(url, timeout) if status != 200 else None

@@ -25,7 +25,6 @@ WORKER_DIR = str(Path(__file__).parent / "worker")
 Outcome = Literal["ok", "timeout", "crashed", "exited", "no_result", "spawn_failed"]
 
 DEFAULT_TAIL_BYTES = 64 * 1024
-DEFAULT_FLOOD_BYTES = 1024 * 1024
 RESULT_LINE_LIMIT = 64 * 1024 * 1024  # one JSON line may carry a large drift result
 # The sidecar's own secrets: the app's import-time code has no business seeing them.
 PRIVATE_ENV = ("SIDECAR_TOKEN",)
@@ -147,7 +146,10 @@ async def run_worker(
     """Run one worker to completion or to its timeout; never raises for the app's faults."""
     started = time.monotonic()
     read_fd, write_fd = os.pipe()
-    config = dict(config, result_fd=write_fd, timeout_s=timeout_s)
+    # the deadline is absolute so the worker can dump its stack before *our* clock runs out,
+    # however long its interpreter took to start
+    config = dict(config, result_fd=write_fd, timeout_s=timeout_s,
+                  deadline=time.time() + timeout_s)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")  # never write .pyc into the app
     for name in PRIVATE_ENV:
         env.pop(name, None)
@@ -165,25 +167,35 @@ async def run_worker(
                          error=f"{type(exc).__name__}: {exc.strerror or exc}")
     os.close(write_fd)
 
-    loop = asyncio.get_running_loop()
-    result_reader = asyncio.StreamReader(limit=RESULT_LINE_LIMIT)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(result_reader), os.fdopen(read_fd, "rb", 0)
-    )
     run = WorkerRun("ok", None, 0.0, stdout=Tail(tail_bytes), stderr=Tail(tail_bytes))
-    readers = [
-        asyncio.ensure_future(_read_events(result_reader, run.events, on_event)),
-        asyncio.ensure_future(_drain(proc.stdout, run.stdout)),
-        asyncio.ensure_future(_drain(proc.stderr, run.stderr)),
-    ]
+    readers: list[asyncio.Future] = []
+    transport = None
+    # From here on, whatever happens (timeout, cancellation by SIGTERM), the finally kills
+    # the group and closes our end of the pipe.
     try:
-        assert proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            proc.stdin.write(json.dumps(config).encode())
-            await proc.stdin.drain()
-            proc.stdin.close()
+        loop = asyncio.get_running_loop()
+        result_reader = asyncio.StreamReader(limit=RESULT_LINE_LIMIT)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(result_reader), os.fdopen(read_fd, "rb", 0)
+        )
+        readers = [
+            asyncio.ensure_future(_read_events(result_reader, run.events, on_event)),
+            asyncio.ensure_future(_drain(proc.stdout, run.stdout)),
+            asyncio.ensure_future(_drain(proc.stderr, run.stderr)),
+        ]
+
+        async def feed_and_wait() -> None:
+            # writing the config counts against the timeout too: a worker that never
+            # reads its stdin must not hang the cycle on a full pipe
+            assert proc.stdin is not None
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                proc.stdin.write(json.dumps(config).encode())
+                await proc.stdin.drain()
+                proc.stdin.close()
+            await proc.wait()
+
         try:
-            await asyncio.wait_for(proc.wait(), timeout_s)
+            await asyncio.wait_for(feed_and_wait(), timeout_s)
         except asyncio.TimeoutError:
             run.outcome = "timeout"
     finally:
@@ -191,10 +203,15 @@ async def run_worker(
         _kill_group(proc.pid)
         with contextlib.suppress(ProcessLookupError):
             await proc.wait()
-        _, pending = await asyncio.wait(readers, timeout=1.0)
-        for task in pending:
-            task.cancel()
-        transport.close()
+        if readers:
+            _, pending = await asyncio.wait(readers, timeout=1.0)
+            for task in pending:
+                task.cancel()
+        if transport is not None:
+            transport.close()
+        else:
+            with contextlib.suppress(OSError):
+                os.close(read_fd)
     run.returncode = proc.returncode
     run.duration_s = time.monotonic() - started
     if run.outcome != "timeout":

@@ -24,22 +24,34 @@ log = logging.getLogger("sidecar")
 
 SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__",
              "site-packages", "dist-packages", ".tox", ".mypy_cache", ".pytest_cache"}
-WATCH_LIMIT = 20000  # files; a bigger tree is not a model package
+WATCH_LIMIT = 20000  # directory entries visited per walk; a bigger tree is not an app
+PSEUDO_FS = ("/proc", "/sys", "/dev", "/run")
 
 
 def source_fingerprint(root: str) -> tuple[int, int, int]:
-    """(files, newest mtime, total size) of the app's .py files: cheap change detection."""
-    count = newest = total = 0
+    """(files, newest mtime, total size) of the app's .py files: cheap change detection.
+
+    Bounded: at most WATCH_LIMIT entries, one filesystem, no /proc or /sys — so an app path
+    of ``/`` costs a capped walk, not the whole machine every second.
+    """
+    count = newest = total = visited = 0
+    try:
+        device = os.stat(root).st_dev
+    except OSError:
+        return 0, 0, 0
     stack = [root]
-    while stack and count < WATCH_LIMIT:
+    while stack and visited < WATCH_LIMIT:
         try:
             entries = list(os.scandir(stack.pop()))
         except OSError:
             continue
+        visited += len(entries)
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in SKIP_DIRS and not entry.name.startswith("."):
+                    if (entry.name not in SKIP_DIRS and not entry.name.startswith(".")
+                            and entry.path not in PSEUDO_FS
+                            and entry.stat(follow_symlinks=False).st_dev == device):
                         stack.append(entry.path)
                 elif entry.name.endswith((".py", ".ini")):
                     st = entry.stat()
@@ -62,11 +74,12 @@ class Scheduler:
         self._retry_delay = settings.retry_min_s
         self._drift_cache: dict[str, Any] | None = None
         self._tasks: list[asyncio.Task] = []
-        self._cycle_task: asyncio.Task | None = None
+        self._last_blocker: tuple[str | None, str] = (None, "")
 
     # --- control --------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.state.loop_alive = True
         self._tasks.append(asyncio.ensure_future(self._loop()))
         if self.settings.watch:
             self._tasks.append(asyncio.ensure_future(self._watch()))
@@ -99,11 +112,20 @@ class Scheduler:
         return delay
 
     async def _loop(self) -> None:
-        while not self.state.stopping:
-            self._wake.clear()
-            await self.run_cycle()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.next_delay())
+        try:
+            while not self.state.stopping:
+                self._wake.clear()
+                try:
+                    await self.run_cycle()
+                except Exception:  # a sidecar bug or exhausted fds: say so, keep cycling
+                    log.exception("cycle failed", extra={"event": "cycle_error"})
+                    self.state.failed_cycles += 1
+                    self.state.ready = False
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.next_delay())
+        finally:
+            # /livez and sidecar_up read this: a loop that ended is not a live daemon
+            self.state.loop_alive = False
 
     async def run_cycle(self) -> Report:
         self.state.cycle_running = True
@@ -114,8 +136,16 @@ class Scheduler:
             self.state.cycle_running = False
         self._remember_drift(run.checks)
         was_ready, is_ready = self.state.record(report, run.outcome)
+        blocker = self._blocker()
         if was_ready != is_ready or self.state.cycles == 1:
             self._log_transition(was_ready, is_ready)
+        elif not is_ready and blocker != self._last_blocker:
+            # still not ready, for another reason now (the model got fixed, the migration
+            # is next): on-call reading the log needs that line too
+            log.warning("still not ready: %s", blocker[1],
+                        extra={"event": "not_ready", "ready": False, "code": blocker[0],
+                               "reason": blocker[1]})
+        self._last_blocker = blocker
         if self.on_report is not None:
             self.on_report(report)
         return report
@@ -132,6 +162,15 @@ class Scheduler:
                 "compared_at": observed.get("last_full_compare"),
             }
 
+    def _blocker(self) -> tuple[str | None, str]:
+        """(code, reason) of the first finding that keeps the daemon not ready."""
+        blocking = self.state.blocking_findings()
+        if not blocking:
+            return None, "no result"
+        check, f = blocking[0]
+        where = f" at {f.location}" if f.location else ""
+        return f.code, f"{check} failed: {f.code} {f.title}{where}"
+
     def _log_transition(self, was_ready: bool, is_ready: bool) -> None:
         before = "ready" if was_ready else "not ready"
         if self.state.cycles == 1 and not was_ready:
@@ -139,14 +178,7 @@ class Scheduler:
         if is_ready:
             log.info("%s -> ready", before, extra={"event": "ready", "ready": True})
             return
-        blocking = self.state.blocking_findings()
-        if blocking:
-            check, f = blocking[0]
-            where = f" at {f.location}" if f.location else ""
-            reason = f"{check} failed: {f.code} {f.title}{where}"
-            code = f.code
-        else:
-            reason, code = "no result", None
+        code, reason = self._blocker()
         log.warning("%s -> not ready: %s", before, reason,
                     extra={"event": "not_ready", "ready": False, "code": code,
                            "reason": reason})

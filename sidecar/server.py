@@ -44,7 +44,10 @@ def authorized(request: web.Request) -> bool:
 
 
 def _unauthorized() -> web.Response:
-    return _text("unauthorized: this endpoint needs 'Authorization: Bearer <token>'\n", 401,
+    # a browser cannot send a bearer header: say how to read it anyway
+    return _text("unauthorized: this endpoint needs 'Authorization: Bearer <token>'\n"
+                 "e.g. curl -H \"Authorization: Bearer $SIDECAR_TOKEN\" "
+                 "'http://<host>:<port>/diagnose?format=html' > diagnose.html\n", 401,
                  **{"WWW-Authenticate": 'Bearer realm="sidecar"'})
 
 
@@ -77,7 +80,10 @@ def _reason(check: CheckResult, state: DaemonState, show: bool = True) -> str:
 
 
 async def livez(request: web.Request) -> web.Response:
-    """Alive means the event loop answers; it never depends on a check."""
+    """Alive: the event loop answers and the cycle loop runs; never depends on a check."""
+    state = request.app[STATE_KEY]
+    if not state.loop_alive and not state.stopping:
+        return _text("[-]cycle loop stopped\n", 503)
     return _text("ok\n")
 
 

@@ -54,11 +54,15 @@ def _positive_int(value: str) -> int:
 
 
 def _severity_overrides(value: str) -> dict[str, Severity]:
+    from sidecar.catalog import CATALOG
+
     out: dict[str, Severity] = {}
     for item in _split_list(value):
         code, sep, level = item.partition("=")
         if not sep or not _CODE.match(code) or level not in ("error", "warning", "info"):
             raise ValueError(f"expected CODE=error|warning|info, got {item!r}")
+        if code not in CATALOG:
+            raise ValueError(f"unknown finding code {code!r} (see docs/findings.md)")
         out[code] = level  # type: ignore[assignment]
     return out
 
@@ -159,8 +163,9 @@ OPTIONS: tuple[Option, ...] = (
            "ignore tables matching these globs (alembic_version is always ignored); "
            "repeatable", repeatable=True, metavar="GLOB"),
     Option("severity", "--severity", ("SIDECAR_SEVERITY",),
-           "override a code's severity: CODE=error|warning|info, comma-separated",
-           _severity_overrides, None, metavar="CODE=LEVEL"),
+           "override a code's severity: CODE=error|warning|info; repeatable, or "
+           "comma-separated", _severity_overrides, None, repeatable=True,
+           metavar="CODE=LEVEL"),
     Option("format", "--format", ("SIDECAR_FORMAT",), "output format: text or json",
            _format, "text", metavar="FORMAT", commands=("check",)),
     # --- the daemon ------------------------------------------------------------------------
@@ -170,7 +175,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("port", "--port", ("SIDECAR_PORT",), "TCP port to listen on", _port, 8787,
            metavar="PORT", commands=("serve", "demo")),
     Option("interval_s", "--interval", ("SIDECAR_INTERVAL",),
-           "seconds between cycles once ready (±10%% jitter)", _positive_float, 60.0,
+           "seconds between cycles once ready (±10% jitter)", _positive_float, 60.0,
            metavar="SECONDS", commands=("serve", "demo")),
     Option("retry_min_s", "--retry-min", ("SIDECAR_RETRY_MIN",),
            "first retry delay while not ready; doubles up to --retry-max", _positive_float,
@@ -222,7 +227,7 @@ class Settings:
     models: tuple[str, ...]
     python: str = sys.executable
     timeout_s: float = 30.0
-    database_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)  # may carry a password
     alembic_ini: str | None = None
     connect_timeout_s: float = 5.0
     statement_timeout_ms: int = 5000
@@ -264,6 +269,7 @@ class Settings:
             "drift_include": list(self.drift_include),
             "drift_exclude": ["alembic_version", *self.drift_exclude],
             "fallback_sys_path": _own_site_packages(),
+            "fallback_python": "{}.{}".format(*sys.version_info[:2]),
             "memory_limit_mb": self.memory_limit_mb,
         }
 
@@ -284,8 +290,18 @@ def add_options(parser: argparse.ArgumentParser, command: str = "check") -> None
         parser.add_argument(
             opt.flag, dest=opt.dest, metavar=opt.metavar,
             action="append" if opt.repeatable else "store",
-            help=f"{opt.help} [env: {env}]",
+            help=f"{opt.help}{_default_text(opt)} [env: {env}]".replace("%", "%%"),
         )
+
+
+def _default_text(opt: Option) -> str:
+    if opt.dest == "models":
+        return " (required)"
+    if opt.default is None or opt.default == () or "(default" in opt.help:
+        return ""
+    value = {True: "on", False: "off"}.get(opt.default, opt.default) if isinstance(
+        opt.default, bool) else opt.default
+    return f" (default: {value})"
 
 
 def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
@@ -316,7 +332,7 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
                 values[opt.dest] = opt.parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
-    return _validate(values, environ)
+    return _validate(values, environ, has_token=hasattr(args, "token_file"))
 
 
 def _token(path: str | None, environ: Mapping[str, str]) -> str | None:
@@ -326,8 +342,9 @@ def _token(path: str | None, environ: Mapping[str, str]) -> str | None:
             token = Path(path).read_text().strip()
         except OSError as exc:
             raise ConfigError(f"--token-file: cannot read {path!r}: {exc.strerror}") from None
-        if not token:
-            raise ConfigError(f"--token-file: {path!r} is empty")
+        if len(token) < 16:
+            raise ConfigError(f"--token-file: the token in {path!r} is shorter than 16 "
+                              "characters")
         return token
     token = (environ.get("SIDECAR_TOKEN") or "").strip()
     if token and len(token) < 16:
@@ -335,7 +352,8 @@ def _token(path: str | None, environ: Mapping[str, str]) -> str | None:
     return token or None
 
 
-def _validate(values: dict[str, Any], environ: Mapping[str, str]) -> Settings:
+def _validate(values: dict[str, Any], environ: Mapping[str, str],
+              has_token: bool = False) -> Settings:
     app_path = Path(values["app_path"]).expanduser()
     if not app_path.exists():
         raise ConfigError(f"--app-path: {str(app_path)!r} does not exist")
@@ -374,7 +392,8 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str]) -> Settings:
         schemas=tuple(values["schemas"] or ()),
         drift_include=tuple(values["drift_include"] or ()),
         drift_exclude=tuple(values["drift_exclude"] or ()),
-        severity=dict(values["severity"] or {}),
+        severity={code: level for overrides in values["severity"] or ()
+                  for code, level in overrides.items()},
         format=values["format"],
         host=values["host"],
         port=values["port"],
@@ -389,7 +408,8 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str]) -> Settings:
         history=values["history"],
         log_format=values["log_format"],
         watch=values["watch"],
-        token=_token(values.get("token_file"), environ),
+        # only the daemon has a token: `check` must not fail over a variable it never reads
+        token=_token(values.get("token_file"), environ) if has_token else None,
         metrics_auth=values["metrics_auth"],
         memory_limit_mb=values["memory_limit_mb"],
     )

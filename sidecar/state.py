@@ -82,6 +82,8 @@ class DaemonState:
     stopping: bool = False
     cycle_running: bool = False
     cycles: int = 0
+    failed_cycles: int = 0  # cycles that raised inside the daemon (not the app's faults)
+    loop_alive: bool = False
     last_success_at: float | None = None
     worker_runs: Counter = field(default_factory=Counter)
     transitions: Counter = field(default_factory=Counter)
@@ -90,17 +92,8 @@ class DaemonState:
     _streak_ok: int = 0
     _streak_fail: int = 0
 
-    def check_ok(self, name: str) -> bool | None:
-        """None when the check is unknown (no report yet, or no such check)."""
-        if self.report is None:
-            return None
-        check = self.report.check(name)
-        return None if check is None else self.policy.check_ok(check)
-
     def gating_checks(self) -> list[CheckResult]:
-        if self.report is None:
-            return []
-        return [c for c in self.report.checks if self.policy.gates(c.name)]
+        return [] if self.report is None else self.gating_checks_of(self.report)
 
     def record(self, report: Report, outcome: str) -> tuple[bool, bool]:
         """Store a cycle's report; returns (was_ready, is_ready) after flap damping."""

@@ -18,7 +18,10 @@ VENVS = Path(os.environ.get("SIDECAR_TEST_VENVS", ROOT / ".test-venvs"))
 SQLA_ENVS = {
     "sqla14": ["SQLAlchemy==1.4.54", "Flask-SQLAlchemy==3.0.5", "Flask<3.1"],
     "sqla20": ["SQLAlchemy==2.0.*", "Flask-SQLAlchemy==3.1.1"],
+    "py38": ["SQLAlchemy==1.4.54"],  # an older app: Python 3.8, no Alembic of its own
 }
+# interpreters other than the suite's own, where a machine of this kind has them (pyenv)
+ENV_PYTHONS = {"py38": "/root/.pyenv/versions/3.8.18/bin/python3.8"}
 
 
 def _make_venv(name: str) -> str:
@@ -28,7 +31,10 @@ def _make_venv(name: str) -> str:
     wanted = "\n".join(SQLA_ENVS[name])
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return str(python)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(target)], check=True)
+    base = ENV_PYTHONS.get(name, sys.executable)
+    if not Path(base).exists():
+        pytest.skip(f"{base} is not installed on this machine")
+    subprocess.run([base, "-m", "venv", "--clear", str(target)], check=True)
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                     *SQLA_ENVS[name]], check=True)
     stamp.write_text(wanted)
@@ -43,6 +49,11 @@ def sqla14_python() -> str:
 @pytest.fixture(scope="session")
 def sqla20_python() -> str:
     return _make_venv("sqla20")
+
+
+@pytest.fixture(scope="session")
+def py38_python() -> str:
+    return _make_venv("py38")
 
 
 @pytest.fixture(scope="session")

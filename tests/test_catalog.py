@@ -45,3 +45,12 @@ def test_unknown_code_falls_back_to_the_generic_entry() -> None:
 
 def test_severity_override() -> None:
     assert to_finding({"code": "SQLA101", "message": "m"}, {"SQLA101": "info"}).severity == "info"
+
+
+def test_timeout_hint_depends_on_where_the_time_went() -> None:
+    importing = to_finding({"code": "SIDE001", "message": "m", "facts": {
+        "phase": "models_import: importing app.models", "timeout_s": 30, "stuck_at": ""}})
+    comparing = to_finding({"code": "SIDE001", "message": "m", "facts": {
+        "phase": "schema_drift: comparing", "timeout_s": 30, "stuck_at": ""}})
+    assert "Import-time code" in importing.hint
+    assert "--include-table" in comparing.hint and "Import-time" not in comparing.hint

@@ -161,3 +161,52 @@ def test_colour_on_a_terminal() -> None:
     out = b"".join(chunks).decode()
     assert proc.returncode == 1
     assert "\033[31m" in out and "SQLA101" in out
+
+
+def test_check_ignores_the_daemons_token_variable() -> None:
+    result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
+                     "app.models", env={"SIDECAR_TOKEN": "short"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_severity_is_repeatable_and_codes_are_checked() -> None:
+    args = ["check", "--app-path", str(FIXTURES / "reserved_metadata_plain"), "--models",
+            "app.models", "--format", "json"]
+    relaxed = run_cli(*args, "--severity", "SQLA130=error", "--severity", "SQLA101=info")
+    assert relaxed.returncode == 0
+    assert relaxed.findings("SQLA101")[0]["severity"] == "info"
+    _assert_one_line_error(run_cli(*args, "--severity", "SQLA999=info"), "--severity",
+                           "SQLA999")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:abc/readyz", "ftp://127.0.0.1/"])
+def test_probe_rejects_a_bad_url(url: str) -> None:
+    result = run_cli("probe", url)
+    assert result.returncode == 2
+    assert result.stderr.startswith("sidecar probe: error:") and "Traceback" not in (
+        result.stderr)
+
+
+def test_probe_against_something_that_is_not_http() -> None:
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer_garbage() -> None:
+        conn, _ = server.accept()
+        conn.recv(1024)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        conn.close()
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    try:
+        result = run_cli("probe", f"http://127.0.0.1:{server.getsockname()[1]}/readyz",
+                         "--timeout", "3")
+    finally:
+        server.close()
+    assert result.returncode == 1
+    assert result.stdout.startswith("NOT READY: cannot reach")
+    assert "Traceback" not in result.stdout + result.stderr

@@ -378,3 +378,48 @@ def test_short_token_is_refused() -> None:
                           capture_output=True, text=True, timeout=20, cwd=ROOT,
                           env={"PATH": "/usr/bin:/bin", "SIDECAR_TOKEN": "short"})
     assert proc.returncode == 2 and "SIDECAR_TOKEN" in proc.stderr
+
+
+def test_log_says_when_the_reason_changes(tmp_path: Path) -> None:
+    """Not ready for one reason, then for another: the log line on-call reads follows."""
+    app = copy_app(EXAMPLES / "broken_reserved", tmp_path / "app")
+    with Daemon("--app-path", str(app), "--models", "server.models_sql",
+                "--retry-min", "0.3", "--retry-max", "0.5") as daemon:
+        daemon.wait_for(lambda: any("SQLA101" in line for line in daemon.log), 15, "log")
+        models = app / "server" / "models_sql.py"
+        # the reserved name is fixed, but the module now fails for another reason
+        text = models.read_text().replace(
+            "    metadata = db.Column(db.JSON", "    event_metadata = db.Column(db.JSON")
+        models.write_text(text + "\n\nraise RuntimeError('cache unavailable')\n")
+        daemon.wait_for(lambda: any("still not ready" in line and "SQLA199" in line
+                                    for line in daemon.log), 15, "the new reason")
+
+
+def test_reused_drift_result_points_at_the_current_line(tmp_path: Path) -> None:
+    """A cached comparison (same schema, same models) is reused — but located afresh, so an
+    edit that only moves lines does not leave the report pointing at the old ones."""
+    import json as _json
+    import os
+
+    app = copy_app(EXAMPLES / "good", tmp_path / "app")
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    env = dict(os.environ, DATABASE_URL=url, PYTHONDONTWRITEBYTECODE="1")
+    subprocess.run([sys.executable, "-m", "alembic", "-c", str(app / "alembic.ini"),
+                    "upgrade", "0001"], check=True, env=env, cwd=app, capture_output=True)
+    with Daemon("--app-path", str(app), "--models", "server.models_sql", "--models",
+                "server.models_plain", "--database-url", url, "--retry-min", "30",
+                "--retry-max", "30") as daemon:
+        daemon.wait_first_cycle()
+
+        def rename() -> tuple[dict, dict]:
+            report = _json.loads(daemon.get("/diagnose?format=json")[1])
+            drift = next(c for c in report["checks"] if c["name"] == "schema_drift")
+            return next(f for f in drift["findings"] if f["code"] == "DRIFT414"), drift
+
+        first, drift = rename()
+        assert drift["observed"]["reused"] is False
+        models = app / "server" / "models_sql.py"
+        models.write_text("# moved\n# down\n" + models.read_text())
+        daemon.wait_for(lambda: rename()[1]["observed"]["reused"] is True, 15, "reuse")
+        again, _ = rename()
+        assert again["line"] == first["line"] + 2

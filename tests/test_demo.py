@@ -73,3 +73,4 @@ def test_demo_walkthrough_fix_the_model_then_see_the_rename() -> None:
         proc.wait(10)
     assert proc.returncode == 0
     assert not app.exists(), "the demo removes its temporary folder"
+

@@ -103,3 +103,19 @@ def test_interpreter_without_sqlalchemy(tmp_path) -> None:
     assert result.returncode == 1
     finding = result.findings("SIDE006")[0]
     assert str(venv) in finding["hint"]
+
+
+def test_timeout_covers_feeding_the_config(tmp_path) -> None:
+    """An interpreter that never reads its stdin must not hang the cycle on a full pipe."""
+    import asyncio
+
+    from sidecar.runner import run_worker
+
+    stuck = tmp_path / "python"
+    stuck.write_text("#!/bin/sh\nexec sleep 60\n")
+    stuck.chmod(0o755)
+    config = {"app_path": str(tmp_path), "drift_cache": {"result": ["x" * 1000] * 300}}
+    started = time.monotonic()
+    run = asyncio.run(run_worker(str(stuck), config, timeout_s=1.5))
+    assert run.outcome == "timeout"
+    assert time.monotonic() - started < 1.5 + 2

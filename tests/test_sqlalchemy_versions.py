@@ -62,3 +62,23 @@ def test_good_package_passes_on_sqlalchemy_14(sqla14_python: str) -> None:
     result = check_fixture("good_plain", python=sqla14_python)
     assert result.returncode == 0, result.stdout
     assert result.check("mappers")["observed"]["mapped_classes"] >= 2
+
+
+def test_python38_app_without_alembic(py38_python: str, tmp_path) -> None:
+    """The worker's syntax runs on 3.8, and the sidecar's own Alembic (built for its Python)
+    is not lent to another Python: migrations/drift skip with a reason instead of failing."""
+    import sqlite3
+
+    result = check_fixture("reserved_metadata_plain", python=py38_python)
+    assert result.report["versions"]["python"].startswith("3.8.")
+    finding = result.findings("SQLA101")[0]
+    assert (finding["file"], finding["line"]) == marked_line(
+        FIXTURES / "reserved_metadata_plain")
+    db = tmp_path / "app.db"
+    sqlite3.connect(db).executescript("CREATE TABLE users (id INTEGER PRIMARY KEY);")
+    good = check_fixture("good_plain", "--database-url", f"sqlite:///{db}", python=py38_python)
+    statuses = {c["name"]: c["status"] for c in good.report["checks"]}
+    assert statuses["database"] == "pass", good.stdout
+    assert statuses["schema_drift"] == "skip"
+    assert "Alembic cannot be imported" in good.check("schema_drift")["reason"]
+    assert good.returncode == 0, good.stdout

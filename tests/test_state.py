@@ -76,3 +76,32 @@ def test_backoff_doubles_to_the_cap_then_interval_when_ready(tmp_path: Path) -> 
     got = asyncio.run(delays())
     for value, nominal in zip(got, [1, 2, 4, 5, 5, 60, 1], strict=True):
         assert nominal * 0.9 <= value <= nominal * 1.1, (got, nominal)
+
+
+def test_a_failing_cycle_does_not_end_the_loop(tmp_path: Path) -> None:
+    """A bug inside a cycle (here: raised by the cycle itself) is logged and counted; the
+    loop goes on, and only a loop that really ended makes the daemon not alive."""
+    settings = Settings(app_path=tmp_path, models=("m",), retry_min_s=0.01, retry_max_s=0.01,
+                        watch=False)
+    state = DaemonState(ReadinessPolicy())
+
+    async def scenario() -> tuple[int, bool, bool]:
+        scheduler = Scheduler(settings, state)
+        calls = 0
+
+        async def broken_cycle() -> None:
+            nonlocal calls
+            calls += 1
+            if calls >= 3:
+                state.stopping = True
+            raise OSError(24, "Too many open files")
+
+        scheduler.run_cycle = broken_cycle  # type: ignore[method-assign]
+        scheduler.start()
+        alive_while_running = state.loop_alive
+        await asyncio.wait_for(asyncio.gather(*scheduler._tasks), 5)
+        return calls, alive_while_running, state.loop_alive
+
+    calls, alive_while_running, alive_after = asyncio.run(scenario())
+    assert calls == 3 and state.failed_cycles == 3
+    assert alive_while_running and not alive_after

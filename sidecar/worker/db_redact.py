@@ -22,6 +22,9 @@ _KV_PASSWORD = re.compile(
 )
 
 
+MIN_SECRET = 4
+
+
 def secret_forms(password: Any) -> List[str]:
     """The password as it may appear: raw, URL-quoted (both styles), repr-escaped."""
     if password is None:
@@ -30,7 +33,9 @@ def secret_forms(password: Any) -> List[str]:
     if not raw:
         return []
     forms = {raw, quote(raw, safe=""), quote_plus(raw), repr(raw)[1:-1]}
-    return sorted((f for f in forms if f), key=len, reverse=True)
+    # A 1-3 character password would mask every such letter in every message; the URL and
+    # password= patterns still catch it where it really stands.
+    return sorted((f for f in forms if len(f) >= MIN_SECRET), key=len, reverse=True)
 
 
 def redact(text: Any, secrets: Iterable[str] = ()) -> Any:

@@ -83,13 +83,13 @@ def _run(ctx: Context) -> CheckOutcome:
     metadatas = [md for md in ctx.metadatas if md is not None]
     if not metadatas or not any(md.tables for md in metadatas):
         raise Skip("no tables in the models' MetaData")
+    engine = ensure_engine(ctx)  # first: without a database there is nothing to compare
     try:
         import alembic
         import sqlalchemy
-    except ImportError as exc:
+    except Exception as exc:  # not only ImportError: an Alembic built for another Python
         raise Skip(f"Alembic cannot be imported by the app's interpreter (it does the "
-                   f"comparison): {exc}") from None
-    engine = ensure_engine(ctx)
+                   f"comparison): {type(exc).__name__}: {exc}") from None
     settings = Settings(ctx.config)
     observed: Dict[str, Any] = {}
     with read_only_connection(engine) as conn:

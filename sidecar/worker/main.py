@@ -8,6 +8,7 @@ models and skips with the reason.
 from __future__ import annotations
 
 import contextlib
+import copy
 import faulthandler
 import importlib
 import json
@@ -49,10 +50,13 @@ def _prepare(config: Dict[str, Any]) -> None:
     sys.path.insert(0, app_path)
     faulthandler.enable(file=sys.__stderr__, all_threads=True)
     timeout = float(config.get("timeout_s") or 0)
-    if timeout > 0:
+    deadline = float(config.get("deadline") or 0)
+    if timeout > 0 and deadline > 0:
         # Dump every thread's stack shortly before the runner kills us, so a hang is
         # reported with the line it hangs on.
-        faulthandler.dump_traceback_later(max(timeout - 0.5, timeout * 0.8), exit=False,
+        margin = min(max(0.5, timeout * 0.1), 2.0)
+        remaining = deadline - time.time() - margin
+        faulthandler.dump_traceback_later(max(remaining, 0.05), exit=False,
                                           file=sys.__stderr__)
 
 
@@ -77,6 +81,10 @@ class _FallbackFinder:
 
 
 def _install_alembic_fallback(config: Dict[str, Any]) -> None:
+    # Packages built for the sidecar's Python may not even import under another one
+    # (typing internals differ between 3.8 and 3.11): only lend them to the same version.
+    if config.get("fallback_python") != "%d.%d" % sys.version_info[:2]:
+        return
     paths = [p for p in config.get("fallback_sys_path") or [] if p not in sys.path]
     if paths:
         sys.meta_path.append(_FallbackFinder(paths))
@@ -146,11 +154,18 @@ def main() -> int:
         if name == "schema_drift" and result["findings"]:
             from .models_import import locate_model_columns
 
+            # the cached comparison (observed.result) shares these dicts: locate copies, so
+            # a later reuse is located afresh against the models as they are then
+            result["findings"] = copy.deepcopy(result["findings"])
             # pointing at the model is a bonus; never lose the findings over it
             with contextlib.suppress(Exception):
                 locate_model_columns(ctx, result["findings"])
         result["name"] = name
         channel.send("check", result=result)
+    database = sys.modules.get("%s.database" % __package__)
+    if database is not None:  # close the connection cleanly (no "unexpected EOF" in PG logs)
+        with contextlib.suppress(Exception):
+            database.shutdown(ctx)
     channel.send("done")
     channel.close()
     faulthandler.cancel_dump_traceback_later()

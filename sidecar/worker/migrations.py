@@ -64,14 +64,15 @@ def load_scripts(path: str, kind: str) -> Any:
 
 
 def _run(ctx: Context) -> CheckOutcome:
-    try:
-        import alembic  # noqa: F401  (lazily: the app may not have Alembic)
-    except ImportError as exc:
-        raise Skip(f"Alembic cannot be imported by the app's interpreter: {exc}") from None
-    path, kind = find_config(ctx)
+    path, kind = find_config(ctx)  # first: no configuration means nothing to import
     if path is None:
         raise Skip("no Alembic configuration: no alembic.ini in the app path and "
                    "alembic_ini is not set")
+    try:
+        import alembic  # noqa: F401  (lazily: the app may not have Alembic)
+    except Exception as exc:  # not only ImportError: an Alembic built for another Python
+        raise Skip(f"Alembic cannot be imported by the app's interpreter: "
+                   f"{type(exc).__name__}: {exc}") from None
     observed: Dict[str, Any] = {"config": os.path.relpath(path, ctx.app_path)}
     findings: List[Dict[str, Any]] = []
     if not os.path.exists(path):
