@@ -72,7 +72,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from sidecar.daemon import serve
+    from sidecar.redact import url_password
 
+    if args.database_url and url_password(args.database_url):
+        # a daemon lives long, and argv is readable by every process of the same user
+        sys.stderr.write("sidecar: warning: --database-url carries a password, visible in "
+                         "`ps`; prefer SIDECAR_DATABASE_URL or DATABASE_URL\n")
     return serve(resolve(args))
 
 

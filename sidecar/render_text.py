@@ -35,6 +35,8 @@ def render_finding(f: Finding, colour: bool = False) -> str:
         lines.append(_indent(f"fix: {f.hint}"))
     if f.fix_sql:
         lines.append(_indent(f"sql: {f.fix_sql}"))
+    if f.facts.get("alembic_op"):
+        lines.append(_indent(f"alembic: {f.facts['alembic_op']}"))
     if f.output:
         tail = "\n".join(f.output.strip().splitlines()[-12:])
         lines.append("      output (tail):")

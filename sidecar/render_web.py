@@ -113,6 +113,8 @@ def _finding_html(f: Finding) -> str:
         parts.append(f'<div class="hint"><b>Fix:</b> {e(f.hint)}</div>')
     if f.fix_sql:
         parts.append(f"<pre>{e(f.fix_sql)}</pre>")
+    if f.facts.get("alembic_op"):
+        parts.append(f"<pre>{e(str(f.facts['alembic_op']))}</pre>")
     if f.output:
         parts.append(f"<details><summary>app output (tail)</summary><pre>{e(f.output)}</pre>"
                      "</details>")
