@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -75,9 +76,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sidecar.redact import url_password
 
     if args.database_url and url_password(args.database_url):
-        # a daemon lives long, and argv is readable by every process of the same user
-        sys.stderr.write("sidecar: warning: --database-url carries a password, visible in "
-                         "`ps`; prefer SIDECAR_DATABASE_URL or DATABASE_URL\n")
+        # a daemon lives long, and argv is readable by every process of the same user;
+        # stderr may be a full disk: a warning must never stop the daemon
+        with contextlib.suppress(OSError):
+            sys.stderr.write("sidecar: warning: --database-url carries a password, visible "
+                             "in `ps`; prefer SIDECAR_DATABASE_URL or DATABASE_URL\n")
     return serve(resolve(args))
 
 

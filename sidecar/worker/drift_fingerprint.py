@@ -102,10 +102,13 @@ def _table_repr(table: Any) -> str:
         parts.append(f"C {c.name} {_type_repr(c.type)} {c.nullable} {c.primary_key} "
                      f"{default_text!s} {c.comment!r} {c.autoincrement!r} "
                      f"{getattr(c, 'computed', None)!r} {getattr(c, 'identity', None)!r}")
-    for i in sorted(table.indexes, key=lambda i: str(i.name)):
+    # Indexes and constraints are sets, iterated in an order that changes from process to
+    # process (unnamed ones tie on any key): sort the rendered lines, not the objects.
+    rendered: List[str] = []
+    for i in table.indexes:
         exprs = [str(e) for e in getattr(i, "expressions", [])]
-        parts.append(f"I {i.name} {i.unique} {exprs} {sorted(i.dialect_kwargs.items())!r}")
-    for k in sorted(table.constraints, key=lambda k: (type(k).__name__, str(k.name))):
+        rendered.append(f"I {i.name} {i.unique} {exprs} {sorted(i.dialect_kwargs.items())!r}")
+    for k in table.constraints:
         extra = ""
         if hasattr(k, "elements"):
             extra = repr([(e.parent.name, e.target_fullname) for e in k.elements]) + \
@@ -114,8 +117,8 @@ def _table_repr(table: Any) -> str:
             extra = str(k.sqltext)
         else:
             extra = repr([c.name for c in k.columns])
-        parts.append(f"K {type(k).__name__} {k.name} {extra}")
-    return "\n".join(parts) + "\n"
+        rendered.append(f"K {type(k).__name__} {k.name} {extra}")
+    return "\n".join(parts + sorted(rendered)) + "\n"
 
 
 def _type_repr(type_: Any) -> str:
