@@ -22,20 +22,20 @@ OUTPUT_TAIL_CHARS = 2000  # what a finding carries; the docker health log keeps 
 FLOOD_BYTES = 1024 * 1024
 
 
-async def diagnose(settings: Settings, **run_kwargs: Any) -> Report:
+async def diagnose(settings: Settings) -> Report:
     """Run one cycle; every fault of the app becomes a finding, never an exception."""
-    report, _ = await cycle(settings, **run_kwargs)
+    report, _ = await cycle(settings)
     return report
 
 
-async def cycle(settings: Settings, extra_config: dict[str, Any] | None = None,
-                **run_kwargs: Any) -> tuple[Report, WorkerRun]:
+async def cycle(settings: Settings, extra_config: dict[str, Any] | None = None
+                ) -> tuple[Report, WorkerRun]:
     """One cycle, also returning what the runner saw (the daemon counts outcomes)."""
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
     config = dict(settings.worker_config(), **(extra_config or {}))
-    run_kwargs.setdefault("preexec", memory_limit(settings.memory_limit_mb))
-    run = await run_worker(settings.python, config, settings.timeout_s, **run_kwargs)
+    run = await run_worker(settings.python, config, settings.timeout_s,
+                           preexec=memory_limit(settings.memory_limit_mb))
     return build_report(settings, run, started_at, time.monotonic() - t0), run
 
 

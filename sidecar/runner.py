@@ -83,11 +83,6 @@ class WorkerRun:
     def output_bytes(self) -> int:
         return self.stdout.total + self.stderr.total
 
-    @property
-    def pid(self) -> int | None:
-        hello = next((e for e in self.events if e.get("event") == "hello"), {})
-        return hello.get("pid")
-
 
 def memory_limit(limit_mb: int | None) -> Callable[[], None] | None:
     """A ``preexec`` that caps the worker's address space (RLIMIT_AS) at ``limit_mb`` MiB.
@@ -122,16 +117,13 @@ async def _drain(stream: asyncio.StreamReader | None, tail: Tail) -> None:
         tail.feed(chunk)
 
 
-async def _read_events(reader: asyncio.StreamReader, events: list[dict[str, Any]],
-                       on_event: Callable[[dict[str, Any]], None] | None) -> None:
+async def _read_events(reader: asyncio.StreamReader, events: list[dict[str, Any]]) -> None:
     while line := await reader.readline():
         try:
             event = json.loads(line)
         except ValueError:
             continue  # a truncated last line from a killed worker
         events.append(event)
-        if on_event is not None:
-            on_event(event)
 
 
 async def run_worker(
@@ -140,7 +132,6 @@ async def run_worker(
     timeout_s: float,
     *,
     tail_bytes: int = DEFAULT_TAIL_BYTES,
-    on_event: Callable[[dict[str, Any]], None] | None = None,
     preexec: Callable[[], None] | None = None,
 ) -> WorkerRun:
     """Run one worker to completion or to its timeout; never raises for the app's faults."""
@@ -179,7 +170,7 @@ async def run_worker(
             lambda: asyncio.StreamReaderProtocol(result_reader), os.fdopen(read_fd, "rb", 0)
         )
         readers = [
-            asyncio.ensure_future(_read_events(result_reader, run.events, on_event)),
+            asyncio.ensure_future(_read_events(result_reader, run.events)),
             asyncio.ensure_future(_drain(proc.stdout, run.stdout)),
             asyncio.ensure_future(_drain(proc.stderr, run.stderr)),
         ]

@@ -12,7 +12,6 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
 from typing import Any
 
 from sidecar.diagnosis import cycle
@@ -64,11 +63,9 @@ def source_fingerprint(root: str) -> tuple[int, int, int]:
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, state: DaemonState,
-                 on_report: Callable[[Report], None] | None = None) -> None:
+    def __init__(self, settings: Settings, state: DaemonState) -> None:
         self.settings = settings
         self.state = state
-        self.on_report = on_report
         self._wake = asyncio.Event()
         self._last_refresh = float("-inf")
         self._retry_delay = settings.retry_min_s
@@ -146,8 +143,6 @@ class Scheduler:
                         extra={"event": "not_ready", "ready": False, "code": blocker[0],
                                "reason": blocker[1]})
         self._last_blocker = blocker
-        if self.on_report is not None:
-            self.on_report(report)
         return report
 
     def _remember_drift(self, raw_checks: list[dict[str, Any]]) -> None:

@@ -378,38 +378,17 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str],
     found = shutil.which(python)
     if found is None:
         raise ConfigError(f"--python: {python!r} is not an executable interpreter")
-    url = values["database_url"]  # a malformed URL is the app's state: a finding
-    return Settings(
+    # every option's dest is a Settings field (the token is read from its file instead)
+    repeatable = {opt.dest for opt in OPTIONS if opt.repeatable}
+    fields = {name: tuple(value or ()) if name in repeatable else value
+              for name, value in values.items() if name != "token_file"}
+    fields.update(
         app_path=app_path.resolve(),
-        models=models,
         python=os.path.abspath(found),  # the worker runs in the app path; keep venv symlinks
-        timeout_s=values["timeout_s"],
-        database_url=url,
-        alembic_ini=values["alembic_ini"],
-        connect_timeout_s=values["connect_timeout_s"],
-        statement_timeout_ms=values["statement_timeout_ms"],
-        lock_timeout_ms=values["lock_timeout_ms"],
-        schemas=tuple(values["schemas"] or ()),
-        drift_include=tuple(values["drift_include"] or ()),
-        drift_exclude=tuple(values["drift_exclude"] or ()),
-        severity={code: level for overrides in values["severity"] or ()
+        severity={code: level for overrides in fields["severity"]
                   for code, level in overrides.items()},
-        format=values["format"],
-        host=values["host"],
-        port=values["port"],
-        interval_s=values["interval_s"],
-        retry_min_s=values["retry_min_s"],
         retry_max_s=max(values["retry_max_s"], values["retry_min_s"]),
-        fail_after=values["fail_after"],
-        pass_after=values["pass_after"],
-        ready_checks=tuple(values["ready_checks"] or ()),
-        ready_severity=values["ready_severity"],
-        refresh_min_s=values["refresh_min_s"],
-        history=values["history"],
-        log_format=values["log_format"],
-        watch=values["watch"],
         # only the daemon has a token: `check` must not fail over a variable it never reads
         token=_token(values.get("token_file"), environ) if has_token else None,
-        metrics_auth=values["metrics_auth"],
-        memory_limit_mb=values["memory_limit_mb"],
     )
+    return Settings(**fields)
