@@ -58,7 +58,8 @@ def py38_python() -> str:
 
 @pytest.fixture(scope="session")
 def pg_cluster():
-    """One throwaway PostgreSQL cluster for the top-level tests (the CLI, the daemon)."""
+    """The suite's one throwaway PostgreSQL cluster; each package adds its own roles and
+    databases, and a test that stops or freezes it starts it again."""
     from tests import pgcluster
 
     if not pgcluster.available():

@@ -32,13 +32,10 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def pg():
-    if not pgcluster.available():
-        pytest.skip("PostgreSQL 15 binaries not found (set PG_BIN)")
-    cluster = pgcluster.PgCluster().init().start()
-    cluster.create_role(APP_USER, APP_PASSWORD)
-    yield cluster
-    cluster.destroy()
+def pg(pg_cluster):
+    """The suite's one cluster (tests/conftest.py), with this package's app role."""
+    pg_cluster.create_role(APP_USER, APP_PASSWORD)
+    return pg_cluster
 
 
 class PgDb:

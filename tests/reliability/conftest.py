@@ -51,13 +51,11 @@ FAST = ("--interval", "0.5", "--retry-min", "0.2", "--retry-max", "1",
 
 
 @pytest.fixture(scope="session")
-def pg() -> Iterator[pgcluster.PgCluster]:
-    if not pgcluster.available():
-        pytest.skip("PostgreSQL 15 binaries not found (set PG_BIN)")
-    cluster = pgcluster.PgCluster().init().start()
-    cluster.create_role(APP_USER, APP_PASSWORD)
-    yield cluster
-    cluster.destroy()
+def pg(pg_cluster) -> pgcluster.PgCluster:
+    """The suite's one cluster (tests/conftest.py), with this package's app role; the fault
+    tests stop, freeze and lock it, and ``running_pg`` puts it back."""
+    pg_cluster.create_role(APP_USER, APP_PASSWORD)
+    return pg_cluster
 
 
 @pytest.fixture
