@@ -29,7 +29,8 @@ from alembic.autogenerate import compare_metadata  # noqa: E402
 from alembic.migration import MigrationContext  # noqa: E402
 from pgcluster import PgCluster  # noqa: E402
 
-from sidecar.worker import database, drift  # noqa: E402
+from sidecar.worker.checks.database import check as database  # noqa: E402
+from sidecar.worker.checks.drift import check as drift  # noqa: E402
 from sidecar.worker.context import Context  # noqa: E402
 
 COLUMNS = 15

@@ -22,7 +22,7 @@ from sidecar.settings import OPTIONS, Option  # noqa: E402
 TARGET = ROOT / "docs" / "configuration.md"
 COMMANDS = ("check", "serve", "demo")
 
-# `sidecar probe` reads these itself (sidecar/cli.py); it is a tiny HTTP client, not a check
+# `sidecar probe` reads these itself (sidecar/cli/main.py); it is a tiny HTTP client, not a check
 PROBE = (
     ("URL (positional)", "SIDECAR_PROBE_URL",
      "what to GET; exit 0 on HTTP 200, 1 otherwise", "`http://127.0.0.1:$SIDECAR_PORT/readyz?verbose`"),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sidecar.report import Severity
+from sidecar.findings.model import Severity
 
 CHECK_NAMES = ("models_import", "mappers", "database", "migrations", "schema_drift")
 
@@ -54,7 +54,7 @@ def _positive_int(value: str) -> int:
 
 
 def _severity_overrides(value: str) -> dict[str, Severity]:
-    from sidecar.catalog import CATALOG
+    from sidecar.findings.catalog import CATALOG
 
     out: dict[str, Severity] = {}
     for item in _split_list(value):

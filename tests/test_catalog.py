@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from sidecar.catalog import CATALOG, GENERIC, to_finding
+from sidecar.findings.catalog import CATALOG, GENERIC, to_finding
 from tests.helpers import ROOT
 
 DOCS = (ROOT / "docs" / "findings.md").read_text()

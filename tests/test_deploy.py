@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.cli import build_parser
-from sidecar.metrics import exposition
+from sidecar.cli.main import build_parser
+from sidecar.daemon.metrics import exposition
 from sidecar.settings import OPTIONS
 from tests.helpers import ROOT
 
@@ -132,7 +132,7 @@ def test_promtool_checks_and_unit_tests_the_alerts() -> None:
 
 
 def _known_metrics() -> set[str]:
-    from sidecar.state import DaemonState, ReadinessPolicy
+    from sidecar.daemon.state import DaemonState, ReadinessPolicy
 
     state = DaemonState(policy=ReadinessPolicy(checks=(), severity="error", fail_after=1,
                                                pass_after=1), history_size=1)
@@ -170,7 +170,7 @@ def test_configuration_reference_lists_every_cli_option() -> None:
     for opt in OPTIONS:
         for var in opt.env:
             assert f"`{var}`" in page, var
-    for var in re.findall(r"SIDECAR_[A-Z_]+", (ROOT / "sidecar" / "cli.py").read_text()):
+    for var in re.findall(r"SIDECAR_[A-Z_]+", (ROOT / "sidecar" / "cli" / "main.py").read_text()):
         assert f"`{var}`" in page, var
 
 

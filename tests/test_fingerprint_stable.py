@@ -18,7 +18,7 @@ spec = importlib.util.spec_from_file_location(
     "_w", sys.argv[3] + "/__init__.py", submodule_search_locations=[sys.argv[3]])
 mod = importlib.util.module_from_spec(spec); sys.modules["_w"] = mod
 spec.loader.exec_module(mod)
-from _w.drift_fingerprint import models_hash
+from _w.checks.drift.fingerprint import models_hash
 print(models_hash([db.metadata, models_plain.Base.metadata], {"schemas": [None]}))
 """
 

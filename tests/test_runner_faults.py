@@ -109,7 +109,7 @@ def test_timeout_covers_feeding_the_config(tmp_path) -> None:
     """An interpreter that never reads its stdin must not hang the cycle on a full pipe."""
     import asyncio
 
-    from sidecar.runner import run_worker
+    from sidecar.cycle.runner import run_worker
 
     stuck = tmp_path / "python"
     stuck.write_text("#!/bin/sh\nexec sleep 60\n")

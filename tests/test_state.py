@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sidecar.report import CheckResult, Finding, Report
-from sidecar.scheduler import Scheduler
+from sidecar.daemon.scheduler import Scheduler
+from sidecar.daemon.state import DaemonState, ReadinessPolicy, diff
+from sidecar.findings.model import CheckResult, Finding, Report
 from sidecar.settings import Settings
-from sidecar.state import DaemonState, ReadinessPolicy, diff
 
 
 def _report(*checks: CheckResult) -> Report:

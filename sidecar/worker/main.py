@@ -24,11 +24,11 @@ from .protocol import Channel, finding
 
 # (check name, module in this package, function): run in this order
 CHECKS: List[Tuple[str, str, str]] = [
-    ("models_import", "models_import", "run_models_import"),
-    ("mappers", "models_import", "run_mappers"),
-    ("database", "database", "run_database"),
-    ("migrations", "migrations", "run_migrations"),
-    ("schema_drift", "drift", "run_schema_drift"),
+    ("models_import", "checks.models.check", "run_models_import"),
+    ("mappers", "checks.models.check", "run_mappers"),
+    ("database", "checks.database.check", "run_database"),
+    ("migrations", "checks.migrations.check", "run_migrations"),
+    ("schema_drift", "checks.drift.check", "run_schema_drift"),
 ]
 
 
@@ -152,7 +152,7 @@ def main() -> int:
         else:
             result = _run_check(ctx, module_name, func_name)
         if name == "schema_drift" and result["findings"]:
-            from .models_import import locate_model_columns
+            from .checks.models.check import locate_model_columns
 
             # the cached comparison (observed.result) shares these dicts: locate copies, so
             # a later reuse is located afresh against the models as they are then
@@ -162,7 +162,7 @@ def main() -> int:
                 locate_model_columns(ctx, result["findings"])
         result["name"] = name
         channel.send("check", result=result)
-    database = sys.modules.get("%s.database" % __package__)
+    database = sys.modules.get("%s.checks.database.check" % __package__)
     if database is not None:  # close the connection cleanly (no "unexpected EOF" in PG logs)
         with contextlib.suppress(Exception):
             database.shutdown(ctx)

@@ -25,7 +25,7 @@ for _p in (str(HERE.parent), str(HERE)):  # tests/ for pgcluster, tests/db for d
 import pgcluster  # noqa: E402
 from db_helpers import APP_PASSWORD, APP_USER  # noqa: E402
 
-from sidecar.worker import database  # noqa: E402
+from sidecar.worker.checks.database import check as database  # noqa: E402
 from sidecar.worker.context import Context  # noqa: E402
 
 _counter = itertools.count()

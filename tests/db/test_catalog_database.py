@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.catalog import Entry
-from sidecar.catalog_database import ENTRIES
+from sidecar.findings.catalog import Entry
+from sidecar.findings.catalog_database import ENTRIES
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKER_FILES = ["database.py", "db_url.py", "db_redact.py", "migrations.py", "drift.py",
-                "drift_diffs.py", "drift_extra.py", "drift_passes.py"]
+WORKER_FILES = ["checks/database/check.py", "checks/database/url.py", "redact.py",
+                "checks/migrations/check.py", "checks/drift/check.py", "checks/drift/diffs.py",
+                "checks/drift/extra.py", "checks/drift/passes.py"]
 CODE = re.compile(r'"((?:DB2|MIG3|DRIFT4)\d\d)"')
 
 

@@ -12,9 +12,10 @@ import sys
 import pytest
 from db_helpers import APP_PASSWORD, assert_secret_free, codes, only
 
-from sidecar.worker import database, db_url
+from sidecar.worker.checks.database import check as database
+from sidecar.worker.checks.database import url as db_url
 from sidecar.worker.context import Skip
-from sidecar.worker.db_redact import redact, secret_forms
+from sidecar.worker.redact import redact, secret_forms
 
 pytestmark = pytest.mark.postgres
 
@@ -195,7 +196,8 @@ def test_malformed_url(make_run, url, reason):
 
 
 def test_later_checks_skip_with_the_connection_reason(pg, make_run):
-    from sidecar.worker import drift, migrations
+    from sidecar.worker.checks.drift import check as drift
+    from sidecar.worker.checks.migrations import check as migrations
 
     run = make_run(pg.url("no_such_db", "app", APP_PASSWORD), alembic_ini=None)
     database.run_database(run.ctx)

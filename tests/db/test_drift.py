@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from db_helpers import assert_secret_free, codes, only
 from sqlalchemy.orm import declarative_base
 
-from sidecar.worker import drift
+from sidecar.worker.checks.drift import check as drift
 from sidecar.worker.context import Skip
 
 pytestmark = pytest.mark.postgres
@@ -330,7 +330,7 @@ def test_verdict_joins_migration_state_and_drift(pgdb, make_run, state, verdict,
 def test_verdict_from_a_real_migrations_run(pgdb, make_run, tmp_path):
     from test_migrations import stamp, write_alembic
 
-    from sidecar.worker import migrations
+    from sidecar.worker.checks.migrations import check as migrations
 
     db = pgdb(USERS_SQL)
     stamp(db, "c3d2")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic.operations import ops
 
-from sidecar.worker.drift import Settings, join_verdict
-from sidecar.worker.drift_diffs import Diff, from_upgrade_ops
-from sidecar.worker.drift_passes import (
+from sidecar.worker.checks.drift.check import Settings, join_verdict
+from sidecar.worker.checks.drift.diffs import Diff, from_upgrade_ops
+from sidecar.worker.checks.drift.passes import (
     PassEnv,
     absorb_rename_noise,
     apply_severity,

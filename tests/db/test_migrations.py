@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from db_helpers import assert_secret_free, codes, only
 
-from sidecar.worker import migrations
+from sidecar.worker.checks.migrations import check as migrations
 from sidecar.worker.context import Skip
 
 pytestmark = pytest.mark.postgres

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from db_helpers import assert_secret_free
 from test_migrations import stamp, write_alembic
 
-from sidecar.worker import database, drift, migrations
+from sidecar.worker.checks.database import check as database
+from sidecar.worker.checks.drift import check as drift
+from sidecar.worker.checks.migrations import check as migrations
 
 pytestmark = pytest.mark.postgres
 

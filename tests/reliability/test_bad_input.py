@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sidecar import cli
+from sidecar.cli import main as cli
 from sidecar.settings import OPTIONS, ConfigError, resolve
 from tests.helpers import EXAMPLES, FIXTURES, run_cli
 from tests.reliability.conftest import RelDaemon

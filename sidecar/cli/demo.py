@@ -1,0 +1,91 @@
+"""`sidecar demo`: the whole product on the bundled example, with nothing to set up.
+
+A copy of the example backend in a temporary folder, its models carrying the incident's
+reserved ``metadata`` attribute, and a SQLite database left at migration 0001 (before the
+incident's rename). Edit the copy and watch the daemon follow: fix the attribute, and the
+next finding is the unapplied rename migration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sidecar.settings import ConfigError, Settings
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "backend"
+
+
+def prepare(workdir: Path) -> tuple[Path, str]:
+    """(app path, database URL) of a fresh demo in ``workdir``."""
+    import importlib.util
+
+    if importlib.util.find_spec("flask_sqlalchemy") is None:
+        raise ConfigError("demo: the bundled example is a Flask-SQLAlchemy app; install it "
+                          "with `pip install -e '.[demo]'` (or `pip install Flask-SQLAlchemy`)")
+    good, broken = EXAMPLES / "good", EXAMPLES / "broken_reserved"
+    if not (good / "alembic.ini").exists() or not (broken / "server").is_dir():
+        raise ConfigError(f"demo: the bundled example is missing at {EXAMPLES} (run the demo "
+                          "from a source checkout or an image that ships examples/)")
+    app = workdir / "app"
+    shutil.copytree(good, app, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(broken / "server" / "models_sql.py", app / "server" / "models_sql.py")
+    database = workdir / "demo.db"
+    url = f"sqlite:///{database}"
+    env = dict(os.environ, DATABASE_URL=url, PYTHONDONTWRITEBYTECODE="1")
+    # the demo's own database, built with the example's migrations from the good variant
+    proc = subprocess.run([sys.executable, "-m", "alembic", "-c", str(good / "alembic.ini"),
+                           "upgrade", "0001"], capture_output=True, text=True, env=env,
+                          cwd=good)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        raise ConfigError(f"demo: could not build the demo database: {tail}")
+    return app, url
+
+
+def demo_settings(base: Settings, app: Path, url: str) -> Settings:
+    return dataclasses.replace(
+        base, app_path=app, models=("server.models_sql", "server.models_plain"),
+        database_url=url, alembic_ini=str(app / "alembic.ini"),
+        interval_s=min(base.interval_s, 10.0), retry_max_s=min(base.retry_max_s, 5.0))
+
+
+def banner(settings: Settings, app: Path) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = f"http://{host}:{settings.port}"
+    models = app / "server" / "models_sql.py"
+    return f"""
+sidecar demo — the incident's backend, served from {app}
+  database: {settings.database_url} (left at migration 0001: before the rename)
+
+  curl {base}/readyz?verbose      readiness, Kubernetes style
+  curl {base}/diagnose            the report on-call reads (open it in a browser too)
+  curl {base}/metrics             Prometheus metrics
+
+Then fix the model and watch the report change (no restart needed):
+  sed -i 's/^    metadata = db.Column(db.JSON/    event_metadata = db.Column(db.JSON/' {models}
+Ctrl-C stops the demo and removes the temporary folder.
+"""
+
+
+def run(base: Settings, once: bool) -> int:
+    with tempfile.TemporaryDirectory(prefix="sidecar-demo-") as tmp:
+        app, url = prepare(Path(tmp))
+        settings = demo_settings(base, app, url)
+        if once:
+            from sidecar.cycle.diagnosis import diagnose
+            from sidecar.render.text import render
+
+            report = asyncio.run(diagnose(settings))
+            sys.stdout.write(render(report, colour=sys.stdout.isatty()))
+            return 1 if report.has_errors() else 0
+        from sidecar.daemon.main import serve
+
+        sys.stderr.write(banner(settings, app))
+        return serve(settings)

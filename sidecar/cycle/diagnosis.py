@@ -1,0 +1,185 @@
+"""One diagnosis cycle: run the worker, turn what it said (or didn't) into a Report."""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import sidecar
+from sidecar.cycle import tracebacks
+from sidecar.cycle.runner import WorkerRun, memory_limit, run_worker
+from sidecar.findings import catalog
+from sidecar.findings.model import (
+    CheckResult,
+    Finding,
+    Report,
+    overall_status,
+    replace,
+    status_for,
+)
+from sidecar.redact import redact, redact_text, url_password
+from sidecar.settings import CHECK_NAMES as CHECK_ORDER
+from sidecar.settings import Settings
+
+INTERNAL_OBSERVED = ("result",)  # the drift cache: kept by the scheduler, not shown
+OUTPUT_TAIL_CHARS = 2000  # what a finding carries; the docker health log keeps 4 KiB
+FLOOD_BYTES = 1024 * 1024
+
+
+async def diagnose(settings: Settings) -> Report:
+    """Run one cycle; every fault of the app becomes a finding, never an exception."""
+    report, _ = await cycle(settings)
+    return report
+
+
+async def cycle(settings: Settings, extra_config: dict[str, Any] | None = None
+                ) -> tuple[Report, WorkerRun]:
+    """One cycle, also returning what the runner saw (the daemon counts outcomes)."""
+    started_at = datetime.now(timezone.utc)
+    t0 = time.monotonic()
+    config = dict(settings.worker_config(), **(extra_config or {}))
+    run = await run_worker(settings.python, config, settings.timeout_s,
+                           preexec=memory_limit(settings.memory_limit_mb))
+    return build_report(settings, run, started_at, time.monotonic() - t0), run
+
+
+def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
+                 duration_s: float) -> Report:
+    secrets = tuple(s for s in (url_password(settings.database_url),) if s)
+    results = {c["name"]: c for c in run.checks}
+    fault = _runner_fault(settings, run)
+    fault_check = (run.last_phase.get("check") or "models_import") if fault else None
+    output_tail = _output_tail(run, secrets)
+    checks: list[CheckResult] = []
+    for name in CHECK_ORDER:
+        raw_result = results.get(name)
+        if raw_result is None:
+            if fault_check == name:  # the check the worker died in took the whole run
+                raw_result = {"ran": True, "findings": [], "observed": {},
+                              "duration_s": run.duration_s}
+            else:
+                reason = (f"the worker did not reach this check ({fault_check} failed: "
+                          f"{run.outcome})") if fault else "not run"
+                checks.append(CheckResult(name, "skip", 0.0, reason=reason))
+                continue
+        raws = list(raw_result.get("findings") or [])
+        if name == fault_check and fault is not None:
+            raws.append(fault)
+        if name == (fault_check or "models_import") and run.output_bytes > FLOOD_BYTES:
+            raws.append(_flood(run, fault_check))
+        findings = [_finding(raw, settings, secrets, output_tail if name in
+                             ("models_import", "mappers") else None) for raw in raws]
+        if not raw_result.get("ran", True):
+            checks.append(CheckResult(name, "skip", float(raw_result.get("duration_s") or 0),
+                                      reason=redact_text(str(raw_result.get("reason")),
+                                                         secrets)))
+            continue
+        observed = {k: v for k, v in (raw_result.get("observed") or {}).items()
+                    if k not in INTERNAL_OBSERVED}
+        checks.append(CheckResult(
+            name, status_for(findings), float(raw_result.get("duration_s") or 0.0),
+            tuple(findings), redact(observed, secrets),
+        ))
+    versions = {"sidecar": sidecar.__version__, "sidecar_python": platform.python_version()}
+    versions.update({k: v for k, v in run.versions.items() if k != "python_executable"})
+    return Report(overall_status(checks), tuple(checks),
+                  started_at.isoformat(timespec="seconds"), duration_s, versions)
+
+
+def _finding(raw: dict[str, Any], settings: Settings, secrets: tuple[str, ...],
+             output_tail: str | None) -> Finding:
+    raw = redact(raw, secrets)
+    found = catalog.to_finding(raw, settings.severity)
+    if output_tail and found.output is None and (found.severity == "error"
+                                                   or found.code == "SIDE004"):
+        found = replace(found, output=output_tail)
+    return found
+
+
+def _output_tail(run: WorkerRun, secrets: tuple[str, ...]) -> str | None:
+    err = tracebacks.strip_dumps(run.stderr.text()).strip()
+    out = run.stdout.text().strip()
+    parts = [f"[stderr]\n{err[-OUTPUT_TAIL_CHARS:]}" if err else "",
+             f"[stdout]\n{out[-OUTPUT_TAIL_CHARS // 2:]}" if out else ""]
+    text = "\n".join(p for p in parts if p)
+    return redact_text(text, secrets) if text else None
+
+
+def _stuck_at(run: WorkerRun, settings: Settings) -> tuple[dict[str, Any], str]:
+    frame = tracebacks.user_frame_from_dump(run.stderr.text(), str(settings.app_path))
+    if frame is None:
+        return {}, ""
+    rel, line = frame
+    source = ""
+    try:
+        with open(os.path.join(settings.app_path, rel), encoding="utf-8") as fh:
+            source = fh.read().splitlines()[line - 1].strip()
+    except (OSError, IndexError, UnicodeDecodeError):
+        pass
+    text = f"It was at {rel}:{line}" + (f" (`{source}`)." if source else ".")
+    return {"file": rel, "line": line}, text
+
+
+def _runner_fault(settings: Settings, run: WorkerRun) -> dict[str, Any] | None:
+    """A finding for a worker that timed out, crashed, exited or went silent."""
+    phase = run.last_phase.get("detail") or "starting the worker"
+    check = run.last_phase.get("check")
+    phase_text = f"{check}: {phase}" if check else phase
+    if run.outcome == "ok":
+        return None
+    if run.outcome == "spawn_failed":
+        return {"code": "SIDE007", "message": f"could not start {settings.python}: {run.error}",
+                "facts": {"python": settings.python, "detail": run.error}}
+    where, stuck = _stuck_at(run, settings)
+    facts: dict[str, Any] = {"phase": phase_text, "stuck_at": stuck}
+    if not run.versions and run.outcome != "timeout":
+        # never said hello: not a Python that can run the worker (or it died on the way up)
+        detail = (run.stderr.text().strip().splitlines() or [f"exit status {run.returncode}"])
+        return {"code": "SIDE007", "message": f"{settings.python} did not start the worker",
+                "facts": {"python": settings.python, "detail": detail[-1][:300]}}
+    if run.outcome in ("crashed", "exited") and _out_of_memory(run):
+        facts["limit_mb"] = settings.memory_limit_mb
+        return {"code": "SIDE009", "message": f"the worker ran out of memory ({phase_text}) "
+                f"and ended with status {run.returncode}", **where, "facts": facts}
+    if run.outcome == "timeout":
+        facts["timeout_s"] = settings.timeout_s
+        return {"code": "SIDE001", "message": f"no result after {settings.timeout_s:g} s "
+                f"({phase_text}); the worker was killed", **where, "facts": facts}
+    if run.outcome == "crashed":
+        signum = -(run.returncode or 0)
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        facts["signal"] = name
+        return {"code": "SIDE002", "message": f"the worker died with {name} ({phase_text})",
+                **where, "facts": facts}
+    if run.outcome == "exited":
+        facts["exit_code"] = run.returncode
+        return {"code": "SIDE003", "message": f"the worker exited with status "
+                f"{run.returncode} without a result ({phase_text})", **where, "facts": facts}
+    facts["exit_code"] = run.returncode
+    return {"code": "SIDE005", "message": f"the worker ended without a result ({phase_text})",
+            **where, "facts": facts}
+
+
+OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "std::bad_alloc",
+                 "out of memory")
+
+
+def _out_of_memory(run: WorkerRun) -> bool:
+    """A worker that died allocating: Python's MemoryError escaped, or a C library gave up."""
+    tail = run.stderr.text()[-4096:]
+    return any(marker in tail for marker in OUT_OF_MEMORY)
+
+
+def _flood(run: WorkerRun, check: str | None) -> dict[str, Any]:
+    phase = f"{check}: {run.last_phase.get('detail')}" if check else "the worker's run"
+    return {"code": "SIDE004", "message": f"the app wrote {run.output_bytes:,} bytes of output "
+            f"({run.stdout.total:,} to stdout, {run.stderr.total:,} to stderr)",
+            "facts": {"output_bytes": f"{run.output_bytes:,}", "phase": phase,
+                      "kept_bytes": f"{len(run.stdout.data) + len(run.stderr.data):,}"}}

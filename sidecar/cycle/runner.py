@@ -1,0 +1,218 @@
+"""Start the worker under the app's interpreter, bounded in time and output, and collect it.
+
+The worker runs in its own session (process group) so a timeout kills everything the app
+started at import time too. Its result comes back on a dedicated pipe; stdout/stderr are
+the app's and are only kept as a capped tail, because an app may print anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sidecar.worker.bootstrap import BOOTSTRAP
+
+WORKER_DIR = str(Path(__file__).parent.parent / "worker")
+Outcome = Literal["ok", "timeout", "crashed", "exited", "no_result", "spawn_failed"]
+
+DEFAULT_TAIL_BYTES = 64 * 1024
+RESULT_LINE_LIMIT = 64 * 1024 * 1024  # one JSON line may carry a large drift result
+# The sidecar's own secrets: the app's import-time code has no business seeing them.
+PRIVATE_ENV = ("SIDECAR_TOKEN",)
+
+
+class Tail:
+    """Keeps the last ``cap`` bytes of a stream and counts them all."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.total = 0
+        self._buf = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self._buf += chunk
+        if len(self._buf) > 2 * self.cap:
+            del self._buf[: len(self._buf) - self.cap]
+
+    @property
+    def data(self) -> bytes:
+        return bytes(self._buf[-self.cap :])
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace")
+
+
+@dataclass
+class WorkerRun:
+    """Everything the runner observed about one worker process."""
+
+    outcome: Outcome
+    returncode: int | None
+    duration_s: float
+    events: list[dict[str, Any]] = field(default_factory=list)
+    stdout: Tail = field(default_factory=lambda: Tail(DEFAULT_TAIL_BYTES))
+    stderr: Tail = field(default_factory=lambda: Tail(DEFAULT_TAIL_BYTES))
+    error: str | None = None  # why the worker could not be started
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        return [e["result"] for e in self.events if e.get("event") == "check"]
+
+    @property
+    def versions(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for event in self.events:  # "hello", then "versions" updates
+            out.update(event.get("versions") or {})
+        return out
+
+    @property
+    def last_phase(self) -> dict[str, Any]:
+        return next((e for e in reversed(self.events) if e.get("event") == "phase"), {})
+
+    @property
+    def output_bytes(self) -> int:
+        return self.stdout.total + self.stderr.total
+
+
+def memory_limit(limit_mb: int | None) -> Callable[[], None] | None:
+    """A ``preexec`` that caps the worker's address space (RLIMIT_AS) at ``limit_mb`` MiB.
+
+    Runs in the forked child before exec, so only the worker (and what the app spawns)
+    is capped. A leaking import then gets MemoryError (or dies allocating) instead of
+    pushing the node into the OOM killer, which might pick the app or the daemon. The
+    child only calls C functions here (``resource`` is imported up front): the daemon has
+    threads, and a lock another thread held at fork time would never be released.
+    """
+    if not limit_mb:
+        return None
+    cap = int(limit_mb) * 1024 * 1024
+
+    def apply() -> None:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        new_hard = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (new_hard, new_hard))
+
+    return apply
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+async def _drain(stream: asyncio.StreamReader | None, tail: Tail) -> None:
+    if stream is None:
+        return
+    while chunk := await stream.read(65536):
+        tail.feed(chunk)
+
+
+async def _read_events(reader: asyncio.StreamReader, events: list[dict[str, Any]]) -> None:
+    while line := await reader.readline():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a truncated last line from a killed worker
+        events.append(event)
+
+
+async def run_worker(
+    python: str,
+    config: dict[str, Any],
+    timeout_s: float,
+    *,
+    tail_bytes: int = DEFAULT_TAIL_BYTES,
+    preexec: Callable[[], None] | None = None,
+) -> WorkerRun:
+    """Run one worker to completion or to its timeout; never raises for the app's faults."""
+    started = time.monotonic()
+    read_fd, write_fd = os.pipe()
+    # the deadline is absolute so the worker can dump its stack before *our* clock runs out,
+    # however long its interpreter took to start
+    config = dict(config, result_fd=write_fd, timeout_s=timeout_s,
+                  deadline=time.time() + timeout_s)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")  # never write .pyc into the app
+    for name in PRIVATE_ENV:
+        env.pop(name, None)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            python, "-c", BOOTSTRAP, WORKER_DIR,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, pass_fds=(write_fd,), start_new_session=True,
+            cwd=config["app_path"], env=env, preexec_fn=preexec,
+        )
+    except OSError as exc:
+        os.close(read_fd)
+        os.close(write_fd)
+        return WorkerRun("spawn_failed", None, time.monotonic() - started,
+                         error=f"{type(exc).__name__}: {exc.strerror or exc}")
+    os.close(write_fd)
+
+    run = WorkerRun("ok", None, 0.0, stdout=Tail(tail_bytes), stderr=Tail(tail_bytes))
+    readers: list[asyncio.Future] = []
+    transport = None
+    # From here on, whatever happens (timeout, cancellation by SIGTERM), the finally kills
+    # the group and closes our end of the pipe.
+    try:
+        loop = asyncio.get_running_loop()
+        result_reader = asyncio.StreamReader(limit=RESULT_LINE_LIMIT)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(result_reader), os.fdopen(read_fd, "rb", 0)
+        )
+        readers = [
+            asyncio.ensure_future(_read_events(result_reader, run.events)),
+            asyncio.ensure_future(_drain(proc.stdout, run.stdout)),
+            asyncio.ensure_future(_drain(proc.stderr, run.stderr)),
+        ]
+
+        async def feed_and_wait() -> None:
+            # writing the config counts against the timeout too: a worker that never
+            # reads its stdin must not hang the cycle on a full pipe
+            assert proc.stdin is not None
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                proc.stdin.write(json.dumps(config).encode())
+                await proc.stdin.drain()
+                proc.stdin.close()
+            await proc.wait()
+
+        try:
+            await asyncio.wait_for(feed_and_wait(), timeout_s)
+        except asyncio.TimeoutError:
+            run.outcome = "timeout"
+    finally:
+        # Also reaps what the app spawned and left holding our pipes.
+        _kill_group(proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            await proc.wait()
+        if readers:
+            _, pending = await asyncio.wait(readers, timeout=1.0)
+            for task in pending:
+                task.cancel()
+        if transport is not None:
+            transport.close()
+        else:
+            with contextlib.suppress(OSError):
+                os.close(read_fd)
+    run.returncode = proc.returncode
+    run.duration_s = time.monotonic() - started
+    if run.outcome != "timeout":
+        done = any(e.get("event") == "done" for e in run.events)
+        if done:
+            run.outcome = "ok"
+        elif proc.returncode is not None and proc.returncode < 0:
+            run.outcome = "crashed"
+        elif proc.returncode:
+            run.outcome = "exited"
+        else:
+            run.outcome = "no_result"
+    return run

@@ -1,0 +1,279 @@
+"""The ``database`` check: connect with the app's URL, read-only and time-limited, and ping.
+
+Leaves in ``ctx.shared`` (read by the migrations and schema_drift checks):
+- ``db.engine``: the Engine (only after a successful connection);
+- ``db.error``: why there is no engine (a redacted sentence), when connecting failed;
+- ``db.secrets``: the password's forms, for ``scrub`` in every later check.
+Call ``shutdown(ctx)`` once at the end of the run to close the pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import statistics
+import time
+from typing import Any, Dict, Iterator, List, Tuple
+
+from ...context import CheckOutcome, Context, Skip
+from ...protocol import finding
+from ...redact import guarded, redact, scrub
+from . import url as db_url
+
+ENGINE, ERROR, SECRETS = "db.engine", "db.error", "db.secrets"
+
+
+def run_database(ctx: Context) -> CheckOutcome:
+    def body() -> CheckOutcome:
+        findings, observed = _run(ctx)
+        return {"findings": findings, "observed": observed}
+
+    return guarded(body, "DB299", "The database check failed unexpectedly", secrets_for(ctx))
+
+
+def secrets_for(ctx: Context) -> List[str]:
+    if SECRETS not in ctx.shared:
+        ctx.shared[SECRETS] = db_url.secrets_of(ctx.config.get("database_url"))
+    return ctx.shared[SECRETS]
+
+
+def _run(ctx: Context) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+    engine, findings, observed = _connect(ctx)
+    if engine is None:
+        return findings, observed
+    with read_only_connection(engine) as conn:
+        observed.update(_server_facts(conn))
+        observed.update(_latency(conn))
+    if observed.get("read_only") is False:
+        findings.append(finding(
+            "DB210", "The sidecar's session is not read-only "
+            "(transaction_read_only is off); it never writes, but cannot prove it.",
+            facts={"dialect": observed.get("dialect", "?")}))
+    return findings, observed
+
+
+def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
+    """Build the engine and open one connection; on failure, the finding that says why."""
+    if ENGINE in ctx.shared:
+        return ctx.shared[ENGINE], [], dict(ctx.shared.get("db.observed") or {})
+    raw_url = ctx.config.get("database_url")
+    if not raw_url:
+        ctx.shared[ERROR] = "no database URL is configured"
+        raise Skip("no database URL is configured (set --database-url or DATABASE_URL)")
+    secrets = secrets_for(ctx)
+    observed: Dict[str, Any] = {}
+    findings: List[Dict[str, Any]] = []
+    try:
+        url = db_url.parse(raw_url)
+        observed["url"] = _display(url)
+        observed["dialect"] = url.get_backend_name()
+        url, choice = db_url.resolve_driver(url)
+    except db_url.UrlProblem as problem:
+        ctx.shared[ERROR] = str(problem)
+        return None, [_problem_finding(problem, secrets)], observed
+    observed["driver"] = choice["driver"]
+    if choice.get("driver_substituted"):
+        observed["driver_substituted"] = True
+        observed["default_driver"] = choice["default_driver"]
+        findings.append(finding(
+            "DB208",
+            f"'{url.get_backend_name()}://' without a driver means "
+            f"'{choice['default_driver']}' in this SQLAlchemy, which is not installed; "
+            f"the sidecar used '{choice['driver']}' instead.",
+            exception="ModuleNotFoundError",
+            facts={"backend": url.get_backend_name(), "default_driver":
+                   choice["default_driver"], "driver": choice["driver"],
+                   "suggested": f"{url.get_backend_name()}+{choice['driver']}"}))
+    limits = db_url.Limits(ctx.config)
+    where = observed["url"]
+    ctx.emit_phase(f"connecting to {where}")
+    try:
+        engine, connect_s = _open(url, limits, ctx.app_path, startup_options=True)
+    except db_url.UrlProblem as problem:
+        ctx.shared[ERROR] = str(problem)
+        return None, [*findings, _problem_finding(problem, secrets)], observed
+    except Exception as exc:
+        if _pgbouncer_rejects_options(exc):
+            try:
+                engine, connect_s = _open(url, limits, ctx.app_path, startup_options=False)
+                observed["session_settings"] = "set on connect (startup options rejected)"
+            except Exception as exc2:
+                exc = exc2
+                engine = None
+        else:
+            engine = None
+        if engine is None:
+            code, facts = classify_connect_error(exc)
+            facts.update(host=url.host or "localhost", port=str(url.port or ""),
+                         database=url.database or "", user=url.username or "",
+                         timeout_s=str(limits.connect_timeout_s))
+            message = f"Could not connect to {where}: {_driver_message(exc)}"
+            ctx.shared[ERROR] = f"could not connect to the database ({code})"
+            failure = finding(code, message, exception=_exc_name(exc), facts=facts)
+            return None, [*findings, failure], observed
+    observed["connect_ms"] = round(connect_s * 1000, 1)
+    ctx.shared[ENGINE] = engine
+    ctx.shared["db.observed"] = dict(observed)
+    return engine, findings, observed
+
+
+def _open(url: Any, limits: Any, app_path: str, startup_options: bool) -> Tuple[Any, float]:
+    from sqlalchemy import create_engine, event
+
+    url, kwargs, listeners = db_url.engine_kwargs(url, limits, app_path, startup_options)
+    engine = create_engine(url, **kwargs)
+    for listener in listeners:
+        event.listen(engine, "connect", listener)
+    started = time.perf_counter()
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine, time.perf_counter() - started
+
+
+def ensure_engine(ctx: Context) -> Any:
+    """The run's engine, connecting now if the database check has not; Skip if impossible."""
+    if ENGINE in ctx.shared:
+        return ctx.shared[ENGINE]
+    if ERROR not in ctx.shared:
+        with contextlib.suppress(Skip):
+            _connect(ctx)
+    if ENGINE in ctx.shared:
+        return ctx.shared[ENGINE]
+    reason = ctx.shared.get(ERROR) or "the database is not reachable"
+    raise Skip(redact(f"{reason}; see the database check", secrets_for(ctx)))
+
+
+@contextlib.contextmanager
+def read_only_connection(engine: Any) -> Iterator[Any]:
+    """A connection inside a transaction that is always rolled back, never committed."""
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            yield conn
+        finally:
+            if trans.is_active:
+                trans.rollback()
+
+
+def shutdown(ctx: Context) -> None:
+    engine = ctx.shared.pop(ENGINE, None)
+    if engine is not None:
+        engine.dispose()
+
+
+# --- facts ---------------------------------------------------------------------------------
+
+
+def _server_facts(conn: Any) -> Dict[str, Any]:
+    dialect = conn.dialect
+    facts: Dict[str, Any] = {"dialect": dialect.name, "driver": dialect.driver}
+    info = getattr(dialect, "server_version_info", None)
+    if info:
+        facts["server_version"] = ".".join(str(p) for p in info)
+    if dialect.name == "postgresql":
+        row = conn.exec_driver_sql(
+            "SELECT current_setting('server_version'), current_database(), "
+            "current_setting('transaction_read_only'), current_setting('statement_timeout'), "
+            "current_setting('lock_timeout'), current_schema()").fetchone()
+        facts.update(server_version=row[0], database=row[1], read_only=row[2] == "on",
+                     statement_timeout=row[3], lock_timeout=row[4], default_schema=row[5])
+    elif dialect.name == "sqlite":
+        import sqlite3
+
+        facts["server_version"] = sqlite3.sqlite_version
+        facts["read_only"] = conn.exec_driver_sql("PRAGMA query_only").scalar() == 1
+    elif dialect.name in ("mysql", "mariadb"):
+        try:
+            value = conn.exec_driver_sql("SELECT @@session.transaction_read_only").scalar()
+            facts["read_only"] = bool(int(value))
+        except Exception:
+            pass
+    return facts
+
+
+def _latency(conn: Any, samples: int = 3) -> Dict[str, Any]:
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        conn.exec_driver_sql("SELECT 1").scalar()
+        times.append((time.perf_counter() - started) * 1000)
+    return {"latency_ms": round(statistics.median(times), 3), "latency_max_ms":
+            round(max(times), 3)}
+
+
+def _display(url: Any) -> str:
+    try:
+        return url.render_as_string(hide_password=True)
+    except AttributeError:  # SQLAlchemy < 1.4.? : repr hides the password
+        return repr(url)
+
+
+# --- classifying failures ------------------------------------------------------------------
+
+# (code, reason, pattern) over the driver's message, first match wins. psycopg2 and psycopg
+# put the server's FATAL text in the message; connection-time errors have no SQLSTATE in
+# psycopg2, so the text is the only portable signal.
+_PATTERNS: List[Tuple[str, str, str]] = [
+    # our own lock_timeout / statement_timeout (startup options) firing during the session's
+    # first reads: the server answered, but a lock or the load kept a statement waiting
+    ("DB211", "lock_timeout", r"canceling statement due to lock timeout"),
+    ("DB211", "statement_timeout", r"canceling statement due to statement timeout"),
+    ("DB203", "timeout", r"timeout expired|timed out|connection timeout|Timeout"),
+    ("DB202", "unknown_host", r"could not translate host name|Name or service not known|"
+     r"nodename nor servname|Temporary failure in name resolution|getaddrinfo failed|"
+     r"No address associated with hostname|Unknown (?:MySQL|MariaDB) server host|"
+     r"failed to resolve host|No such host is known"),
+    ("DB204", "password", r"password authentication failed|Access denied for user|"
+     r"authentication failed|no password supplied|fe_sendauth|Login failed for user"),
+    ("DB204", "role", r'role "[^"]*" does not exist'),
+    ("DB204", "hba", r"no pg_hba\.conf entry"),
+    ("DB205", "database", r'database "[^"]*" does not exist|Unknown database'),
+    ("DB201", "starting", r"the database system is (?:starting up|shutting down|"
+     r"in recovery mode|not yet accepting connections)"),
+    ("DB201", "refused", r"Connection refused|could not connect to server|"
+     r"Can't connect to (?:MySQL|MariaDB) server|No such file or directory|"
+     r"server closed the connection unexpectedly|Is the server running"),
+]
+
+
+def classify_connect_error(exc: BaseException) -> Tuple[str, Dict[str, Any]]:
+    text = _driver_message(exc)
+    for code, reason, pattern in _PATTERNS:
+        if re.search(pattern, text):
+            return code, {"reason": reason}
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, socket.gaierror):
+        return "DB202", {"reason": "unknown_host"}
+    if isinstance(orig, (socket.timeout, TimeoutError)):
+        return "DB203", {"reason": "timeout"}
+    if isinstance(orig, ConnectionRefusedError):
+        return "DB201", {"reason": "refused"}
+    return "DB299", {"reason": "other", "detail": text[:300]}
+
+
+def _driver_message(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc)
+    # SQLAlchemy appends "(Background on this error at: https://sqlalche.me/...)"
+    text = re.sub(r"\s*\(Background on this error at:[^)]*\)", "", text)
+    return " ".join(text.split())
+
+
+def _exc_name(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    cls = type(orig if orig is not None else exc)
+    return f"{cls.__module__.split('.')[0]}.{cls.__name__}" if orig is not None else cls.__name__
+
+
+def _pgbouncer_rejects_options(exc: BaseException) -> bool:
+    return "unsupported startup parameter" in _driver_message(exc)
+
+
+def _problem_finding(problem: db_url.UrlProblem, secrets: List[str]) -> Dict[str, Any]:
+    return finding(problem.code, redact(str(problem), secrets), exception=problem.exception,
+                   facts=scrub(dict(problem.facts), secrets))

@@ -1,0 +1,262 @@
+"""From the configured URL to an engine that can only read: parsing, driver, session options.
+
+Decisions that are easy to get wrong, with the versions they apply to:
+- SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg (3), 1.4/2.0 to psycopg2. An app
+  with only the other driver installed fails with ModuleNotFoundError deep in create_engine;
+  we pick the installed driver of the same backend and say so (``driver_substituted``).
+- PostgreSQL session limits go in libpq's startup ``options`` (statement_timeout,
+  lock_timeout, default_transaction_read_only) so they hold before the first statement,
+  including the dialect's own initialization queries. PgBouncer rejects ``options``
+  ("unsupported startup parameter"), so there is a fallback that SETs them on connect.
+- SQLite is opened through ``file:...?mode=ro`` so a missing file is not created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import quote
+
+from ...redact import secret_forms, url_password
+
+# Synchronous DBAPI drivers per backend, preferred first. SQLAlchemy's name for each.
+DRIVERS: Dict[str, List[str]] = {
+    "postgresql": ["psycopg2", "psycopg", "pg8000", "psycopg2cffi"],
+    "mysql": ["mysqldb", "pymysql", "mysqlconnector", "mariadbconnector"],
+    "mariadb": ["mysqldb", "pymysql", "mysqlconnector", "mariadbconnector"],
+    "mssql": ["pyodbc", "pymssql"],
+    "oracle": ["oracledb", "cx_oracle"],
+    "sqlite": ["pysqlite"],
+}
+LIBPQ_DRIVERS = ("psycopg2", "psycopg", "psycopg2cffi")
+# Common aliases that SQLAlchemy refuses (Heroku and docker images still print `postgres://`).
+DIALECT_ALIASES = {"postgres": "postgresql", "pgsql": "postgresql", "psql": "postgresql"}
+
+
+class UrlProblem(Exception):
+    """The URL cannot be used; ``code`` says why, ``facts`` feed the hint."""
+
+    def __init__(self, code: str, message: str, exception: Optional[str] = None,
+                 **facts: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.exception = exception
+        self.facts = facts
+
+
+def secrets_of(url_text: Any) -> List[str]:
+    """Every form of the password the URL text carries, parsed or not."""
+    forms: List[str] = []
+    forms += secret_forms(url_password(url_text))
+    try:
+        from sqlalchemy.engine import make_url
+
+        forms += secret_forms(make_url(url_text).password)
+    except Exception:
+        pass
+    return sorted(set(forms), key=len, reverse=True)
+
+
+def parse(url_text: Any) -> Any:
+    """``make_url`` with our own diagnosis of the usual mistakes."""
+    from sqlalchemy.engine import make_url
+
+    if not isinstance(url_text, str) or not url_text.strip():
+        raise UrlProblem("DB207", "The database URL is empty.", reason="empty")
+    try:
+        url = make_url(url_text.strip())
+    except Exception as exc:  # ArgumentError, or ValueError for a non-numeric port
+        reason = "port" if isinstance(exc, ValueError) else "syntax"
+        raise UrlProblem("DB207", f"The database URL cannot be parsed: {exc}",
+                         type(exc).__name__, reason=reason) from None
+    if url.host and "@" in url.host:
+        # make_url splits at the first '@': a raw '@' in the password leaks into the host
+        raise UrlProblem("DB207", "The database URL has an unescaped '@' in its password or "
+                         "user name (the host part would contain '@').", reason="at_sign")
+    backend = url.get_backend_name()
+    if backend in DIALECT_ALIASES:
+        raise UrlProblem("DB207", f"'{backend}://' is not a SQLAlchemy dialect name.",
+                         "NoSuchModuleError", reason="alias", backend=backend,
+                         suggested=DIALECT_ALIASES[backend])
+    return url
+
+
+def _driver_loads(url: Any) -> Tuple[Optional[str], Optional[str]]:
+    """(driver name, None) if the URL's dialect and its DBAPI import, else (None, error)."""
+    try:
+        dialect_cls = url.get_dialect()
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    loader = getattr(dialect_cls, "import_dbapi", None) or getattr(dialect_cls, "dbapi", None)
+    try:
+        if loader is not None:
+            loader()
+    except ImportError as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # a broken driver install is also "no usable driver"
+        return None, f"{type(exc).__name__}: {exc}"
+    return dialect_cls.driver, None
+
+
+def resolve_driver(url: Any) -> Tuple[Any, Dict[str, Any]]:
+    """The URL with a usable driver, and facts about the choice (for observed/findings)."""
+    backend = url.get_backend_name()
+    explicit = "+" in url.drivername
+    driver, error = _driver_loads(url)
+    if driver is not None:
+        return url, {"driver": driver, "driver_substituted": False}
+    if not explicit and backend not in DRIVERS and error and "Can't load plugin" in error:
+        raise UrlProblem("DB207", f"Unknown database dialect '{backend}' in the URL.",
+                         "NoSuchModuleError", reason="dialect", backend=backend)
+    wanted = url.get_driver_name() if explicit else _default_driver_name(url)
+    installed = []
+    for candidate in DRIVERS.get(backend, []):
+        if candidate == wanted:
+            continue
+        alt = url.set(drivername=f"{backend}+{candidate}")
+        if _driver_loads(alt)[0] is not None:
+            installed.append(candidate)
+    if not explicit and installed:
+        chosen = installed[0]
+        return url.set(drivername=f"{backend}+{chosen}"), {
+            "driver": chosen, "driver_substituted": True, "default_driver": wanted,
+            "import_error": error, "backend": backend,
+        }
+    if error and "Can't load plugin" in error and explicit:
+        raise UrlProblem("DB207", f"SQLAlchemy has no driver named '{wanted}' for "
+                         f"'{backend}'.", "NoSuchModuleError", reason="driver_name",
+                         backend=backend, driver=wanted,
+                         known=", ".join(DRIVERS.get(backend, [])) or "?")
+    raise UrlProblem(
+        "DB206", f"No DBAPI driver for '{url.drivername}' is installed ({error}).",
+        "ModuleNotFoundError", backend=backend, driver=wanted,
+        installed=", ".join(installed) or "none",
+        suggested=f"{backend}+{installed[0]}" if installed else "",
+        package=_package_for(backend, wanted),
+    )
+
+
+def _default_driver_name(url: Any) -> str:
+    try:
+        return url.get_dialect().driver
+    except Exception:
+        return "?"
+
+
+def _package_for(backend: str, driver: str) -> str:
+    return {
+        "psycopg2": "psycopg2-binary", "psycopg": "psycopg[binary]", "pg8000": "pg8000",
+        "mysqldb": "mysqlclient", "pymysql": "pymysql",
+        "mysqlconnector": "mysql-connector-python", "pyodbc": "pyodbc",
+        "pymssql": "pymssql", "oracledb": "oracledb", "cx_oracle": "cx_Oracle",
+    }.get(driver, driver)
+
+
+# --- engine options ------------------------------------------------------------------------
+
+
+class Limits:
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self.connect_timeout_s = float(config.get("connect_timeout_s") or 5)
+        self.statement_timeout_ms = int(config.get("statement_timeout_ms") or 5000)
+        self.lock_timeout_ms = int(config.get("lock_timeout_ms") or 2000)
+
+
+def pg_settings(limits: Limits) -> List[Tuple[str, str]]:
+    return [
+        ("statement_timeout", str(limits.statement_timeout_ms)),
+        ("lock_timeout", str(limits.lock_timeout_ms)),
+        ("idle_in_transaction_session_timeout", str(max(limits.statement_timeout_ms, 10000) * 6)),
+        ("default_transaction_read_only", "on"),
+    ]
+
+
+def engine_kwargs(url: Any, limits: Limits, app_path: str,
+                  use_startup_options: bool = True) -> Tuple[Any, Dict[str, Any],
+                                                             List[Callable[..., None]]]:
+    """(url, create_engine kwargs, connect listeners) for a read-only, time-limited engine."""
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    kwargs: Dict[str, Any] = {}
+    listeners: List[Callable[..., None]] = []
+    connect_args: Dict[str, Any] = {}
+    if backend == "sqlite":
+        return sqlite_engine_args(url, limits, app_path)
+    if backend == "postgresql":
+        if driver in LIBPQ_DRIVERS:
+            connect_args["connect_timeout"] = max(1, round(limits.connect_timeout_s))
+            connect_args.setdefault("application_name", "sidecar-healthcheck")
+        elif driver == "pg8000":
+            connect_args["timeout"] = limits.connect_timeout_s
+            connect_args["application_name"] = "sidecar-healthcheck"
+        if driver in LIBPQ_DRIVERS and use_startup_options:
+            mine = " ".join(f"-c {k}={v}" for k, v in pg_settings(limits))
+            given = url.query.get("options")
+            given = given[-1] if isinstance(given, tuple) else given
+            connect_args["options"] = f"{given} {mine}" if given else mine
+        else:
+            listeners.append(_pg_set_on_connect(pg_settings(limits)))
+    elif backend in ("mysql", "mariadb"):
+        connect_args["connect_timeout"] = max(1, round(limits.connect_timeout_s))
+        listeners.append(_mysql_set_on_connect(limits))
+    kwargs["connect_args"] = connect_args
+    kwargs["pool_pre_ping"] = False
+    return url, kwargs, listeners
+
+
+def _pg_set_on_connect(settings: List[Tuple[str, str]]) -> Callable[..., None]:
+    def on_connect(dbapi_conn: Any, record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        for key, value in settings:
+            cur.execute(f"SET SESSION {key} = '{value}'")
+        cur.close()
+        dbapi_conn.commit()  # end the implicit transaction; SET SESSION values persist
+
+    return on_connect
+
+
+def _mysql_set_on_connect(limits: Limits) -> Callable[..., None]:
+    def on_connect(dbapi_conn: Any, record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        for stmt in ("SET SESSION TRANSACTION READ ONLY",
+                     f"SET SESSION max_execution_time = {limits.statement_timeout_ms}",
+                     f"SET SESSION lock_wait_timeout = "
+                     f"{max(1, limits.lock_timeout_ms // 1000)}"):
+            # MariaDB names some of these differently; read-only still applies
+            with contextlib.suppress(Exception):
+                cur.execute(stmt)
+        cur.close()
+
+    return on_connect
+
+
+def sqlite_path(url: Any, app_path: str) -> Optional[str]:
+    """The file a SQLite URL names (absolute), or None for an in-memory database."""
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:"):
+        return None
+    if database.startswith("file:"):
+        database = database[5:].split("?", 1)[0]
+    if not os.path.isabs(database):
+        database = os.path.join(app_path or os.getcwd(), database)
+    return os.path.normpath(database)
+
+
+def sqlite_engine_args(url: Any, limits: Limits, app_path: str) -> Tuple[Any, Dict[str, Any],
+                                                                         List[Callable]]:
+    path = sqlite_path(url, app_path)
+    if path is not None and not os.path.exists(path):
+        raise UrlProblem("DB209", f"The SQLite database file {path} does not exist.",
+                         path=path)
+    busy = max(0.1, limits.lock_timeout_ms / 1000.0)
+    target = "file::memory:" if path is None else "file:" + quote(path) + "?mode=ro"
+
+    def creator() -> Any:
+        # mode=ro never creates the file (mode=rwc is sqlite3's default for a plain path)
+        conn = sqlite3.connect(target, uri=True, timeout=busy, check_same_thread=False)
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+
+    bare = url.set(database=None, query={})
+    return bare, {"creator": creator}, []

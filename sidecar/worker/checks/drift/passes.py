@@ -1,0 +1,278 @@
+"""Passes over the list of differences, Alembic-comparator style: each takes the list and a
+``PassEnv`` and returns a new list; each is testable alone. ``PIPELINE`` is the order used.
+
+Why these exist (Alembic 1.20):
+- a renamed column comes out as add + drop, plus a drop/re-add of any index, unique or
+  foreign key on it: ``infer_renames`` and ``absorb_rename_noise`` make that ONE finding
+  with the ``ALTER TABLE ... RENAME COLUMN`` that fixes it;
+- a missing or extra table also lists its indexes: ``fold_table_children``;
+- the severity of a difference sometimes depends on its facts (an extra NOT NULL column
+  without a default breaks every insert from the app): ``apply_severity``;
+- every finding carries the SQL (or the Alembic op) that fixes it: ``render_fixes``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ...protocol import finding
+from .diffs import (
+    SQLITE_BATCH_ONLY,
+    Diff,
+    Renderer,
+    type_sql,
+)
+
+
+class PassEnv:
+    def __init__(self, dialect_name: str, renderer: Optional[Renderer] = None,
+                 model_tables: Optional[Dict[Tuple[Optional[str], str], Any]] = None) -> None:
+        self.dialect_name = dialect_name
+        self.renderer = renderer or Renderer(dialect_name)
+        self.model_tables = model_tables or {}  # (schema or None, name) -> model Table
+
+
+Pass = Callable[[List[Diff], PassEnv], List[Diff]]
+
+_TABLE_LEVEL = ("missing_table", "extra_table")
+
+
+def fold_table_children(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """A missing or extra table owns the index/constraint diffs Alembic lists for it."""
+    owners = {(d.schema, d.table): d for d in diffs if d.kind in _TABLE_LEVEL}
+    out = []
+    for d in diffs:
+        owner = owners.get((d.schema, d.table))
+        if owner is not None and owner is not d:
+            owner.children.append(d)
+        else:
+            out.append(d)
+    return out
+
+
+def drop_sqlite_pk_nullability(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """SQLite reflects ``id INTEGER PRIMARY KEY`` (no NOT NULL) as nullable, but it is the
+    rowid and never NULL; Alembic 1.20 reports it as a nullability change on every table."""
+    if env.dialect_name != "sqlite":
+        return diffs
+    out = []
+    for d in diffs:
+        table = env.model_tables.get((d.schema, d.table))
+        col = table.columns.get(d.column) if table is not None and d.column else None
+        if d.kind == "nullable" and col is not None and col.primary_key \
+                and d.facts.get("db_nullable"):
+            continue
+        out.append(d)
+    return out
+
+
+def _column_of(d: Diff) -> Any:
+    op = d.op
+    if op is None:
+        return None
+    return op.column if hasattr(op, "column") else op.to_column()
+
+
+def _affinity(type_: Any) -> Any:
+    try:
+        return type_._type_affinity
+    except Exception:
+        return type(type_)
+
+
+def compatible_types(a: Any, b: Any) -> bool:
+    """Same kind of data (JSON and JSON, VARCHAR(20) and String(30)): a rename can carry it."""
+    fa, fb = _affinity(a), _affinity(b)
+    if fa is None or fb is None:
+        return False
+    return fa is fb or issubclass(fa, fb) or issubclass(fb, fa)
+
+
+def _similarity(old: str, new: str) -> float:
+    ratio = difflib.SequenceMatcher(None, old, new).ratio()
+    if old in new or new in old:  # metadata -> event_metadata
+        ratio = max(ratio, 0.75)
+    return ratio
+
+
+def infer_renames(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """A model column the DB lacks beside a DB column the model lacks, same kind of type,
+    same table: one "likely unapplied rename" instead of an add and a drop."""
+    by_table: Dict[Tuple[Optional[str], str], Dict[str, List[Diff]]] = {}
+    for d in diffs:
+        if d.kind in ("missing_column", "extra_column"):
+            by_table.setdefault((d.schema, d.table), {}).setdefault(d.kind, []).append(d)
+    replaced: Dict[int, Optional[Diff]] = {}
+    for kinds in by_table.values():
+        missing, extra = kinds.get("missing_column", []), kinds.get("extra_column", [])
+        candidates = []
+        for m in missing:
+            for e in extra:
+                mc, ec = _column_of(m), _column_of(e)
+                if mc is None or ec is None or not compatible_types(mc.type, ec.type):
+                    continue
+                candidates.append((_similarity(e.column or "", m.column or ""), m, e))
+        candidates.sort(key=lambda c: -c[0])
+        used = set()
+        for score, m, e in candidates:
+            if id(m) in used or id(e) in used:
+                continue
+            alone = sum(1 for c in candidates if c[1] is m) == 1 and \
+                sum(1 for c in candidates if c[2] is e) == 1
+            if score < 0.5 and not alone:
+                continue  # ambiguous pairing on names that share nothing: leave add + drop
+            used.update((id(m), id(e)))
+            replaced[id(m)] = _rename(m, e, env)
+            replaced[id(e)] = None
+    out = []
+    for d in diffs:
+        if id(d) in replaced:
+            if replaced[id(d)] is not None:
+                out.append(replaced[id(d)])
+        else:
+            out.append(d)
+    return out
+
+
+def _rename(missing: Diff, extra: Diff, env: PassEnv) -> Diff:
+    from alembic.operations import ops
+
+    old, new = extra.column or "", missing.column or ""
+    mc, ec = _column_of(missing), _column_of(extra)
+    r = env.renderer
+    sql = (f"ALTER TABLE {r.table(missing.schema, missing.table)} RENAME COLUMN "
+           f"{r.quote(old)} TO {r.quote(new)}")
+    op = ops.AlterColumnOp(missing.table, old, schema=missing.schema, modify_name=new,
+                           existing_type=ec.type)
+    model_type, db_type = type_sql(mc.type, r.dialect), type_sql(ec.type, r.dialect)
+    facts = {"old_column": old, "new_column": new, "type": model_type,
+             "db_type": db_type, "type_changed": model_type != db_type,
+             "db_nullable": bool(ec.nullable), "model_nullable": bool(mc.nullable)}
+    where = f"{missing.qualified_table}"
+    return Diff("rename", missing.table, missing.schema, new, op=op, fix_sql=sql,
+                message=f"Column {where}.{new} is in the models but not in the database, and "
+                f"{where}.{old} is in the database but not in the models: likely an unapplied "
+                f"rename of '{old}' to '{new}'.", facts=facts, children=[missing, extra])
+
+
+_RENAME_NOISE = {"index": ("missing_index", "extra_index"),
+                 "unique": ("missing_unique", "extra_unique"),
+                 "fk": ("missing_fk", "extra_fk")}
+
+
+def absorb_rename_noise(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """The index (unique, foreign key) Alembic drops and re-adds around a renamed column is
+    the same object once the column is renamed: drop the pair, rename it if its name moved."""
+    renames: Dict[Tuple[Optional[str], str], Dict[str, str]] = {}
+    owner: Dict[Tuple[Optional[str], str], Diff] = {}
+    for d in diffs:
+        if d.kind == "rename":
+            key = (d.schema, d.table)
+            renames.setdefault(key, {})[d.facts["old_column"]] = d.facts["new_column"]
+            owner[key] = d
+    if not renames:
+        return diffs
+    drop = set()
+    for label, (missing_kind, extra_kind) in _RENAME_NOISE.items():
+        for e in [d for d in diffs if d.kind == extra_kind and (d.schema, d.table) in renames]:
+            mapping = renames[(e.schema, e.table)]
+            moved = [mapping.get(c, c) for c in e.facts.get("columns") or []]
+            if moved == list(e.facts.get("columns") or []):
+                continue  # does not involve a renamed column
+            for m in diffs:
+                if (m.kind != missing_kind or (m.schema, m.table) != (e.schema, e.table)
+                        or id(m) in drop or m.facts.get("columns") != moved
+                        or _signature(m) != _signature(e)):
+                    continue
+                drop.update((id(m), id(e)))
+                rename = owner[(e.schema, e.table)]
+                rename.children += [m, e]
+                if e.name and m.name and e.name != m.name:
+                    rename.facts.setdefault("also_renamed", []).append(
+                        {"kind": label, "old": e.name, "new": m.name})
+                    rename.fix_sql += ";\n" + _rename_object_sql(label, e, m, env)
+                break
+    return [d for d in diffs if id(d) not in drop]
+
+
+def _signature(d: Diff) -> Tuple[Any, ...]:
+    f = d.facts
+    return (f.get("unique"), tuple(f.get("references") or ()), f.get("ondelete"),
+            f.get("onupdate"))
+
+
+def _rename_object_sql(label: str, old: Diff, new: Diff, env: PassEnv) -> str:
+    r = env.renderer
+    if env.dialect_name == "postgresql":
+        if label == "index":
+            target = f"{r.quote(old.schema)}.{r.quote(old.name)}" if old.schema else \
+                r.quote(old.name)
+            return f"ALTER INDEX {target} RENAME TO {r.quote(new.name)}"
+        return (f"ALTER TABLE {r.table(old.schema, old.table)} RENAME CONSTRAINT "
+                f"{r.quote(old.name)} TO {r.quote(new.name)}")
+    statements = [s for s in (r.sql(old.op), r.sql(new.op)) if s]
+    return ";\n".join(statements) or f"-- rename {old.name} to {new.name}"
+
+
+def apply_severity(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """Raise a difference above its code's default when its facts make it break the app."""
+    for d in diffs:
+        if d.kind == "extra_column" and not d.facts.get("nullable") \
+                and d.facts.get("server_default") is None and not d.facts.get("primary_key"):
+            d.severity = "error"
+            d.facts["blocks_inserts"] = True
+            d.message += (" It is NOT NULL without a default, so every INSERT from the "
+                          "models fails.")
+        elif d.kind == "enum_values" and d.facts.get("missing_values"):
+            d.severity = "error"
+    return diffs
+
+
+def render_fixes(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """SQL for the dialect, and the Alembic op, that make the database match the models."""
+    r = env.renderer
+    for d in diffs:
+        batch = env.dialect_name == "sqlite" and d.kind in SQLITE_BATCH_ONLY
+        if d.op is not None and d.alembic_op is None:
+            d.alembic_op = r.python(d.op, batch=batch)
+        if d.fix_sql is None and d.op is not None and not batch:
+            sql = r.sql(d.op)
+            children = [r.sql(c.op) for c in d.children
+                        if c.op is not None and d.kind == "missing_table"]
+            d.fix_sql = ";\n".join(s for s in [sql, *children] if s) or None
+    return diffs
+
+
+PIPELINE: List[Pass] = [fold_table_children, drop_sqlite_pk_nullability, infer_renames,
+                        absorb_rename_noise, apply_severity, render_fixes]
+
+
+def run_pipeline(diffs: List[Diff], env: PassEnv,
+                 passes: Optional[List[Pass]] = None) -> List[Diff]:
+    for p in passes or PIPELINE:
+        diffs = p(diffs, env)
+    return diffs
+
+
+def to_findings(diffs: List[Diff]) -> List[Dict[str, Any]]:
+    out = []
+    for d in diffs:
+        facts = dict(d.facts)
+        facts["kind"] = d.kind
+        if d.schema:
+            facts["schema"] = d.schema
+        if d.name:
+            facts["name"] = d.name
+        if d.alembic_op:
+            facts["alembic_op"] = d.alembic_op
+        if d.children and d.kind in _TABLE_LEVEL:
+            facts["includes"] = [c.message for c in d.children]
+        fields: Dict[str, Any] = {"table": d.qualified_table, "fix_sql": d.fix_sql,
+                                  "facts": facts}
+        if d.column:
+            fields["column"] = d.column
+        if d.severity:
+            fields["severity"] = d.severity
+        out.append(finding(d.code, d.message, **fields))
+    return out

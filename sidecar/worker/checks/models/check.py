@@ -1,0 +1,312 @@
+"""The ``models_import`` and ``mappers`` checks: import the targets, configure, discover."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Dict, List, Optional, Tuple
+
+from ...context import CheckOutcome, Context, Skip
+from ...protocol import finding
+from ...source import locate
+from . import classify, discover
+from .capture import WarningRecorder
+
+RESERVED = ("metadata", "registry")
+
+
+class Findings:
+    """An ordered, de-duplicated list of raw findings (one per code and place)."""
+
+    def __init__(self) -> None:
+        self.items: List[Dict[str, Any]] = []
+
+    def add(self, raw: Optional[Dict[str, Any]]) -> None:
+        if raw is None:
+            return
+        key = (raw["code"], raw.get("file"), raw.get("line"), raw.get("class"),
+               raw.get("attribute"))
+        for old in self.items:
+            if (old["code"], old.get("file"), old.get("line"), old.get("class"),
+                    old.get("attribute")) == key:
+                return
+        self.items.append(raw)
+
+    def absorb_followup(self, raw: Dict[str, Any]) -> bool:
+        """Fold a generic exception into the specific warning that caused it.
+
+        SQLAlchemy 2.1 only *warns* about a reserved ``metadata`` attribute; Flask-SQLAlchemy
+        then fails with ``AttributeError: Neither 'Column' object nor 'Comparator' object has
+        an attribute 'tables'``. The user needs one finding, at the ``metadata = ...`` line.
+        """
+        if raw["code"] != "SQLA199":
+            return False
+        for old in self.items:
+            if old["code"] == "SQLA101" and old.get("class") and old.get("class") == raw.get(
+                "class"
+            ) and old.get("file") == raw.get("file"):
+                old["exception"] = "%s, then %s" % (old.get("exception"), raw.get("exception"))
+                old["message"] = "%s Then: %s: %s" % (
+                    old["message"], raw.get("exception"), raw["message"]
+                )
+                return True
+        return False
+
+
+def parse_target(target: str) -> Tuple[str, Optional[str]]:
+    module, _, attr = target.partition(":")
+    return module, (attr or None)
+
+
+def _import_target(ctx: Context, locator: locate.Locator, target: str,
+                   out: Findings) -> Tuple[bool, Any]:
+    module_name, attr = parse_target(target)
+    ctx.emit_phase("importing %s" % target)
+    with WarningRecorder() as recorder:
+        try:
+            module = importlib.import_module(module_name)
+            error = None
+        except BaseException as exc:  # SystemExit included: the app's exit is a finding
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            error = exc
+    for w in recorder.take():
+        out.add(classify.from_warning(w, "import", target, locator))
+    if error is not None:
+        # root causes first: an exception raised while handling another (a retried import)
+        for earlier in reversed(_context_chain(error)):
+            cause = classify.from_exception(earlier, "import", target, locator)
+            if cause.get("file") and not out.absorb_followup(cause):
+                cause["facts"]["led_to"] = type(error).__name__
+                out.add(cause)
+        raw = classify.from_exception(error, "import", target, locator)
+        raw["facts"]["app_path"] = ctx.app_path
+        if raw["code"] == "SIDE009":
+            raw["facts"]["limit_mb"] = ctx.config.get("memory_limit_mb") or "?"
+        if not out.absorb_followup(raw):
+            out.add(raw)
+        _link_reimports(out)
+        return False, None
+    if attr is None:
+        return True, module
+    try:
+        obj = module
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        out.add(finding("SQLA113", "module '%s' has no attribute '%s'" % (module_name, attr),
+                        exception="AttributeError",
+                        file=locator.relative(module.__file__) if getattr(
+                            module, "__file__", None) else None,
+                        attribute=attr, facts={"module": module_name, "target": target}))
+        return False, None
+    return True, obj
+
+
+def _context_chain(exc: BaseException, limit: int = 5) -> List[BaseException]:
+    """Exceptions ``exc`` was raised while handling (``__cause__``/``__context__``)."""
+    chain: List[BaseException] = []
+    current = exc.__cause__ or exc.__context__
+    while current is not None and len(chain) < limit and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _link_reimports(out: Findings) -> None:
+    """"Table already defined" after a retried import: say it is a re-import, not a twin.
+
+    SQLAlchemy warns "same class name and module name ... will be replaced" only when one
+    module name runs twice — which happens when a failed import is retried: Python drops the
+    half-run module, but its tables stay on the MetaData.
+    """
+    reimported = {f["facts"].get("module") for f in out.items
+                  if f["code"] == "SQLA103" and f.get("facts", {}).get("module")}
+    if not reimported:
+        return
+    first = next((f for f in out.items if f["code"] not in ("SQLA102", "SQLA103")
+                  and f.get("file")), None)
+    for f in out.items:
+        if f["code"] in ("SQLA102", "SQLA103") and not f["facts"].get("modules"):
+            f["facts"]["reimported"] = sorted(m for m in reimported if m)
+            if first is not None:
+                f["facts"]["first_error"] = "%s at %s:%s" % (first["code"], first["file"],
+                                                            first.get("line"))
+
+
+def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
+    """Catch ``metadata``/``registry`` columns that this SQLAlchemy version let through.
+
+    1.4 and 2.0 raise for ``metadata`` but silently accept a ``registry`` column; 2.1 only
+    warns. A class attribute that shadows the declarative MetaData/registry with a column is
+    a bug on every version, so we look at the live classes as well.
+    """
+    import sys
+
+    for modname, module in list(sys.modules.items()):
+        filename = getattr(module, "__file__", None)
+        if not locator.is_user_file(filename):
+            continue
+        for value in list(vars(module).values()):
+            if not isinstance(value, type) or value.__module__ != modname:
+                continue
+            for attr in RESERVED:
+                bound = value.__dict__.get(attr)
+                if bound is None or _is_sqla_collection(bound):
+                    continue
+                if not any(_is_sqla_collection(getattr(base, attr, None))
+                           for base in value.__mro__[1:]):
+                    continue  # not a declarative class: its own 'metadata' is its business
+                found = locator.find_class(value.__name__, [filename])
+                if not found:
+                    continue
+                stmt = locate.attribute_statement(found[1], attr)
+                raw = finding(
+                    "SQLA101",
+                    "Attribute name '%s' is reserved when using the Declarative API; on this "
+                    "SQLAlchemy version it silently shadows the declarative %s." % (attr, attr),
+                    exception=None, file=locator.relative(filename),
+                    line=stmt.lineno if stmt is not None else found[1].lineno,
+                    class_name=value.__name__, attribute=attr,
+                    facts={"statement": locator.statement_text(filename, stmt)
+                           if stmt is not None else None},
+                )
+                if not any(f["code"] == "SQLA101" and f.get("class") == value.__name__
+                           and f.get("attribute") == attr for f in out.items):
+                    out.add(raw)
+
+
+def _is_sqla_collection(obj: Any) -> bool:
+    return discover._is_metadata(obj) or discover._is_registry(obj)
+
+
+def _double_imports(locator: locate.Locator, out: Findings) -> None:
+    reported = {f.get("file") for f in out.items if f.get("facts", {}).get("modules")}
+    for dup in locate.duplicate_modules(locator):
+        if dup["file"] in reported:
+            continue
+        names = ", ".join("'%s'" % m["name"] for m in dup["modules"])
+        out.add(finding(
+            "SQLA114", "%s was imported %d times, as %s" % (dup["file"], len(dup["modules"]),
+                                                             names),
+            file=dup["file"], facts={"modules": dup["modules"]},
+        ))
+
+
+def run_models_import(ctx: Context) -> CheckOutcome:
+    locator = locate.Locator(ctx.app_path)
+    out = Findings()
+    targets: List[Tuple[str, Any]] = []
+    ok = True
+    for target in ctx.config.get("models") or []:
+        imported, obj = _import_target(ctx, locator, target, out)
+        ok = ok and imported
+        if imported:
+            targets.append((target, obj))
+    _reserved_attribute_lint(locator, out)
+    _double_imports(locator, out)
+    ctx.shared["targets"] = targets
+    ctx.shared["locator"] = locator
+    ctx.shared["import_ok"] = ok
+    if not ok:
+        ctx.models_error = "the models did not import (see models_import)"
+    observed = {"targets": list(ctx.config.get("models") or []),
+                "imported": [name for name, _ in targets]}
+    return {"findings": out.items, "observed": observed}
+
+
+def _foreign_key_targets(ctx: Context, locator: locate.Locator, out: Findings) -> None:
+    """Resolve every ForeignKey: a typo'd target only fails later, at the first query."""
+    for md in ctx.metadatas:
+        for table in list(md.tables.values()):
+            for fk in list(table.foreign_keys):
+                try:
+                    _ = fk.column  # resolving the target is the check
+                except Exception as exc:  # NoReferencedTableError / NoReferencedColumnError
+                    raw = classify.from_exception(exc, "configure", fk.target_fullname,
+                                                  locator)
+                    out.add(raw)
+
+
+def run_mappers(ctx: Context) -> CheckOutcome:
+    if not ctx.shared.get("import_ok"):
+        raise Skip(ctx.models_error or "the models did not import")
+    from sqlalchemy.orm import configure_mappers
+
+    locator: locate.Locator = ctx.shared["locator"]
+    out = Findings()
+    ctx.emit_phase("configure_mappers()")
+    configured = True
+    with WarningRecorder() as recorder:
+        try:
+            configure_mappers()
+        except Exception as exc:
+            configured = False
+            out.add(classify.from_exception(exc, "configure", "configure_mappers()", locator))
+    for w in recorder.take():
+        out.add(classify.from_warning(w, "configure", "configure_mappers()", locator))
+    ctx.emit_phase("discovering MetaData")
+    found = discover.discover(locator, ctx.shared.get("targets") or [])
+    ctx.metadatas = found["metadatas"]
+    ctx.shared["mappers"] = found["mappers"]
+    _foreign_key_targets(ctx, locator, out)
+    if not found["observed"]["tables"] and not found["observed"]["mapped_classes"]:
+        targets = ", ".join(ctx.config.get("models") or [])
+        out.add(finding("SQLA130", "no mapped class or table found after importing %s"
+                        % targets, facts={"targets": targets}))
+    errors = [f for f in out.items if f["code"] not in ("SQLA120", "SQLA121", "SQLA130")]
+    ctx.models_ok = configured and not errors and bool(ctx.metadatas)
+    if not ctx.models_ok:
+        ctx.models_error = (
+            "the mappers did not configure (see mappers)" if errors or not configured
+            else "no models were found"
+        )
+    return {"findings": out.items, "observed": found["observed"]}
+
+
+
+def locate_model_columns(ctx: Context, findings: List[Dict[str, Any]]) -> None:
+    """Give table/column findings (schema drift) the model's file:line, class and attribute.
+
+    On-call reads "security_events.event_metadata"; the developer needs
+    "server/models_sql.py:105, SecurityEvent.event_metadata".
+    """
+    mappers = ctx.shared.get("mappers") or []
+    locator: Optional[locate.Locator] = ctx.shared.get("locator")
+    if not mappers or locator is None:
+        return
+    for raw in findings:
+        table, column = raw.get("table"), raw.get("column")
+        if not table or raw.get("file"):
+            continue
+        for mapper in mappers:
+            local = getattr(mapper, "local_table", None)
+            if getattr(local, "name", None) != table:
+                continue
+            cls = mapper.class_
+            attribute = None
+            if column:
+                for key, col in mapper.columns.items():
+                    if getattr(col, "name", None) == column and getattr(col, "table",
+                                                                        None) is local:
+                        attribute = key
+                        break
+                if attribute is None:
+                    continue  # a column only the database has: the class line is enough
+            try:
+                import inspect
+
+                filename = inspect.getsourcefile(cls)
+            except (TypeError, OSError):
+                filename = None
+            if not filename or not locator.is_user_file(filename):
+                break
+            found = locator.find_class(cls.__name__, [filename])
+            if found is None:
+                break
+            stmt = locate.attribute_statement(found[1], attribute) if attribute else None
+            raw["file"] = locator.relative(filename)
+            raw["line"] = stmt.lineno if stmt is not None else found[1].lineno
+            raw["class"] = cls.__name__
+            if attribute:
+                raw["attribute"] = attribute
+            break

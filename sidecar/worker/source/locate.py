@@ -1,0 +1,263 @@
+"""Point at the user's statement, not at SQLAlchemy's internals.
+
+Tracebacks and warnings end inside SQLAlchemy (or Flask-SQLAlchemy). We keep only frames in
+files under the app path that are not installed packages, then use the module's AST to move
+from the ``class`` line to the exact statement (``metadata = Column(...)``) the message names.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import os
+import sys
+import sysconfig
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+_WORKER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _library_roots() -> Tuple[str, ...]:
+    roots = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        with contextlib.suppress(KeyError):
+            roots.add(os.path.realpath(sysconfig.get_paths()[key]))
+    return tuple(sorted(roots))
+
+
+_LIB_ROOTS = _library_roots()
+
+
+class Locator:
+    """Knows the app path; answers "is this the user's file" and "which line is it"."""
+
+    def __init__(self, app_path: str) -> None:
+        self.app_path = os.path.realpath(app_path)
+        self._ast_cache: Dict[str, Optional[ast.Module]] = {}
+        self._source_cache: Dict[str, List[str]] = {}
+
+    # --- files -------------------------------------------------------------------------
+
+    def is_user_file(self, filename: Optional[str]) -> bool:
+        if not filename or filename.startswith("<"):
+            return False
+        path = os.path.realpath(filename)
+        if not (path == self.app_path or path.startswith(self.app_path + os.sep)):
+            return False
+        if path.startswith(_WORKER_DIR + os.sep):
+            return False
+        parts = path.split(os.sep)
+        if "site-packages" in parts or "dist-packages" in parts:
+            return False
+        # an app path that *contains* a venv (./.venv) must not make libraries user code
+        return not any(path.startswith(root + os.sep) for root in _LIB_ROOTS)
+
+    def relative(self, filename: str) -> str:
+        path = os.path.realpath(filename)
+        try:
+            return os.path.relpath(path, self.app_path)
+        except ValueError:
+            return path
+
+    def user_frames(self, frames: Iterable[Any]) -> List[Tuple[str, int]]:
+        """(filename, lineno) of user frames, outermost first; accepts traceback summaries."""
+        out = []
+        for fr in frames:
+            filename, lineno = fr[0], fr[1]
+            if self.is_user_file(filename) and lineno:
+                out.append((filename, int(lineno)))
+        return out
+
+    # --- source and AST ----------------------------------------------------------------
+
+    def tree(self, filename: str) -> Optional[ast.Module]:
+        if filename not in self._ast_cache:
+            try:
+                with open(filename, encoding="utf-8") as fh:
+                    source = fh.read()
+                self._source_cache[filename] = source.splitlines()
+                self._ast_cache[filename] = ast.parse(source, filename)
+            except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+                self._ast_cache[filename] = None
+        return self._ast_cache[filename]
+
+    def source_line(self, filename: str, lineno: int) -> Optional[str]:
+        """The line's code, without a trailing comment (for quoting in messages)."""
+        self.tree(filename)
+        lines = self._source_cache.get(filename) or []
+        if 1 <= lineno <= len(lines):
+            return strip_comment(lines[lineno - 1])
+        return None
+
+    def statement_text(self, filename: str, node: ast.AST) -> str:
+        """The statement's own source (no trailing comment), on one line."""
+        self.tree(filename)
+        source = "\n".join(self._source_cache.get(filename) or [])
+        segment = ast.get_source_segment(source, node) or ""
+        return " ".join(part.strip() for part in segment.splitlines())
+
+    def classes(self, filename: str) -> List[ast.ClassDef]:
+        tree = self.tree(filename)
+        if tree is None:
+            return []
+        return [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+
+    def class_at(self, filename: str, lineno: int) -> Optional[ast.ClassDef]:
+        """The innermost class whose statement spans ``lineno`` (a class line or its body)."""
+        best = None
+        for node in self.classes(filename):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            spans = first <= lineno <= (node.end_lineno or node.lineno)
+            if spans and (best is None or node.lineno >= best.lineno):
+                best = node
+        return best
+
+    def user_files(self) -> List[str]:
+        """Files of imported modules that belong to the app (for name-based searches)."""
+        seen = []
+        for module in list(sys.modules.values()):
+            filename = getattr(module, "__file__", None)
+            if filename and filename.endswith(".py") and self.is_user_file(filename):
+                path = os.path.realpath(filename)
+                if path not in seen:
+                    seen.append(path)
+        return seen
+
+    def find_class(
+        self, class_name: str, files: Optional[Sequence[str]] = None
+    ) -> Optional[Tuple[str, ast.ClassDef]]:
+        for filename in files if files is not None else self.user_files():
+            for node in self.classes(filename):
+                if node.name == class_name:
+                    return filename, node
+        return None
+
+
+def strip_comment(line: str) -> str:
+    """``x = f()  # why`` -> ``x = f()``; a ``#`` inside a string literal is kept."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            return line[:i].strip()
+    return line.strip()
+
+
+def attribute_statement(cls: ast.ClassDef, attribute: str) -> Optional[ast.stmt]:
+    """The statement in the class body that binds ``attribute`` (``x = ...`` or ``x: T = ...``)."""
+    for stmt in cls.body:
+        targets: List[ast.expr] = []
+        if isinstance(stmt, ast.Assign):
+            targets = list(stmt.targets)
+        elif isinstance(stmt, ast.AnnAssign):
+            targets = [stmt.target]
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id == attribute:
+                return stmt
+    return None
+
+
+def _string_constants(node: ast.AST) -> Iterator[str]:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            yield sub.value
+
+
+def _keyword_values(node: ast.AST, keyword: str) -> Iterator[str]:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            for kw in sub.keywords:
+                if kw.arg == keyword and isinstance(kw.value, ast.Constant):
+                    yield str(kw.value.value)
+                # backref=backref("name", ...)
+                if kw.arg == keyword and isinstance(kw.value, ast.Call) and kw.value.args:
+                    first = kw.value.args[0]
+                    if isinstance(first, ast.Constant):
+                        yield str(first.value)
+
+
+def bound_name(stmt: ast.stmt) -> Optional[str]:
+    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+        return stmt.targets[0].id
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        return stmt.target.id
+    return None
+
+
+def class_statements_matching(
+    locator: Locator,
+    predicate: Any,
+    class_name: Optional[str] = None,
+    files: Optional[Sequence[str]] = None,
+) -> Iterator[Tuple[str, ast.ClassDef, ast.stmt]]:
+    """Statements of user class bodies for which ``predicate(stmt)`` holds."""
+    for filename in files if files is not None else locator.user_files():
+        for cls in locator.classes(filename):
+            if class_name and cls.name != class_name:
+                continue
+            for stmt in cls.body:
+                if bound_name(stmt) and predicate(stmt):
+                    yield filename, cls, stmt
+
+
+def has_string(value: str) -> Any:
+    return lambda stmt: any(s == value for s in _string_constants(stmt))
+
+
+def has_keyword(keyword: str, value: str) -> Any:
+    return lambda stmt: any(v == value for v in _keyword_values(stmt, keyword))
+
+
+# --- modules imported twice ----------------------------------------------------------------
+
+
+def _path_entry(filename: str, module_name: str) -> str:
+    """The sys.path entry that makes ``filename`` importable as ``module_name``."""
+    path = os.path.realpath(filename)
+    base = os.path.dirname(path)
+    depth = module_name.count(".")
+    if os.path.basename(path) == "__init__.py":
+        depth += 1
+    for _ in range(depth):
+        base = os.path.dirname(base)
+    return base
+
+
+def duplicate_modules(
+    locator: Locator,
+    filename: Optional[str] = None,
+    in_flight: Sequence[Tuple[str, str]] = (),
+) -> List[Dict[str, Any]]:
+    """Modules loaded from one file under two or more names: [{file, modules: [...]}, ...].
+
+    ``in_flight`` adds (file, module name) pairs seen in frames of a failed import, whose
+    module SQLAlchemy's exception already removed from ``sys.modules``.
+    """
+    by_file: Dict[str, List[str]] = {}
+    pairs = [(getattr(m, "__file__", None), n) for n, m in list(sys.modules.items())]
+    for mod_file, name in pairs + list(in_flight):
+        if not mod_file or not locator.is_user_file(mod_file):
+            continue
+        names = by_file.setdefault(os.path.realpath(mod_file), [])
+        if name not in names:
+            names.append(name)
+    out = []
+    for path, names in sorted(by_file.items()):
+        if len(names) < 2:
+            continue
+        if filename and os.path.realpath(filename) != path:
+            continue
+        names.sort(key=lambda n: (-n.count("."), n))  # the package-qualified name first
+        out.append(
+            {
+                "file": locator.relative(path),
+                "modules": [
+                    {"name": n, "path_entry": _path_entry(path, n)} for n in names
+                ],
+            }
+        )
+    return out
