@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.findings.model import Severity
-
-CHECK_NAMES = ("models_import", "mappers", "database", "migrations", "schema_drift")
+from sidecar.worker import registry
 
 
 class ConfigError(Exception):
@@ -101,6 +100,12 @@ def _on_off(value: str) -> bool:
     if lowered in ("off", "false", "0", "no"):
         return False
     raise ValueError(f"expected on or off, got {value!r}")
+
+
+def _check_name(value: str) -> str:
+    if value not in registry.names():
+        raise ValueError(f"unknown check {value!r} (known: {', '.join(registry.names())})")
+    return value
 
 
 def _format(value: str) -> str:
@@ -191,8 +196,8 @@ OPTIONS: tuple[Option, ...] = (
            "(the first time is always after one)", _positive_int, 1, metavar="N",
            commands=("serve", "demo")),
     Option("ready_checks", "--ready-check", ("SIDECAR_READY_CHECKS",),
-           "checks that gate /readyz (default: all); repeatable", repeatable=True,
-           metavar="CHECK", commands=("serve", "demo")),
+           "checks that gate /readyz (default: all); repeatable", _check_name,
+           repeatable=True, metavar="CHECK", commands=("serve", "demo")),
     Option("ready_severity", "--ready-severity", ("SIDECAR_READY_SEVERITY",),
            "lowest finding severity that makes a check not ready: error or warning",
            _ready_severity, "error", metavar="LEVEL", commands=("serve", "demo")),
@@ -237,6 +242,7 @@ class Settings:
     drift_exclude: tuple[str, ...] = ()
     severity: Mapping[str, Severity] = field(default_factory=dict)
     format: str = "text"
+    checks: tuple[str, ...] = ()  # empty: every check
     # the daemon
     host: str = "0.0.0.0"
     port: int = 8787
@@ -259,6 +265,7 @@ class Settings:
         """What the worker needs; sent on its stdin, never on argv (argv is public)."""
         return {
             "app_path": str(self.app_path),
+            "checks": [check.name for check in registry.selected(self.checks)],
             "models": list(self.models),
             "database_url": self.database_url,
             "alembic_ini": self.alembic_ini,
@@ -370,10 +377,6 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str],
                 f"--models: {target!r} is not a module path (expected pkg.module or "
                 "pkg.module:attribute)"
             )
-    for name in values["ready_checks"] or ():
-        if name not in CHECK_NAMES:
-            raise ConfigError(f"--ready-check: unknown check {name!r} (known: "
-                              f"{', '.join(CHECK_NAMES)})")
     python = values["python"]
     found = shutil.which(python)
     if found is None:
