@@ -127,6 +127,7 @@ class Option:
     repeatable: bool = False  # --models a --models b; the variable takes a comma list
     metavar: str | None = None
     commands: tuple[str, ...] = ("check", "serve", "demo")
+    switch: bool = False  # a flag without a value that the command acts on, not a setting
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -173,6 +174,12 @@ OPTIONS: tuple[Option, ...] = (
            metavar="CODE=LEVEL"),
     Option("format", "--format", ("SIDECAR_FORMAT",), "output format: text or json",
            _format, "text", metavar="FORMAT", commands=("check",)),
+    Option("checks", "--check", ("SIDECAR_CHECKS",),
+           "run only this check and the checks it needs (default: all, see --list-checks); "
+           "repeatable", _check_name, repeatable=True, metavar="CHECK", commands=("check",)),
+    Option("list_checks", "--list-checks", (),
+           "print each check's name and what it does, then exit", commands=("check",),
+           switch=True),
     # --- the daemon ------------------------------------------------------------------------
     Option("host", "--host", ("SIDECAR_HOST",),
            "address to listen on; 0.0.0.0 lets kubelet and other containers probe it",
@@ -293,11 +300,14 @@ def add_options(parser: argparse.ArgumentParser, command: str = "check") -> None
     for opt in OPTIONS:
         if command not in opt.commands:
             continue
-        env = " / ".join(opt.env)
+        env = f" [env: {' / '.join(opt.env)}]" if opt.env else ""
+        help_text = f"{opt.help}{_default_text(opt)}{env}".replace("%", "%%")
+        if opt.switch:
+            parser.add_argument(opt.flag, dest=opt.dest, action="store_true", help=help_text)
+            continue
         parser.add_argument(
             opt.flag, dest=opt.dest, metavar=opt.metavar,
-            action="append" if opt.repeatable else "store",
-            help=f"{opt.help}{_default_text(opt)} [env: {env}]".replace("%", "%%"),
+            action="append" if opt.repeatable else "store", help=help_text,
         )
 
 
@@ -316,6 +326,8 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for opt in OPTIONS:
+        if opt.switch:
+            continue  # acted on by the command before it resolves anything
         raw: Any = getattr(args, opt.dest, None)
         if not hasattr(args, opt.dest):
             values[opt.dest] = opt.default  # not an option of this command
