@@ -6,7 +6,7 @@ schema, then times in the same run, interleaved, after one warm-up each:
 
 - alembic:  ``compare_metadata`` with compare_type and compare_server_default;
 - first:    ``run_schema_drift`` without a cache (full compare + fingerprint + extras);
-- recheck:  ``run_schema_drift`` with the previous run's ``drift_cache`` (steady state).
+- recheck:  ``run_schema_drift`` with the previous run's ``cache`` (steady state).
 
 Goals (1000 tables): first <= 1.1 x alembic, recheck <= 0.1 x alembic.
 
@@ -82,7 +82,7 @@ def bench(cluster: PgCluster, n: int, repeat: int) -> dict:
 
     ctx = Context({"app_path": str(ROOT), "database_url": url}, lambda _: None)
     database.run_database(ctx)
-    engine = ctx.shared["db.engine"]
+    engine = ctx.engine
 
     def plain_alembic():
         with engine.connect() as conn:
@@ -94,23 +94,19 @@ def bench(cluster: PgCluster, n: int, repeat: int) -> dict:
     state = {}
 
     def sidecar(cache=None):
-        run = Context({"app_path": str(ROOT), "database_url": url, "drift_cache": cache},
-                      lambda _: None)
-        run.shared.update({k: v for k, v in ctx.shared.items() if k.startswith("db.")})
-        run.models_ok, run.metadatas = True, [md]
+        run = Context({"app_path": str(ROOT), "database_url": url}, lambda _: None)
+        run.engine, run.db_observed, run.secrets = ctx.engine, ctx.db_observed, ctx.secrets
+        run.models_ok, run.metadatas, run.previous_cache = True, [md], cache
         out = drift.run_schema_drift(run)
         assert [f["code"] for f in out["findings"]] == [], out["findings"][:3]
-        state["obs"] = out["observed"]
+        state["cache"] = out["cache"]
         return out
 
     def first():
         assert sidecar()["observed"]["reused"] is False
 
     def recheck():
-        obs = state["obs"]
-        cache = {"fingerprint": obs["fingerprint"], "models_hash": obs["models_hash"],
-                 "result": obs["result"], "compared_at": obs["last_full_compare"]}
-        assert sidecar(cache)["observed"]["reused"] is True
+        assert sidecar(state["cache"])["observed"]["reused"] is True
 
     plain_alembic()  # warm-up: SQLAlchemy's and Alembic's caches, the server's catalog cache
     first()
@@ -126,7 +122,7 @@ def bench(cluster: PgCluster, n: int, repeat: int) -> dict:
     print(f"  first / alembic   = {r_first:.3f}  (goal <= 1.1)  "
           f"{'ok' if r_first <= 1.1 else 'MISSED'}")
     print(f"  recheck / alembic = {r_re:.3f}  (goal <= 0.1)  {'ok' if r_re <= 0.1 else 'MISSED'}")
-    database.shutdown(ctx)
+    ctx.cleanup()
     return {"tables": n, **med, "first_ratio": r_first, "recheck_ratio": r_re}
 
 

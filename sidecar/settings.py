@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.findings.model import Severity
-
-CHECK_NAMES = ("models_import", "mappers", "database", "migrations", "schema_drift")
+from sidecar.worker import registry
 
 
 class ConfigError(Exception):
@@ -103,6 +102,12 @@ def _on_off(value: str) -> bool:
     raise ValueError(f"expected on or off, got {value!r}")
 
 
+def _check_name(value: str) -> str:
+    if value not in registry.names():
+        raise ValueError(f"unknown check {value!r} (known: {', '.join(registry.names())})")
+    return value
+
+
 def _format(value: str) -> str:
     if value not in ("text", "json"):
         raise ValueError(f"expected text or json, got {value!r}")
@@ -122,6 +127,7 @@ class Option:
     repeatable: bool = False  # --models a --models b; the variable takes a comma list
     metavar: str | None = None
     commands: tuple[str, ...] = ("check", "serve", "demo")
+    switch: bool = False  # a flag without a value that the command acts on, not a setting
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -168,6 +174,12 @@ OPTIONS: tuple[Option, ...] = (
            metavar="CODE=LEVEL"),
     Option("format", "--format", ("SIDECAR_FORMAT",), "output format: text or json",
            _format, "text", metavar="FORMAT", commands=("check",)),
+    Option("checks", "--check", ("SIDECAR_CHECKS",),
+           "run only this check and the checks it needs (default: all, see --list-checks); "
+           "repeatable", _check_name, repeatable=True, metavar="CHECK", commands=("check",)),
+    Option("list_checks", "--list-checks", (),
+           "print each check's name and what it does, then exit", commands=("check",),
+           switch=True),
     # --- the daemon ------------------------------------------------------------------------
     Option("host", "--host", ("SIDECAR_HOST",),
            "address to listen on; 0.0.0.0 lets kubelet and other containers probe it",
@@ -191,8 +203,8 @@ OPTIONS: tuple[Option, ...] = (
            "(the first time is always after one)", _positive_int, 1, metavar="N",
            commands=("serve", "demo")),
     Option("ready_checks", "--ready-check", ("SIDECAR_READY_CHECKS",),
-           "checks that gate /readyz (default: all); repeatable", repeatable=True,
-           metavar="CHECK", commands=("serve", "demo")),
+           "checks that gate /readyz (default: all); repeatable", _check_name,
+           repeatable=True, metavar="CHECK", commands=("serve", "demo")),
     Option("ready_severity", "--ready-severity", ("SIDECAR_READY_SEVERITY",),
            "lowest finding severity that makes a check not ready: error or warning",
            _ready_severity, "error", metavar="LEVEL", commands=("serve", "demo")),
@@ -237,6 +249,7 @@ class Settings:
     drift_exclude: tuple[str, ...] = ()
     severity: Mapping[str, Severity] = field(default_factory=dict)
     format: str = "text"
+    checks: tuple[str, ...] = ()  # empty: every check
     # the daemon
     host: str = "0.0.0.0"
     port: int = 8787
@@ -259,6 +272,7 @@ class Settings:
         """What the worker needs; sent on its stdin, never on argv (argv is public)."""
         return {
             "app_path": str(self.app_path),
+            "checks": [check.name for check in registry.selected(self.checks)],
             "models": list(self.models),
             "database_url": self.database_url,
             "alembic_ini": self.alembic_ini,
@@ -286,11 +300,14 @@ def add_options(parser: argparse.ArgumentParser, command: str = "check") -> None
     for opt in OPTIONS:
         if command not in opt.commands:
             continue
-        env = " / ".join(opt.env)
+        env = f" [env: {' / '.join(opt.env)}]" if opt.env else ""
+        help_text = f"{opt.help}{_default_text(opt)}{env}".replace("%", "%%")
+        if opt.switch:
+            parser.add_argument(opt.flag, dest=opt.dest, action="store_true", help=help_text)
+            continue
         parser.add_argument(
             opt.flag, dest=opt.dest, metavar=opt.metavar,
-            action="append" if opt.repeatable else "store",
-            help=f"{opt.help}{_default_text(opt)} [env: {env}]".replace("%", "%%"),
+            action="append" if opt.repeatable else "store", help=help_text,
         )
 
 
@@ -309,6 +326,8 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for opt in OPTIONS:
+        if opt.switch:
+            continue  # acted on by the command before it resolves anything
         raw: Any = getattr(args, opt.dest, None)
         if not hasattr(args, opt.dest):
             values[opt.dest] = opt.default  # not an option of this command
@@ -370,10 +389,6 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str],
                 f"--models: {target!r} is not a module path (expected pkg.module or "
                 "pkg.module:attribute)"
             )
-    for name in values["ready_checks"] or ():
-        if name not in CHECK_NAMES:
-            raise ConfigError(f"--ready-check: unknown check {name!r} (known: "
-                              f"{', '.join(CHECK_NAMES)})")
     python = values["python"]
     found = shutil.which(python)
     if found is None:

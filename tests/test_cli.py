@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sidecar.worker import registry
 from tests.helpers import FIXTURES, run_cli
 
 FINDING_KEYS = {"code", "severity", "title", "message", "exception", "file", "line", "class",
@@ -83,8 +84,7 @@ def test_json_shape_is_the_documented_one() -> None:
     report = result.report
     assert set(report) >= {"status", "checks", "started_at", "duration_s", "versions"}
     assert report["status"] == "fail"
-    names = [c["name"] for c in report["checks"]]
-    assert names[:2] == ["models_import", "mappers"]
+    assert [c["name"] for c in report["checks"]] == registry.names()
     for check in report["checks"]:
         assert set(check) >= {"name", "status", "duration_s", "findings"}
         assert check["status"] in ("pass", "warn", "fail", "skip")
@@ -104,6 +104,30 @@ def test_human_output_names_code_place_object_and_fix() -> None:
     assert "fix: " in out and "event_metadata" in out
     assert "\033[" not in out, "no colour when stdout is not a terminal"
     assert out.index("[FAIL] models_import") < out.index("[ok] mappers")
+
+
+def test_list_checks_prints_every_check_in_run_order() -> None:
+    result = run_cli("check", "--list-checks")  # no --models needed: nothing is checked
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == registry.names()
+    for line, check in zip(lines, registry.CHECKS, strict=True):
+        assert check.description in line
+
+
+def test_check_runs_only_the_named_checks_and_what_they_need() -> None:
+    good = ["check", "--app-path", str(FIXTURES / "good_plain"), "--models", "app.models",
+            "--format", "json"]
+    result = run_cli(*good, "--check", "migrations", "--check", "mappers")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [c["name"] for c in result.report["checks"]] == [
+        "models_import", "mappers", "database", "migrations"]  # needs included, in run order
+    assert result.check("models_import")["observed"]["imported"] == ["app.models"]
+    assert "no database URL" in result.check("database")["reason"]
+    alone = run_cli(*good[:-2], env={"SIDECAR_CHECKS": "database"})
+    assert alone.stdout.count("\n[") == 1 and "[skip] database" in alone.stdout, alone.stdout
+    _assert_one_line_error(run_cli(*good, "--check", "nosuch"), "--check", "nosuch",
+                           *registry.names())
 
 
 def test_severity_override_changes_the_exit_code() -> None:

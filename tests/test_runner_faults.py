@@ -114,7 +114,7 @@ def test_timeout_covers_feeding_the_config(tmp_path) -> None:
     stuck = tmp_path / "python"
     stuck.write_text("#!/bin/sh\nexec sleep 60\n")
     stuck.chmod(0o755)
-    config = {"app_path": str(tmp_path), "drift_cache": {"result": ["x" * 1000] * 300}}
+    config = {"app_path": str(tmp_path), "cache": {"schema_drift": {"result": ["x" * 1000] * 300}}}
     started = time.monotonic()
     run = asyncio.run(run_worker(str(stuck), config, timeout_s=1.5))
     assert run.outcome == "timeout"

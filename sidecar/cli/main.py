@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sidecar {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     check = sub.add_parser("check", help="run every check once and print the report",
-                           description="Run every check once; exit 0 when no error-level "
-                           "finding, 1 otherwise, 2 on a usage error.")
+                           description="Run every check (or those given with --check) "
+                           "once; exit 0 when no error-level finding, 1 otherwise, 2 on a "
+                           "usage error.")
     add_options(check, "check")
     serve = sub.add_parser("serve", help="run the checks in the background and serve "
                            "/livez /readyz /metrics /diagnose",
@@ -62,6 +63,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from sidecar.cycle.diagnosis import diagnose
     from sidecar.render.text import render
 
+    if args.list_checks:
+        sys.stdout.write(list_checks())
+        return EXIT_OK
     settings = resolve(args)
     report = asyncio.run(diagnose(settings))
     if settings.format == "json":
@@ -69,6 +73,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render(report, colour=sys.stdout.isatty()))
     return EXIT_FINDINGS if report.has_errors() else EXIT_OK
+
+
+def list_checks() -> str:
+    """One line per check, in run order: its name, what it does, what it needs."""
+    from sidecar.worker.registry import CHECKS
+
+    width = max(len(check.name) for check in CHECKS)
+    lines = []
+    for check in CHECKS:
+        needs = f" (needs {', '.join(check.needs)})" if check.needs else ""
+        lines.append(f"{check.name:<{width}}  {check.description}{needs}\n")
+    return "".join(lines)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 import sidecar
 from sidecar.cycle import tracebacks
-from sidecar.cycle.runner import WorkerRun, memory_limit, run_worker
+from sidecar.cycle.runner import WORKER_DIR, WorkerRun, memory_limit, run_worker
 from sidecar.findings import catalog
 from sidecar.findings.model import (
     CheckResult,
@@ -22,10 +22,9 @@ from sidecar.findings.model import (
     status_for,
 )
 from sidecar.redact import redact, redact_text, url_password
-from sidecar.settings import CHECK_NAMES as CHECK_ORDER
 from sidecar.settings import Settings
+from sidecar.worker import protocol, registry
 
-INTERNAL_OBSERVED = ("result",)  # the drift cache: kept by the scheduler, not shown
 OUTPUT_TAIL_CHARS = 2000  # what a finding carries; the docker health log keeps 4 KiB
 FLOOD_BYTES = 1024 * 1024
 
@@ -50,36 +49,45 @@ async def cycle(settings: Settings, extra_config: dict[str, Any] | None = None
 def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
                  duration_s: float) -> Report:
     secrets = tuple(s for s in (url_password(settings.database_url),) if s)
-    results = {c["name"]: c for c in run.checks}
-    fault = _runner_fault(settings, run)
-    fault_check = (run.last_phase.get("check") or "models_import") if fault else None
+    selected = registry.selected(settings.checks)
+    names = [check.name for check in selected]
+    results = {c["name"]: c for c in run.checks}  # empty from a worker of another protocol
+    mismatch = _protocol_mismatch(run)
+    fault = mismatch or _runner_fault(settings, run)
+    fault_check = None
+    if fault is not None:  # blamed on the check it happened in, else on the first one
+        phase_check = None if mismatch else run.last_phase.get("check")
+        fault_check = phase_check if phase_check in names else names[0]
+    if mismatch:
+        not_reached = f"the worker speaks another protocol (see {fault_check})"
+    elif fault:
+        not_reached = f"the worker did not reach this check ({fault_check} failed: {run.outcome})"
+    else:
+        not_reached = "not run"
     output_tail = _output_tail(run, secrets)
     checks: list[CheckResult] = []
-    for name in CHECK_ORDER:
+    for check in selected:
+        name = check.name
         raw_result = results.get(name)
         if raw_result is None:
-            if fault_check == name:  # the check the worker died in took the whole run
-                raw_result = {"ran": True, "findings": [], "observed": {},
-                              "duration_s": run.duration_s}
-            else:
-                reason = (f"the worker did not reach this check ({fault_check} failed: "
-                          f"{run.outcome})") if fault else "not run"
-                checks.append(CheckResult(name, "skip", 0.0, reason=reason))
+            if fault_check != name:
+                checks.append(CheckResult(name, "skip", 0.0, reason=not_reached))
                 continue
+            # the check the worker died in took the whole run
+            raw_result = protocol.check_result(name, duration_s=run.duration_s)
         raws = list(raw_result.get("findings") or [])
         if name == fault_check and fault is not None:
             raws.append(fault)
-        if name == (fault_check or "models_import") and run.output_bytes > FLOOD_BYTES:
+        if name == (fault_check or names[0]) and run.output_bytes > FLOOD_BYTES:
             raws.append(_flood(run, fault_check))
-        findings = [_finding(raw, settings, secrets, output_tail if name in
-                             ("models_import", "mappers") else None) for raw in raws]
+        tail = output_tail if check.imports_app_code else None
+        findings = [_finding(raw, settings, secrets, tail) for raw in raws]
         if not raw_result.get("ran", True):
             checks.append(CheckResult(name, "skip", float(raw_result.get("duration_s") or 0),
                                       reason=redact_text(str(raw_result.get("reason")),
                                                          secrets)))
             continue
-        observed = {k: v for k, v in (raw_result.get("observed") or {}).items()
-                    if k not in INTERNAL_OBSERVED}
+        observed = dict(raw_result.get("observed") or {})
         checks.append(CheckResult(
             name, status_for(findings), float(raw_result.get("duration_s") or 0.0),
             tuple(findings), redact(observed, secrets),
@@ -122,6 +130,18 @@ def _stuck_at(run: WorkerRun, settings: Settings) -> tuple[dict[str, Any], str]:
         pass
     text = f"It was at {rel}:{line}" + (f" (`{source}`)." if source else ".")
     return {"file": rel, "line": line}, text
+
+
+def _protocol_mismatch(run: WorkerRun) -> dict[str, Any] | None:
+    """SIDE010 when the worker said hello in another protocol (its results are not read)."""
+    if run.hello is None or run.protocol_ok:
+        return None
+    theirs = run.hello.get("protocol")
+    return {"code": "SIDE010", "message": f"the worker speaks protocol {theirs or 'unknown'}, "
+            f"this daemon {protocol.PROTOCOL_VERSION}; its results were not read",
+            "facts": {"worker_protocol": str(theirs or "unknown"),
+                      "daemon_protocol": str(protocol.PROTOCOL_VERSION),
+                      "worker_dir": WORKER_DIR}}
 
 
 def _runner_fault(settings: Settings, run: WorkerRun) -> dict[str, Any] | None:

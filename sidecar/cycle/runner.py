@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sidecar.worker import protocol
 from sidecar.worker.bootstrap import BOOTSTRAP
 
 WORKER_DIR = str(Path(__file__).parent.parent / "worker")
@@ -65,8 +66,26 @@ class WorkerRun:
     error: str | None = None  # why the worker could not be started
 
     @property
+    def hello(self) -> dict[str, Any] | None:
+        return next((e for e in self.events if e.get("event") == protocol.HELLO), None)
+
+    @property
+    def protocol_ok(self) -> bool:
+        """The worker said hello in our protocol: only then are its results read."""
+        hello = self.hello
+        return hello is not None and hello.get("protocol") == protocol.PROTOCOL_VERSION
+
+    def _of(self, event: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event") == event] if self.protocol_ok else []
+
+    @property
     def checks(self) -> list[dict[str, Any]]:
-        return [e["result"] for e in self.events if e.get("event") == "check"]
+        return [e["result"] for e in self._of(protocol.CHECK)]
+
+    @property
+    def caches(self) -> dict[str, Any]:
+        """What each check keeps for its next run, by check name."""
+        return {e["check"]: e["data"] for e in self._of(protocol.CACHE)}
 
     @property
     def versions(self) -> dict[str, Any]:
@@ -77,7 +96,8 @@ class WorkerRun:
 
     @property
     def last_phase(self) -> dict[str, Any]:
-        return next((e for e in reversed(self.events) if e.get("event") == "phase"), {})
+        return next((e for e in reversed(self.events) if e.get("event") == protocol.PHASE),
+                    {})
 
     @property
     def output_bytes(self) -> int:
@@ -206,7 +226,7 @@ async def run_worker(
     run.returncode = proc.returncode
     run.duration_s = time.monotonic() - started
     if run.outcome != "timeout":
-        done = any(e.get("event") == "done" for e in run.events)
+        done = any(e.get("event") == protocol.DONE for e in run.events)
         if done:
             run.outcome = "ok"
         elif proc.returncode is not None and proc.returncode < 0:

@@ -16,7 +16,10 @@ from prometheus_client.registry import Collector
 
 import sidecar
 from sidecar.daemon.state import DaemonState
+from sidecar.worker.registry import CHECKS
 
+# the checks whose findings feed sidecar_schema_drift_objects{kind}
+SCHEMA_DIFFERENCE_CHECKS = frozenset(c.name for c in CHECKS if c.counts_schema_differences)
 STATUSES = ("pass", "warn", "fail", "skip")
 OUTCOMES = ("ok", "timeout", "crashed", "exited", "no_result", "spawn_failed")
 
@@ -49,6 +52,7 @@ class ReportCollector(Collector):
                                   "Schema differences in the last cycle, by kind.",
                                   labels=["kind"])
         if report is not None:
+            kinds: Counter = Counter()
             for check in report.checks:
                 for s in STATUSES:
                     status.add_metric([check.name, s], 1.0 if check.status == s else 0.0)
@@ -56,11 +60,10 @@ class ReportCollector(Collector):
                 counts = Counter((f.code, f.severity) for f in check.findings)
                 for (code, severity), n in sorted(counts.items()):
                     findings.add_metric([check.name, code, severity], float(n))
-            drift_check = report.check("schema_drift")
-            if drift_check is not None:
-                kinds = Counter(str(f.facts.get("kind") or f.code) for f in drift_check.findings)
-                for kind, n in sorted(kinds.items()):
-                    drift.add_metric([kind], float(n))
+                if check.name in SCHEMA_DIFFERENCE_CHECKS:
+                    kinds.update(str(f.facts.get("kind") or f.code) for f in check.findings)
+            for kind, n in sorted(kinds.items()):
+                drift.add_metric([kind], float(n))
         yield from (status, duration, findings, drift)
 
         yield GaugeMetricFamily("sidecar_last_run_timestamp_seconds",

@@ -69,7 +69,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._last_refresh = float("-inf")
         self._retry_delay = settings.retry_min_s
-        self._drift_cache: dict[str, Any] | None = None
+        self._caches: dict[str, Any] = {}  # what each check keeps for its next run
         self._tasks: list[asyncio.Task] = []
         self._last_blocker: tuple[str | None, str] = (None, "")
 
@@ -127,11 +127,12 @@ class Scheduler:
     async def run_cycle(self) -> Report:
         self.state.cycle_running = True
         try:
-            extra = {"drift_cache": self._drift_cache} if self._drift_cache else None
+            # e.g. the last full schema comparison: reused while the fingerprint holds
+            extra = {"cache": dict(self._caches)} if self._caches else None
             report, run = await cycle(self.settings, extra_config=extra)
         finally:
             self.state.cycle_running = False
-        self._remember_drift(run.checks)
+        self._caches.update(run.caches)  # a check that kept nothing keeps its last cache
         was_ready, is_ready = self.state.record(report, run.outcome)
         blocker = self._blocker()
         if was_ready != is_ready or self.state.cycles == 1:
@@ -144,18 +145,6 @@ class Scheduler:
                                "reason": blocker[1]})
         self._last_blocker = blocker
         return report
-
-    def _remember_drift(self, raw_checks: list[dict[str, Any]]) -> None:
-        """Keep the last full comparison so the next worker can skip it (same fingerprint)."""
-        drift = next((c for c in raw_checks if c.get("name") == "schema_drift"), None)
-        observed = (drift or {}).get("observed") or {}
-        if observed.get("fingerprint") and "result" in observed:
-            self._drift_cache = {
-                "fingerprint": observed["fingerprint"],
-                "models_hash": observed.get("models_hash"),
-                "result": observed["result"],
-                "compared_at": observed.get("last_full_compare"),
-            }
 
     def _blocker(self) -> tuple[str | None, str]:
         """(code, reason) of the first finding that keeps the daemon not ready."""

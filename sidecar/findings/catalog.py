@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sidecar.findings.model import Finding, Severity
+from sidecar.worker.registry import CHECKS
+
+# a timeout in these is the app's import-time code, in the others our database work
+_APP_CODE_CHECKS = tuple(check.name for check in CHECKS if check.imports_app_code)
 
 RawFinding = Mapping[str, Any]
 HintFn = Callable[[RawFinding], "str | None"]
@@ -179,7 +183,7 @@ def _timeout_hint(raw: RawFinding) -> str:
     facts = _Facts(raw)
     head = (f"The worker was still busy after {facts['timeout_s']} s, in {facts['phase']}; it "
             f"was killed with everything it started. {facts['stuck_at']}").strip()
-    if str(facts["phase"]).startswith(("models_import", "mappers", "starting")):
+    if str(facts["phase"]).startswith((*_APP_CODE_CHECKS, "starting")):
         advice = ("Import-time code must not wait on the network or loop forever: move it "
                   "behind a function, or raise --timeout if the app is merely slow to import.")
     else:
@@ -349,6 +353,14 @@ CATALOG_ENTRIES: list[Entry] = [
         "SIDE007", "The app's interpreter could not be started", "error",
         "Could not run {python}: {detail}. Point --python at the app environment's "
         "interpreter.",
+        "models_import",
+    ),
+    Entry(
+        "SIDE010", "The worker speaks another protocol than the daemon", "error",
+        "The worker in {worker_dir} speaks protocol {worker_protocol}, this daemon "
+        "{daemon_protocol}: the sidecar's files were replaced (an upgrade) while the daemon "
+        "kept running. Restart the sidecar so the daemon and its worker come from one "
+        "installation.",
         "models_import",
     ),
 ]

@@ -1,23 +1,57 @@
-"""State shared by the worker's checks within one run."""
+"""What one worker run knows, and what each check hands the next, as typed attributes."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+
+if TYPE_CHECKING:  # the worker imports nothing it does not run
+    from .source.locate import Locator
 
 
 class Skip(Exception):
     """Raised by a check that cannot run; the message is the reason shown to users."""
 
 
+@dataclass
 class Context:
-    def __init__(self, config: Dict[str, Any], emit_phase: Callable[[str], None]) -> None:
-        self.config = config
-        self.app_path: str = config["app_path"]
-        self.emit_phase = emit_phase
-        self.models_ok = False  # every target imported and mappers configured
-        self.models_error: Optional[str] = None  # why not, for checks that depend on models
-        self.metadatas: List[Any] = []  # discovered sqlalchemy MetaData objects
-        self.shared: Dict[str, Any] = {}  # facts one check leaves for a later one
+    config: Dict[str, Any]  # the daemon's config (sent on stdin)
+    emit_phase: Callable[[str], None]  # tell the daemon what runs now (placing a hang)
+    app_path: str = field(init=False)
+
+    # models_import →
+    targets: List[Tuple[str, Any]] = field(default_factory=list)  # (target, object) imported
+    locator: Optional[Locator] = None  # places findings in the app's files
+    import_ok: bool = False  # every target imported
+    # mappers →
+    models_ok: bool = False  # every target imported and mappers configured
+    models_error: Optional[str] = None  # why not, for checks that depend on models
+    metadatas: List[Any] = field(default_factory=list)  # discovered sqlalchemy MetaData
+    mappers: List[Any] = field(default_factory=list)  # every configured Mapper
+    # database →
+    engine: Any = None  # the run's Engine, after a successful connection
+    db_error: Optional[str] = None  # why there is no engine (a redacted sentence)
+    db_observed: Dict[str, Any] = field(default_factory=dict)  # what connecting found
+    secrets: Optional[List[str]] = None  # the password's forms, for ``scrub``
+    # migrations →
+    migration_state: Optional[Dict[str, Any]] = None  # for schema_drift's verdict
+    # the running check's ``cache`` from the previous cycle (set before each check)
+    previous_cache: Optional[Dict[str, Any]] = None
+
+    _cleanups: List[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.app_path = self.config["app_path"]
+
+    def on_cleanup(self, close: Callable[[], None]) -> None:
+        """Run ``close`` at the end of the run (last registered, first run)."""
+        self._cleanups.append(close)
+
+    def cleanup(self) -> None:
+        while self._cleanups:
+            with contextlib.suppress(Exception):  # the results are out already
+                self._cleanups.pop()()
 
 
-CheckOutcome = Dict[str, Any]  # {"findings": [raw, ...], "observed": {...}}
+CheckOutcome = Dict[str, Any]  # {"findings": [raw, ...], "observed": {...}, "cache"?: {...}}

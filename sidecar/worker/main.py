@@ -1,14 +1,13 @@
 """Worker entry point: read the config from stdin, run the checks in order, report on the pipe.
 
-Order matters: import → configure → database → migrations → drift. A failed import does not
-stop the database checks (the database's state is worth knowing either way); drift needs the
-models and skips with the reason.
+The checks and their order are the registry's (``registry.CHECKS``). A failed import does
+not stop the database checks (the database's state is worth knowing either way); drift
+needs the models and skips with the reason.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import faulthandler
 import importlib
 import json
@@ -20,16 +19,19 @@ import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .context import Context, Skip
-from .protocol import Channel, finding
-
-# (check name, module in this package, function): run in this order
-CHECKS: List[Tuple[str, str, str]] = [
-    ("models_import", "checks.models.check", "run_models_import"),
-    ("mappers", "checks.models.check", "run_mappers"),
-    ("database", "checks.database.check", "run_database"),
-    ("migrations", "checks.migrations.check", "run_migrations"),
-    ("schema_drift", "checks.drift.check", "run_schema_drift"),
-]
+from .protocol import (
+    CACHE,
+    CHECK,
+    DONE,
+    HELLO,
+    PHASE,
+    PROTOCOL_VERSION,
+    VERSIONS,
+    Channel,
+    check_result,
+    finding,
+)
+from .registry import Check, selected
 
 
 def _versions() -> Dict[str, Optional[str]]:
@@ -90,83 +92,79 @@ def _install_alembic_fallback(config: Dict[str, Any]) -> None:
         sys.meta_path.append(_FallbackFinder(paths))
 
 
-def _run_check(ctx: Context, module_name: str, func_name: str) -> Dict[str, Any]:
+def _run_check(ctx: Context, check: Check) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
+    """(the check's result, what it keeps for its next run) — never raises for a check's bug."""
     started = time.monotonic()
+    cache = None
     try:
+        module_name, func_name = check.run.split(":")
         module = importlib.import_module("." + module_name, __package__)
         func: Callable[[Context], Dict[str, Any]] = getattr(module, func_name)
         outcome = func(ctx)
-        result = {"ran": True, "findings": outcome.get("findings") or [],
-                  "observed": outcome.get("observed") or {}}
+        cache = outcome.get("cache")
+        result = check_result(check.name, findings=outcome.get("findings") or [],
+                              observed=outcome.get("observed"))
     except Skip as skip:
-        result = {"ran": False, "reason": str(skip), "findings": [], "observed": {}}
+        result = check_result(check.name, ran=False, reason=str(skip))
     except Exception as exc:  # a sidecar bug must not hide the other checks
-        result = {"ran": True, "observed": {}, "findings": [finding(
+        result = check_result(check.name, findings=[finding(
             "SIDE008", "internal error in check: %s: %s" % (type(exc).__name__, exc),
             exception=type(exc).__name__,
             output="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-        )]}
+        )])
     result["duration_s"] = time.monotonic() - started
-    return result
+    return result, cache
 
 
-def _no_sqlalchemy(name: str) -> Dict[str, Any]:
-    """Without SQLAlchemy in the app's interpreter nothing else can run: say so once."""
-    if name != "models_import":
-        return {"ran": False, "reason": "SQLAlchemy is not importable by the app's interpreter",
-                "findings": [], "observed": {}, "duration_s": 0.0}
+def _no_sqlalchemy(check: Check, first: bool) -> Dict[str, Any]:
+    """Without SQLAlchemy in the app's interpreter nothing can run: the first check says so."""
+    if not first:
+        return check_result(check.name, ran=False,
+                            reason="SQLAlchemy is not importable by the app's interpreter")
     try:
         import sqlalchemy  # noqa: F401
         detail = "?"
     except Exception as exc:
         detail = "%s: %s" % (type(exc).__name__, exc)
-    return {"ran": True, "observed": {}, "duration_s": 0.0, "findings": [finding(
+    return check_result(check.name, findings=[finding(
         "SIDE006", "SQLAlchemy cannot be imported by %s" % sys.executable,
-        exception=detail.split(":")[0], facts={"python": sys.executable, "detail": detail})]}
+        exception=detail.split(":")[0], facts={"python": sys.executable, "detail": detail})])
 
 
 def main() -> int:
     config = json.loads(sys.stdin.read())
     channel = Channel(config.get("result_fd"))
-    current = {"check": None}
+    current: Dict[str, Optional[str]] = {"check": None}
 
     def emit_phase(detail: str) -> None:
-        channel.send("phase", check=current["check"], detail=detail)
+        channel.send(PHASE, check=current["check"], detail=detail)
 
     _prepare(config)
     versions = _versions()
-    channel.send("hello", versions=versions, pid=os.getpid())
+    channel.send(HELLO, protocol=PROTOCOL_VERSION, versions=versions, pid=os.getpid())
     ctx = Context(config, emit_phase)
-    wanted = config.get("checks") or [name for name, _, _ in CHECKS]
-    for name, module_name, func_name in CHECKS:
-        if name not in wanted:
-            continue
-        current["check"] = name
+    caches = config.get("cache") or {}
+    checks = selected(config.get("checks") or ())
+    fallback_installed = False
+    for check in checks:
+        current["check"] = check.name
         emit_phase("starting")
-        if name == "database":
+        if check.uses_alembic and not fallback_installed:
             _install_alembic_fallback(config)  # after the app's imports, before Alembic's
+            fallback_installed = True
             versions["alembic"] = _versions()["alembic"]
-            channel.send("versions", versions=versions)
+            channel.send(VERSIONS, versions=versions)
+        ctx.previous_cache = caches.get(check.name)
+        cache = None
         if versions["sqlalchemy"] is None:
-            result = _no_sqlalchemy(name)
+            result = _no_sqlalchemy(check, first=check is checks[0])
         else:
-            result = _run_check(ctx, module_name, func_name)
-        if name == "schema_drift" and result["findings"]:
-            from .checks.models.check import locate_model_columns
-
-            # the cached comparison (observed.result) shares these dicts: locate copies, so
-            # a later reuse is located afresh against the models as they are then
-            result["findings"] = copy.deepcopy(result["findings"])
-            # pointing at the model is a bonus; never lose the findings over it
-            with contextlib.suppress(Exception):
-                locate_model_columns(ctx, result["findings"])
-        result["name"] = name
-        channel.send("check", result=result)
-    database = sys.modules.get("%s.checks.database.check" % __package__)
-    if database is not None:  # close the connection cleanly (no "unexpected EOF" in PG logs)
-        with contextlib.suppress(Exception):
-            database.shutdown(ctx)
-    channel.send("done")
+            result, cache = _run_check(ctx, check)
+        if cache is not None:
+            channel.send(CACHE, check=check.name, data=cache)
+        channel.send(CHECK, result=result)
+    ctx.cleanup()  # e.g. the database check's pool: no "unexpected EOF" in the PG logs
+    channel.send(DONE)
     channel.close()
     faulthandler.cancel_dump_traceback_later()
     for stream in (sys.stdout, sys.stderr):

@@ -1,15 +1,31 @@
-"""The worker's side of the result channel: JSON lines on an inherited pipe.
+"""The worker↔daemon protocol: JSON lines on an inherited pipe, one event per line.
 
-Events: ``hello`` (versions), ``phase`` (what is running now, so a hang or crash can be
-placed), ``check`` (one finished check), ``done``. Anything the app prints goes to
-stdout/stderr, which the runner captures separately.
+Both sides import this module (the daemon as ``sidecar.worker.protocol``), so event names,
+the version and the shape of a check result are written once. Standard library only.
+
+Events, in order: ``hello`` (PROTOCOL_VERSION, versions, pid), ``versions`` (updated after
+the Alembic fallback), then per check ``phase`` (what is running now, so a hang or crash can
+be placed), ``cache`` (what the check keeps for its next run, handed back as
+``config["cache"][name]``) and ``check`` (its result); finally ``done``. Anything the app
+prints goes to stdout/stderr, which the runner captures separately.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterable, Optional
+
+# Bump on any change to the events or the config that the other side would misread: the
+# daemon reports a worker of another version (SIDE010) instead of misreading it.
+PROTOCOL_VERSION = 2
+
+HELLO = "hello"
+VERSIONS = "versions"
+PHASE = "phase"
+CACHE = "cache"
+CHECK = "check"
+DONE = "done"
 
 
 class Channel:
@@ -30,6 +46,17 @@ class Channel:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def check_result(name: str, ran: bool = True, findings: Iterable[Dict[str, Any]] = (),
+                 observed: Optional[Dict[str, Any]] = None, reason: Optional[str] = None,
+                 duration_s: float = 0.0) -> Dict[str, Any]:
+    """The payload of a ``check`` event (``ran=False``: skipped, ``reason`` says why)."""
+    result: Dict[str, Any] = {"name": name, "ran": ran, "findings": list(findings),
+                              "observed": dict(observed or {}), "duration_s": duration_s}
+    if reason is not None:
+        result["reason"] = reason
+    return result
 
 
 def finding(code: str, message: str, **fields: Any) -> Dict[str, Any]:

@@ -25,7 +25,6 @@ for _p in (str(HERE.parent), str(HERE)):  # tests/ for pgcluster, tests/db for d
 import pgcluster  # noqa: E402
 from db_helpers import APP_PASSWORD, APP_USER  # noqa: E402
 
-from sidecar.worker.checks.database import check as database  # noqa: E402
 from sidecar.worker.context import Context  # noqa: E402
 
 _counter = itertools.count()
@@ -80,7 +79,8 @@ def sqlite_file(tmp_path) -> Callable[[str], Path]:
 
 
 class Run:
-    """A Context for one worker run, recording phases; closes its engine at the end."""
+    """A Context for one worker run, recording phases; runs its cleanups (the engine's) at
+    the end."""
 
     def __init__(self, app_path: str, config: dict[str, Any], metadata: Any = None) -> None:
         self.phases: list[str] = []
@@ -91,7 +91,7 @@ class Run:
             self.ctx.metadatas = metadata if isinstance(metadata, list) else [metadata]
 
     def close(self) -> None:
-        database.shutdown(self.ctx)
+        self.ctx.cleanup()
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def test_postgres_read_only_with_timeouts(pgdb, make_run):
     # the session really refuses writes
     from sqlalchemy import exc as sa_exc
 
-    with database.read_only_connection(run.ctx.shared["db.engine"]) as conn, \
+    with database.read_only_connection(run.ctx.engine) as conn, \
             pytest.raises(sa_exc.InternalError, match="read-only transaction"):
         conn.exec_driver_sql("CREATE TABLE nope (id int)")
 
@@ -117,7 +117,7 @@ def test_connection_refused(pg, make_run):
     out = check(make_run(pg.url("postgres", "app", APP_PASSWORD, port=port)))
     f = only(out, "DB201")
     assert f["facts"]["reason"] == "refused" and f["facts"]["port"] == str(port)
-    assert "db.engine" not in make_run(None).ctx.shared
+    assert make_run(None).ctx.engine is None
 
 
 def test_stopped_server_then_started_again(pg, pgdb, make_run):

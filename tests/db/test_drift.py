@@ -14,10 +14,12 @@ from sidecar.worker.context import Skip
 pytestmark = pytest.mark.postgres
 
 
-def check(run, **config):
+def check(run, cache=None, **config):
     run.ctx.config.update(config)
+    run.ctx.previous_cache = cache
     out = drift.run_schema_drift(run.ctx)
     assert_secret_free(out, run.phases)
+    assert "result" not in out["observed"]  # the cache travels on its own, not shown
     for f in out["findings"]:
         if f["code"].startswith("DRIFT4") and f["code"] < "DRIFT430" \
                 and f["code"] != "DRIFT420":
@@ -320,11 +322,11 @@ def test_a_table_that_cannot_be_reflected_is_reported_and_the_rest_goes_on(
 ])
 def test_verdict_joins_migration_state_and_drift(pgdb, make_run, state, verdict, code):
     run = make_run(pgdb(USERS_SQL).url(), users_md(email=sa.Column("email", sa.String(9))))
-    run.ctx.shared["migrations.state"] = state
+    run.ctx.migration_state = state
     out = check(run)
     assert out["observed"]["verdict"] == verdict
     assert sorted(codes(out)) == sorted(["DRIFT403", code])
-    assert code not in [f["code"] for f in out["observed"]["result"]]
+    assert code not in [f["code"] for f in out["cache"]["result"]]
 
 
 def test_verdict_from_a_real_migrations_run(pgdb, make_run, tmp_path):
@@ -344,12 +346,6 @@ def test_verdict_from_a_real_migrations_run(pgdb, make_run, tmp_path):
 # --- cached re-checks ----------------------------------------------------------------------
 
 
-def _cache_from(out):
-    obs = out["observed"]
-    return {"fingerprint": obs["fingerprint"], "models_hash": obs["models_hash"],
-            "result": obs["result"], "compared_at": obs["last_full_compare"]}
-
-
 def test_recheck_reuses_the_result_while_nothing_changed(pgdb, make_run, monkeypatch):
     db = pgdb(USERS_SQL)
     md = users_md(email=sa.Column("email", sa.String(9)))
@@ -361,17 +357,17 @@ def test_recheck_reuses_the_result_while_nothing_changed(pgdb, make_run, monkeyp
 
     with monkeypatch.context() as m:
         m.setattr(drift, "compare", no_compare)
-        again = check(make_run(db.url(), md), drift_cache=_cache_from(first))
+        again = check(make_run(db.url(), md), cache=first["cache"])
     assert again["observed"]["reused"] is True
     assert again["findings"] == first["findings"]
     assert again["observed"]["last_full_compare"] == first["observed"]["last_full_compare"]
 
     db.sql("ALTER TABLE users ADD COLUMN email varchar(9);")  # the DB changed
-    changed = check(make_run(db.url(), md), drift_cache=_cache_from(first))
+    changed = check(make_run(db.url(), md), cache=first["cache"])
     assert changed["observed"]["reused"] is False and changed["findings"] == []
 
     md2 = users_md(email=sa.Column("email", sa.String(9)), age=sa.Column("age", sa.Integer))
-    models_changed = check(make_run(db.url(), md2), drift_cache=_cache_from(changed))
+    models_changed = check(make_run(db.url(), md2), cache=changed["cache"])
     assert models_changed["observed"]["reused"] is False
     assert codes(models_changed) == ["DRIFT403"]
 

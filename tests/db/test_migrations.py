@@ -64,7 +64,7 @@ def test_at_head(pgdb, make_run, tmp_path):
     out = check(run)
     assert out["findings"] == []
     assert out["observed"]["state"] == "at_head" and out["observed"]["heads"] == ["c3d2"]
-    assert run.ctx.shared["migrations.state"]["state"] == "at_head"
+    assert run.ctx.migration_state["state"] == "at_head"
 
 
 def test_behind_lists_each_pending_revision_with_its_message(pgdb, make_run, tmp_path):
@@ -76,7 +76,7 @@ def test_behind_lists_each_pending_revision_with_its_message(pgdb, make_run, tmp
         {"revision": "b2e1", "message": "add users.email"},
         {"revision": "c3d2", "message": "create security_events"}]
     assert "b2e1 (add users.email); c3d2 (create security_events)" in f["message"]
-    assert run.ctx.shared["migrations.state"]["state"] == "behind"
+    assert run.ctx.migration_state["state"] == "behind"
 
 
 def test_empty_version_table_means_everything_is_pending(pgdb, make_run, tmp_path):
@@ -92,7 +92,7 @@ def test_unknown_revision(pgdb, make_run, tmp_path):
     run = make_run(db.url(), app_path=write_alembic(tmp_path))
     f = only(check(run), "MIG302")
     assert f["facts"]["revision"] == "ffff9999"
-    assert run.ctx.shared["migrations.state"]["state"] == "unknown_revision"
+    assert run.ctx.migration_state["state"] == "unknown_revision"
 
 
 def test_several_heads(pgdb, make_run, tmp_path):

@@ -55,15 +55,13 @@ def test_full_run_sends_only_reads(pg, pgdb, make_run, tmp_path, driver):
     outputs = []
     cache = None
     for _ in range(2):  # a full run, then a cached re-check
-        run = make_run(db.url(driver=driver), md, app_path=app,
-                       drift_cache=cache)
+        run = make_run(db.url(driver=driver), md, app_path=app)
+        run.ctx.previous_cache = cache
         outputs.append(database.run_database(run.ctx))
         outputs.append(migrations.run_migrations(run.ctx))
         out = drift.run_schema_drift(run.ctx)
         outputs.append(out)
-        obs = out["observed"]
-        cache = {"fingerprint": obs["fingerprint"], "models_hash": obs["models_hash"],
-                 "result": obs["result"], "compared_at": obs["last_full_compare"]}
+        cache = out["cache"]
         assert_secret_free(outputs, run.phases)
         run.close()
     assert outputs[2]["observed"]["reused"] is False and outputs[5]["observed"]["reused"]

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from sidecar.cli import main as cli
 from sidecar.settings import OPTIONS, ConfigError, resolve
+from sidecar.worker import registry
 from tests.helpers import EXAMPLES, FIXTURES, run_cli
 from tests.reliability.conftest import RelDaemon
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.reliability
 
 TOKEN = f"tok-{uuid.uuid4().hex}"
 ROUTES = ("/livez", "/healthz", "/readyz", "/metrics", "/diagnose", "/refresh")
-CHECKS = ("models_import", "mappers", "database", "migrations", "schema_drift")
+CHECKS = tuple(registry.names())
 DESIGNED_503 = re.compile(r"^/(readyz|diagnose)")
 HTTP = settings(max_examples=150, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -13,6 +13,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from sidecar.worker import registry
 from tests.helpers import run_cli
 from tests.reliability.conftest import FAST, new_database
 
@@ -22,7 +23,7 @@ APPS = Path(__file__).resolve().parent / "apps"
 SECRET = f"sEcr3t-{uuid.uuid4().hex[:8]}@{uuid.uuid4().hex[:8]}/ss"  # '@' and '/' need quoting
 TOKEN = f"tok-{uuid.uuid4().hex}"
 ROLE = "secretrole"
-CHECKS = ("models_import", "mappers", "database", "migrations", "schema_drift")
+CHECKS = tuple(registry.names())
 
 
 def forms(secret: str) -> set[str]:

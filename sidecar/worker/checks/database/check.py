@@ -1,10 +1,9 @@
 """The ``database`` check: connect with the app's URL, read-only and time-limited, and ping.
 
-Leaves in ``ctx.shared`` (read by the migrations and schema_drift checks):
-- ``db.engine``: the Engine (only after a successful connection);
-- ``db.error``: why there is no engine (a redacted sentence), when connecting failed;
-- ``db.secrets``: the password's forms, for ``scrub`` in every later check.
-Call ``shutdown(ctx)`` once at the end of the run to close the pool.
+Leaves on the Context (read by the migrations and schema_drift checks): ``engine`` (only
+after a successful connection), ``db_error`` (why there is none, a redacted sentence) and
+``secrets`` (the password's forms, for ``scrub`` in every later check). The engine's pool is
+closed by a cleanup registered on the Context, at the end of the run.
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ from ...protocol import finding
 from ...redact import guarded, redact, scrub
 from . import url as db_url
 
-ENGINE, ERROR, SECRETS = "db.engine", "db.error", "db.secrets"
-
 
 def run_database(ctx: Context) -> CheckOutcome:
     def body() -> CheckOutcome:
@@ -33,9 +30,9 @@ def run_database(ctx: Context) -> CheckOutcome:
 
 
 def secrets_for(ctx: Context) -> List[str]:
-    if SECRETS not in ctx.shared:
-        ctx.shared[SECRETS] = db_url.secrets_of(ctx.config.get("database_url"))
-    return ctx.shared[SECRETS]
+    if ctx.secrets is None:
+        ctx.secrets = db_url.secrets_of(ctx.config.get("database_url"))
+    return ctx.secrets
 
 
 def _run(ctx: Context) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
@@ -55,11 +52,11 @@ def _run(ctx: Context) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
 
 def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
     """Build the engine and open one connection; on failure, the finding that says why."""
-    if ENGINE in ctx.shared:
-        return ctx.shared[ENGINE], [], dict(ctx.shared.get("db.observed") or {})
+    if ctx.engine is not None:
+        return ctx.engine, [], dict(ctx.db_observed)
     raw_url = ctx.config.get("database_url")
     if not raw_url:
-        ctx.shared[ERROR] = "no database URL is configured"
+        ctx.db_error = "no database URL is configured"
         raise Skip("no database URL is configured (set --database-url or DATABASE_URL)")
     secrets = secrets_for(ctx)
     observed: Dict[str, Any] = {}
@@ -70,7 +67,7 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
         observed["dialect"] = url.get_backend_name()
         url, choice = db_url.resolve_driver(url)
     except db_url.UrlProblem as problem:
-        ctx.shared[ERROR] = str(problem)
+        ctx.db_error = str(problem)
         return None, [_problem_finding(problem, secrets)], observed
     observed["driver"] = choice["driver"]
     if choice.get("driver_substituted"):
@@ -91,7 +88,7 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
     try:
         engine, connect_s = _open(url, limits, ctx.app_path, startup_options=True)
     except db_url.UrlProblem as problem:
-        ctx.shared[ERROR] = str(problem)
+        ctx.db_error = str(problem)
         return None, [*findings, _problem_finding(problem, secrets)], observed
     except Exception as exc:
         if _pgbouncer_rejects_options(exc):
@@ -109,12 +106,13 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
                          database=url.database or "", user=url.username or "",
                          timeout_s=str(limits.connect_timeout_s))
             message = f"Could not connect to {where}: {_driver_message(exc)}"
-            ctx.shared[ERROR] = f"could not connect to the database ({code})"
+            ctx.db_error = f"could not connect to the database ({code})"
             failure = finding(code, message, exception=_exc_name(exc), facts=facts)
             return None, [*findings, failure], observed
     observed["connect_ms"] = round(connect_s * 1000, 1)
-    ctx.shared[ENGINE] = engine
-    ctx.shared["db.observed"] = dict(observed)
+    ctx.engine = engine
+    ctx.db_observed = dict(observed)
+    ctx.on_cleanup(lambda: _close(ctx))
     return engine, findings, observed
 
 
@@ -137,14 +135,12 @@ def _open(url: Any, limits: Any, app_path: str, startup_options: bool) -> Tuple[
 
 def ensure_engine(ctx: Context) -> Any:
     """The run's engine, connecting now if the database check has not; Skip if impossible."""
-    if ENGINE in ctx.shared:
-        return ctx.shared[ENGINE]
-    if ERROR not in ctx.shared:
+    if ctx.engine is None and ctx.db_error is None:
         with contextlib.suppress(Skip):
             _connect(ctx)
-    if ENGINE in ctx.shared:
-        return ctx.shared[ENGINE]
-    reason = ctx.shared.get(ERROR) or "the database is not reachable"
+    if ctx.engine is not None:
+        return ctx.engine
+    reason = ctx.db_error or "the database is not reachable"
     raise Skip(redact(f"{reason}; see the database check", secrets_for(ctx)))
 
 
@@ -160,8 +156,9 @@ def read_only_connection(engine: Any) -> Iterator[Any]:
                 trans.rollback()
 
 
-def shutdown(ctx: Context) -> None:
-    engine = ctx.shared.pop(ENGINE, None)
+def _close(ctx: Context) -> None:
+    """Close the pool cleanly (no "unexpected EOF" in the PostgreSQL logs)."""
+    engine, ctx.engine = ctx.engine, None
     if engine is not None:
         engine.dispose()
 

@@ -4,19 +4,21 @@ Alembic's autogenerate comparison does the work (compare_type and server default
 over read-only connections; ``drift_extra`` adds what it does not compare (PostgreSQL enum
 labels, primary keys, named CHECK constraints via Alembic's opt-in plugin), the passes in
 ``drift_passes`` turn its add/drop noise into findings with fixes, and the verdict joins the
-result with the migrations check's state (``ctx.shared["migrations.state"]``).
+result with the migrations check's state (``ctx.migration_state``). Each table/column
+finding then points at the model's class and attribute statement too.
 
 A table that cannot be reflected is isolated by bisection (compare halves of the table list
 until the failing one is alone) and reported as DRIFT420; the rest is compared normally.
 
 Cheap re-checks: see ``drift_fingerprint``. Observed carries ``fingerprint``,
-``models_hash``, ``reused``, ``last_full_compare`` and ``result`` (the raw findings, for the
-daemon to hand back as ``config["drift_cache"]`` next cycle).
+``models_hash``, ``reused`` and ``last_full_compare``; the outcome's ``cache`` (fingerprint,
+models hash, the raw unlocated findings) comes back as ``ctx.previous_cache`` next cycle.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import fnmatch
 import time
@@ -25,8 +27,8 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...redact import guarded
+from ...source import locate
 from ..database.check import ensure_engine, read_only_connection, secrets_for
-from ..migrations.check import STATE
 from .diffs import Diff, Renderer, from_upgrade_ops
 from .extra import check_constraint_plugins, compare_enums, compare_primary_keys
 from .fingerprint import catalog_fingerprint, models_hash
@@ -107,7 +109,7 @@ def _run(ctx: Context) -> CheckOutcome:
             fp = None  # a catalog we cannot hash just means a full compare every cycle
             _restart_transaction(conn)
         observed["fingerprint"] = fp["fingerprint"] if fp else None
-        cache = ctx.config.get("drift_cache") or {}
+        cache = ctx.previous_cache or {}
         reuse = bool(fp and cache.get("fingerprint") == fp["fingerprint"]
                      and cache.get("models_hash") == observed["models_hash"]
                      and isinstance(cache.get("result"), list))
@@ -123,14 +125,22 @@ def _run(ctx: Context) -> CheckOutcome:
             observed["compare_s"] = round(time.perf_counter() - started, 3)
             observed["last_full_compare"] = _now()
     observed["reused"] = reuse
-    observed["result"] = result
     observed["compared_at"] = observed["last_full_compare"]
     differences = [f for f in result if f["code"] != "DRIFT420"]
     observed["differences"] = len(differences)
-    verdict, verdict_finding = join_verdict(ctx.shared.get(STATE), differences)
+    verdict, verdict_finding = join_verdict(ctx.migration_state, differences)
     observed["verdict"] = verdict
-    findings = list(result) + ([verdict_finding] if verdict_finding else [])
-    return {"findings": findings, "observed": observed}
+    # the cache keeps the findings as compared; locating copies, so a later reuse is
+    # located afresh against the models as they are then
+    findings = copy.deepcopy(result) + ([verdict_finding] if verdict_finding else [])
+    with contextlib.suppress(Exception):  # pointing at the model is a bonus
+        locate_model_columns(ctx, findings)
+    outcome: CheckOutcome = {"findings": findings, "observed": observed}
+    if observed["fingerprint"]:  # without one, a cache could never be reused
+        outcome["cache"] = {"fingerprint": observed["fingerprint"],
+                            "models_hash": observed["models_hash"], "result": result,
+                            "compared_at": observed["last_full_compare"]}
+    return outcome
 
 
 # --- the comparison ------------------------------------------------------------------------
@@ -298,6 +308,56 @@ def _q(key: TableKey) -> str:
 
 def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300]
+
+
+# --- pointing at the model ---------------------------------------------------------------
+
+
+def locate_model_columns(ctx: Context, findings: List[Dict[str, Any]]) -> None:
+    """Give table/column findings (schema drift) the model's file:line, class and attribute.
+
+    On-call reads "security_events.event_metadata"; the developer needs
+    "server/models_sql.py:105, SecurityEvent.event_metadata".
+    """
+    mappers, locator = ctx.mappers, ctx.locator
+    if not mappers or locator is None:
+        return
+    for raw in findings:
+        table, column = raw.get("table"), raw.get("column")
+        if not table or raw.get("file"):
+            continue
+        for mapper in mappers:
+            local = getattr(mapper, "local_table", None)
+            if getattr(local, "name", None) != table:
+                continue
+            cls = mapper.class_
+            attribute = None
+            if column:
+                for key, col in mapper.columns.items():
+                    if getattr(col, "name", None) == column and getattr(col, "table",
+                                                                        None) is local:
+                        attribute = key
+                        break
+                if attribute is None:
+                    continue  # a column only the database has: the class line is enough
+            try:
+                import inspect  # the stdlib's (compare() imports SQLAlchemy's)
+
+                filename = inspect.getsourcefile(cls)
+            except (TypeError, OSError):
+                filename = None
+            if not filename or not locator.is_user_file(filename):
+                break
+            found = locator.find_class(cls.__name__, [filename])
+            if found is None:
+                break
+            stmt = locate.attribute_statement(found[1], attribute) if attribute else None
+            raw["file"] = locator.relative(filename)
+            raw["line"] = stmt.lineno if stmt is not None else found[1].lineno
+            raw["class"] = cls.__name__
+            if attribute:
+                raw["attribute"] = attribute
+            break
 
 
 # --- the verdict ---------------------------------------------------------------------------

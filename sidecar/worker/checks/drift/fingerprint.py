@@ -1,8 +1,9 @@
 """Cheap re-checks: a fingerprint of the live catalog and a hash of the models.
 
-The worker is a fresh process per cycle, so the daemon keeps the previous result and hands
-it back as ``config["drift_cache"]``; when both hashes match, the previous findings stand
-and Alembic's reflection (seconds on a large schema) is skipped.
+The worker is a fresh process per cycle, so the daemon keeps the previous result (the
+check's ``cache`` event) and hands it back as ``ctx.previous_cache``; when both hashes
+match, the previous findings stand and Alembic's reflection (seconds on a large schema) is
+skipped.
 
 - PostgreSQL: ONE statement hashes, server side, the catalog rows autogenerate reads
   (relations, columns with types/nullability/defaults/comments, indexes, constraints,

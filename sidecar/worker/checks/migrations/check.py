@@ -5,7 +5,7 @@ MigrationContext on our read-only connection reads ``alembic_version``; env.py i
 (it may run migrations or need the app's settings), so a custom version table set only in
 env.py is not seen: the default ``alembic_version`` in the default schema is read.
 
-Leaves ``ctx.shared["migrations.state"]`` for the schema_drift verdict:
+Leaves ``ctx.migration_state`` for the schema_drift verdict:
 ``{"state": at_head | behind | unknown_revision | no_version_table, "current": [...],
 "heads": [...], "pending": [{"revision", "message"}...]}``.
 """
@@ -20,7 +20,6 @@ from ...protocol import finding
 from ...redact import guarded
 from ..database.check import ensure_engine, read_only_connection, secrets_for
 
-STATE = "migrations.state"
 VERSION_TABLE = "alembic_version"
 
 
@@ -130,7 +129,7 @@ def _run(ctx: Context) -> CheckOutcome:
                            "heads": " ".join(heads)}))
     observed["state"] = state["state"]
     observed["pending_count"] = len(state["pending"])
-    ctx.shared[STATE] = state
+    ctx.migration_state = state
     return {"findings": findings, "observed": observed}
 
 

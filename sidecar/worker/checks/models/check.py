@@ -204,9 +204,9 @@ def run_models_import(ctx: Context) -> CheckOutcome:
             targets.append((target, obj))
     _reserved_attribute_lint(locator, out)
     _double_imports(locator, out)
-    ctx.shared["targets"] = targets
-    ctx.shared["locator"] = locator
-    ctx.shared["import_ok"] = ok
+    ctx.targets = targets
+    ctx.locator = locator
+    ctx.import_ok = ok
     if not ok:
         ctx.models_error = "the models did not import (see models_import)"
     observed = {"targets": list(ctx.config.get("models") or []),
@@ -228,11 +228,11 @@ def _foreign_key_targets(ctx: Context, locator: locate.Locator, out: Findings) -
 
 
 def run_mappers(ctx: Context) -> CheckOutcome:
-    if not ctx.shared.get("import_ok"):
+    locator = ctx.locator
+    if not ctx.import_ok or locator is None:
         raise Skip(ctx.models_error or "the models did not import")
     from sqlalchemy.orm import configure_mappers
 
-    locator: locate.Locator = ctx.shared["locator"]
     out = Findings()
     ctx.emit_phase("configure_mappers()")
     configured = True
@@ -245,9 +245,9 @@ def run_mappers(ctx: Context) -> CheckOutcome:
     for w in recorder.take():
         out.add(classify.from_warning(w, "configure", "configure_mappers()", locator))
     ctx.emit_phase("discovering MetaData")
-    found = discover.discover(locator, ctx.shared.get("targets") or [])
+    found = discover.discover(locator, ctx.targets)
     ctx.metadatas = found["metadatas"]
-    ctx.shared["mappers"] = found["mappers"]
+    ctx.mappers = found["mappers"]
     _foreign_key_targets(ctx, locator, out)
     if not found["observed"]["tables"] and not found["observed"]["mapped_classes"]:
         targets = ", ".join(ctx.config.get("models") or [])
@@ -261,52 +261,3 @@ def run_mappers(ctx: Context) -> CheckOutcome:
             else "no models were found"
         )
     return {"findings": out.items, "observed": found["observed"]}
-
-
-
-def locate_model_columns(ctx: Context, findings: List[Dict[str, Any]]) -> None:
-    """Give table/column findings (schema drift) the model's file:line, class and attribute.
-
-    On-call reads "security_events.event_metadata"; the developer needs
-    "server/models_sql.py:105, SecurityEvent.event_metadata".
-    """
-    mappers = ctx.shared.get("mappers") or []
-    locator: Optional[locate.Locator] = ctx.shared.get("locator")
-    if not mappers or locator is None:
-        return
-    for raw in findings:
-        table, column = raw.get("table"), raw.get("column")
-        if not table or raw.get("file"):
-            continue
-        for mapper in mappers:
-            local = getattr(mapper, "local_table", None)
-            if getattr(local, "name", None) != table:
-                continue
-            cls = mapper.class_
-            attribute = None
-            if column:
-                for key, col in mapper.columns.items():
-                    if getattr(col, "name", None) == column and getattr(col, "table",
-                                                                        None) is local:
-                        attribute = key
-                        break
-                if attribute is None:
-                    continue  # a column only the database has: the class line is enough
-            try:
-                import inspect
-
-                filename = inspect.getsourcefile(cls)
-            except (TypeError, OSError):
-                filename = None
-            if not filename or not locator.is_user_file(filename):
-                break
-            found = locator.find_class(cls.__name__, [filename])
-            if found is None:
-                break
-            stmt = locate.attribute_statement(found[1], attribute) if attribute else None
-            raw["file"] = locator.relative(filename)
-            raw["line"] = stmt.lineno if stmt is not None else found[1].lineno
-            raw["class"] = cls.__name__
-            if attribute:
-                raw["attribute"] = attribute
-            break
