@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.findings.model import Severity
+from sidecar.findings.registry import CATALOG
 
 CHECK_NAMES = ("models_import", "mappers", "database", "migrations", "schema_drift")
 
@@ -54,8 +55,6 @@ def _positive_int(value: str) -> int:
 
 
 def _severity_overrides(value: str) -> dict[str, Severity]:
-    from sidecar.findings.catalog import CATALOG
-
     out: dict[str, Severity] = {}
     for item in _split_list(value):
         code, sep, level = item.partition("=")

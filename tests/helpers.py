@@ -63,3 +63,15 @@ def marked_line(fixture_dir: Path) -> tuple[str, int]:
             if MARK in line:
                 return str(path.relative_to(fixture_dir)), number
     raise AssertionError(f"no '{MARK}' marker in {fixture_dir}")
+
+
+def declared_raw(entry: Any, optional: bool = True, **facts: Any) -> dict[str, Any]:
+    """A raw finding for a catalog ``Entry``: every field, and exactly the facts the entry
+    declares (dummy values, or the entry's samples), updated with ``facts``."""
+    raw: dict[str, Any] = {name: f"<{name}>" for name in ("file", "class", "attribute",
+                                                          "table", "column", "fix_sql")}
+    raw.update(code=entry.code, message="m", line=7)
+    names = entry.facts + (entry.optional if optional else ())
+    raw["facts"] = {name: entry.samples.get(name, f"<{name}>") for name in names}
+    raw["facts"].update(facts)
+    return raw
