@@ -8,7 +8,22 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import FIXTURES, check_fixture, marked_line
+from tests import helpers
+from tests.helpers import FIXTURES, CliResult, assert_required_facts, marked_line
+
+
+def check_fixture(name: str, *extra: str) -> CliResult:
+    """The fixture's report; every finding in it carries the facts its hint needs."""
+    result = helpers.check_fixture(name, *extra)
+    assert_required_facts(result.findings())
+    return result
+
+
+def run_cli(*args: str) -> CliResult:
+    result = helpers.run_cli(*args)
+    assert_required_facts(result.findings())
+    return result
+
 
 # fixture -> (code, class, attribute, words the hint must contain)
 CASES = {
@@ -106,8 +121,6 @@ def test_good_package_passes_and_reports_what_it_found() -> None:
 
 
 def test_models_spread_over_several_modules() -> None:
-    from tests.helpers import run_cli
-
     result = run_cli("check", "--app-path", str(FIXTURES / "good_multi"), "--models",
                      "app.models.users", "--models", "app.models.orders", "--format", "json")
     assert result.returncode == 0, result.stdout
@@ -130,8 +143,6 @@ def test_no_models_is_a_warning() -> None:
 
 
 def test_module_that_does_not_exist_is_a_finding() -> None:
-    from tests.helpers import run_cli
-
     result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
                      "app.nosuchmodule", "--format", "json")
     assert result.returncode == 1
@@ -140,8 +151,6 @@ def test_module_that_does_not_exist_is_a_finding() -> None:
 
 
 def test_attribute_target_that_does_not_exist() -> None:
-    from tests.helpers import run_cli
-
     result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
                      "app.models:NoSuchBase", "--format", "json")
     assert result.returncode == 1
@@ -149,10 +158,9 @@ def test_attribute_target_that_does_not_exist() -> None:
 
 
 def test_attribute_target_names_the_metadata_source() -> None:
-    from tests.helpers import run_cli
-
     result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
                      "app.models:Base", "--format", "json")
     assert result.returncode == 0, result.stdout
     sources = [m["source"] for m in result.check("mappers")["observed"]["metadata"]]
     assert any(s.startswith("app.models:Base") for s in sources)
+
