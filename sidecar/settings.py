@@ -270,6 +270,8 @@ class Settings:
             "fallback_sys_path": _own_site_packages(),
             "fallback_python": "{}.{}".format(*sys.version_info[:2]),
             "memory_limit_mb": self.memory_limit_mb,
+            # the worker decides from these which findings stop the later checks
+            "severities": CATALOG.severities(self.severity),
         }
 
 

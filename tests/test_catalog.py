@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 from string import Formatter
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from sidecar.findings.catalog import FIELDS, Entry, UndeclaredFact
 from sidecar.findings.codes.models import TWO_MODULES
 from sidecar.findings.registry import CATALOG
-from sidecar.settings import CHECK_NAMES
+from sidecar.settings import CHECK_NAMES, Settings
 from tests.helpers import ROOT, declared_raw
 
 DOCS = (ROOT / "docs" / "findings.md").read_text()
@@ -155,6 +156,15 @@ def test_unknown_code_falls_back_to_the_generic_entry() -> None:
 def test_severity_override() -> None:
     finding = CATALOG.to_finding({"code": "SQLA101", "message": "m"}, {"SQLA101": "info"})
     assert finding.severity == "info"
+
+
+def test_the_worker_gets_every_codes_effective_severity() -> None:
+    settings = Settings(app_path=Path("."), models=("app.models",),
+                        severity={"SQLA120": "error", "SQLA110": "warning"})
+    severities = settings.worker_config()["severities"]
+    assert set(severities) == set(CATALOG)
+    assert severities["SQLA120"] == "error" and severities["SQLA110"] == "warning"
+    assert severities["SQLA121"] == "info" and severities["SQLA104"] == "error"
 
 
 def test_timeout_hint_depends_on_where_the_time_went() -> None:

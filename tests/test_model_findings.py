@@ -6,6 +6,11 @@ never at the ``class`` line when the message names an attribute, never inside SQ
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import subprocess
+import sys
+
 import pytest
 
 from tests import helpers
@@ -164,3 +169,45 @@ def test_attribute_target_names_the_metadata_source() -> None:
     sources = [m["source"] for m in result.check("mappers")["observed"]["metadata"]]
     assert any(s.startswith("app.models:Base") for s in sources)
 
+
+def test_an_error_in_the_mappers_stops_drift_and_severity_decides_what_is_an_error(
+        tmp_path) -> None:
+    """The worker blocks on the effective severity it is sent, not on a list of codes."""
+    db = tmp_path / "app.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE unrelated (id INTEGER PRIMARY KEY)")
+    url = ["--database-url", f"sqlite:///{db}"]
+    blocked = check_fixture("foreign_key_missing_table", *url)
+    assert blocked.findings("SQLA110")[0]["severity"] == "error"
+    drift = blocked.check("schema_drift")
+    assert drift["status"] == "skip" and "mappers" in drift["reason"], drift
+    relaxed = check_fixture("foreign_key_missing_table", *url, "--severity", "SQLA110=warning")
+    assert relaxed.findings("SQLA110")[0]["severity"] == "warning"
+    assert relaxed.check("schema_drift")["status"] != "skip", relaxed.check("schema_drift")
+
+
+MAPPERS = """
+import json, sys
+from sidecar.worker.checks.models import check
+from sidecar.worker.context import Context
+sys.path.insert(0, sys.argv[1])
+ctx = Context({"app_path": sys.argv[1], "models": ["app.models"],
+               "severities": json.loads(sys.argv[2])}, lambda detail: None)
+check.run_models_import(ctx)
+codes = [f["code"] for f in check.run_mappers(ctx)["findings"]]
+print(json.dumps({"codes": codes, "models_ok": ctx.models_ok}))
+"""
+
+
+@pytest.mark.parametrize(("severities", "models_ok"), [
+    ({"SQLA110": "warning"}, True),
+    ({"SQLA110": "error"}, False),
+    ({}, False),  # a code the daemon sent no severity for counts as an error
+])
+def test_the_worker_blocks_on_the_severities_in_its_config(severities, models_ok) -> None:
+    app = FIXTURES / "foreign_key_missing_table"
+    proc = subprocess.run([sys.executable, "-c", MAPPERS, str(app), json.dumps(severities)],
+                          capture_output=True, text=True, timeout=60, cwd=helpers.ROOT)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out == {"codes": ["SQLA110"], "models_ok": models_ok}
