@@ -31,6 +31,18 @@ def test_docs_document_no_unknown_code() -> None:
     assert documented <= set(CATALOG), documented - set(CATALOG)
 
 
+def test_docs_are_what_the_generator_writes() -> None:
+    proc = subprocess.run([sys.executable, "scripts/gen_findings_docs.py", "--check"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_docs_contents_list_every_code() -> None:
+    listed = re.findall(r"^\| \[([A-Z]+\d{3})\]\(#([a-z]+\d{3})\) \| ", DOCS, re.M)
+    assert [code for code, _ in listed] == list(CATALOG)
+    assert all(anchor == code.lower() for code, anchor in listed)
+
+
 def test_every_code_the_worker_emits_is_in_the_catalog() -> None:
     sources = "\n".join(p.read_text() for p in (ROOT / "sidecar").rglob("*.py"))
     emitted = set(re.findall(r"[\"']((?:SQLA|SIDE|DB|MIG|DRIFT)\d{3})[\"']", sources))
