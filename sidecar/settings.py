@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.findings.model import Severity
+from sidecar.findings.registry import CATALOG
 from sidecar.worker import registry
 
 
@@ -53,8 +54,6 @@ def _positive_int(value: str) -> int:
 
 
 def _severity_overrides(value: str) -> dict[str, Severity]:
-    from sidecar.findings.catalog import CATALOG
-
     out: dict[str, Severity] = {}
     for item in _split_list(value):
         code, sep, level = item.partition("=")
@@ -285,6 +284,8 @@ class Settings:
             "fallback_sys_path": _own_site_packages(),
             "fallback_python": "{}.{}".format(*sys.version_info[:2]),
             "memory_limit_mb": self.memory_limit_mb,
+            # the worker decides from these which findings stop the later checks
+            "severities": CATALOG.severities(self.severity),
         }
 
 

@@ -63,3 +63,27 @@ def marked_line(fixture_dir: Path) -> tuple[str, int]:
             if MARK in line:
                 return str(path.relative_to(fixture_dir)), number
     raise AssertionError(f"no '{MARK}' marker in {fixture_dir}")
+
+
+def assert_required_facts(findings: list[dict[str, Any]]) -> None:
+    """Every finding carries each fact its catalog entry declares as required (``facts=``):
+    a hint never shows "?" for something the worker (or the runner) forgot to send."""
+    from sidecar.findings.registry import CATALOG
+
+    for f in findings:
+        entry = CATALOG.lookup(f["code"])
+        sent = f.get("facts") or {}
+        missing = [name for name in entry.facts if name not in sent]
+        assert not missing, f"{f['code']} came without {missing}: {f}"
+
+
+def declared_raw(entry: Any, optional: bool = True, **facts: Any) -> dict[str, Any]:
+    """A raw finding for a catalog ``Entry``: every field, and exactly the facts the entry
+    declares (dummy values, or the entry's samples), updated with ``facts``."""
+    raw: dict[str, Any] = {name: f"<{name}>" for name in ("file", "class", "attribute",
+                                                          "table", "column", "fix_sql")}
+    raw.update(code=entry.code, message="m", line=7)
+    names = entry.facts + (entry.optional if optional else ())
+    raw["facts"] = {name: entry.samples.get(name, f"<{name}>") for name in names}
+    raw["facts"].update(facts)
+    return raw

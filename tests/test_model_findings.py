@@ -6,9 +6,29 @@ never at the ``class`` line when the message names an attribute, never inside SQ
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import subprocess
+import sys
+
 import pytest
 
-from tests.helpers import FIXTURES, check_fixture, marked_line
+from tests import helpers
+from tests.helpers import FIXTURES, CliResult, assert_required_facts, marked_line
+
+
+def check_fixture(name: str, *extra: str) -> CliResult:
+    """The fixture's report; every finding in it carries the facts its hint needs."""
+    result = helpers.check_fixture(name, *extra)
+    assert_required_facts(result.findings())
+    return result
+
+
+def run_cli(*args: str) -> CliResult:
+    result = helpers.run_cli(*args)
+    assert_required_facts(result.findings())
+    return result
+
 
 # fixture -> (code, class, attribute, words the hint must contain)
 CASES = {
@@ -106,8 +126,6 @@ def test_good_package_passes_and_reports_what_it_found() -> None:
 
 
 def test_models_spread_over_several_modules() -> None:
-    from tests.helpers import run_cli
-
     result = run_cli("check", "--app-path", str(FIXTURES / "good_multi"), "--models",
                      "app.models.users", "--models", "app.models.orders", "--format", "json")
     assert result.returncode == 0, result.stdout
@@ -130,8 +148,6 @@ def test_no_models_is_a_warning() -> None:
 
 
 def test_module_that_does_not_exist_is_a_finding() -> None:
-    from tests.helpers import run_cli
-
     result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
                      "app.nosuchmodule", "--format", "json")
     assert result.returncode == 1
@@ -140,8 +156,6 @@ def test_module_that_does_not_exist_is_a_finding() -> None:
 
 
 def test_attribute_target_that_does_not_exist() -> None:
-    from tests.helpers import run_cli
-
     result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
                      "app.models:NoSuchBase", "--format", "json")
     assert result.returncode == 1
@@ -149,10 +163,51 @@ def test_attribute_target_that_does_not_exist() -> None:
 
 
 def test_attribute_target_names_the_metadata_source() -> None:
-    from tests.helpers import run_cli
-
     result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
                      "app.models:Base", "--format", "json")
     assert result.returncode == 0, result.stdout
     sources = [m["source"] for m in result.check("mappers")["observed"]["metadata"]]
     assert any(s.startswith("app.models:Base") for s in sources)
+
+
+def test_an_error_in_the_mappers_stops_drift_and_severity_decides_what_is_an_error(
+        tmp_path) -> None:
+    """The worker blocks on the effective severity it is sent, not on a list of codes."""
+    db = tmp_path / "app.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE unrelated (id INTEGER PRIMARY KEY)")
+    url = ["--database-url", f"sqlite:///{db}"]
+    blocked = check_fixture("foreign_key_missing_table", *url)
+    assert blocked.findings("SQLA110")[0]["severity"] == "error"
+    drift = blocked.check("schema_drift")
+    assert drift["status"] == "skip" and "mappers" in drift["reason"], drift
+    relaxed = check_fixture("foreign_key_missing_table", *url, "--severity", "SQLA110=warning")
+    assert relaxed.findings("SQLA110")[0]["severity"] == "warning"
+    assert relaxed.check("schema_drift")["status"] != "skip", relaxed.check("schema_drift")
+
+
+MAPPERS = """
+import json, sys
+from sidecar.worker.checks.models import check
+from sidecar.worker.context import Context
+sys.path.insert(0, sys.argv[1])
+ctx = Context({"app_path": sys.argv[1], "models": ["app.models"],
+               "severities": json.loads(sys.argv[2])}, lambda detail: None)
+check.run_models_import(ctx)
+codes = [f["code"] for f in check.run_mappers(ctx)["findings"]]
+print(json.dumps({"codes": codes, "models_ok": ctx.models_ok}))
+"""
+
+
+@pytest.mark.parametrize(("severities", "models_ok"), [
+    ({"SQLA110": "warning"}, True),
+    ({"SQLA110": "error"}, False),
+    ({}, False),  # a code the daemon sent no severity for counts as an error
+])
+def test_the_worker_blocks_on_the_severities_in_its_config(severities, models_ok) -> None:
+    app = FIXTURES / "foreign_key_missing_table"
+    proc = subprocess.run([sys.executable, "-c", MAPPERS, str(app), json.dumps(severities)],
+                          capture_output=True, text=True, timeout=60, cwd=helpers.ROOT)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out == {"codes": ["SQLA110"], "models_ok": models_ok}

@@ -8,7 +8,7 @@ import importlib
 
 import pytest
 
-from sidecar.findings.catalog import CATALOG
+from sidecar.findings.registry import CATALOG
 from sidecar.worker import registry
 from sidecar.worker.registry import CHECKS
 from tests.helpers import ROOT
@@ -50,7 +50,7 @@ def _names_in_code(path, names: set[str]) -> list[str]:
     the check an ``Entry(...)`` belongs to (documentation, checked above) nor a fact that
     happens to share a name (``facts.get("database")``)."""
     tree = ast.parse(path.read_text())
-    catalog = path.name.startswith("catalog")
+    catalog = path.parent.name == "codes" and path.parent.parent.name == "findings"
     allowed: set[int] = set()
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
@@ -58,8 +58,11 @@ def _names_in_code(path, names: set[str]) -> list[str]:
             allowed.add(id(body[0].value))  # a docstring
         if not (catalog and isinstance(node, ast.Call) and node.args):
             continue
-        if getattr(node.func, "id", None) == "Entry" and len(node.args) >= 5:
-            allowed.add(id(node.args[4]))
+        if getattr(node.func, "id", None) == "Entry" and len(node.args) >= 4:
+            allowed.add(id(node.args[3]))  # Entry(code, title, severity, check, ...)
+            for kw in node.keywords:  # fact names (facts=("database",)), not checks
+                if kw.arg in ("facts", "optional", "samples"):
+                    allowed.update(id(n) for n in ast.walk(kw.value))
         if getattr(node.func, "attr", None) == "get":
             allowed.add(id(node.args[0]))
     return [f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"

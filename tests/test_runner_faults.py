@@ -5,7 +5,15 @@ from __future__ import annotations
 import subprocess
 import time
 
-from tests.helpers import FIXTURES, check_fixture, marked_line
+from tests import helpers
+from tests.helpers import FIXTURES, CliResult, assert_required_facts, marked_line
+
+
+def check_fixture(name: str, **kwargs) -> CliResult:
+    """The fixture's report; every finding in it carries the facts its hint needs."""
+    result = helpers.check_fixture(name, **kwargs)
+    assert_required_facts(result.findings())
+    return result
 
 
 def _models_import(result):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import FIXTURES, check_fixture, marked_line
+from tests.helpers import FIXTURES, assert_required_facts, check_fixture, marked_line
 
 pytestmark = pytest.mark.slow
 
@@ -47,6 +47,7 @@ def test_same_finding_on_every_sqlalchemy_version(app_python, fixture: str) -> N
     assert result.report["versions"]["sqlalchemy"].startswith(expected_version)
     found = result.findings(PORTABLE[fixture])
     assert found, [f["code"] for f in result.findings()]
+    assert_required_facts(result.findings())
     assert (found[0]["file"], found[0]["line"]) == marked_line(FIXTURES / fixture)
 
 

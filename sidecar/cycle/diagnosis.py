@@ -12,7 +12,6 @@ from typing import Any
 import sidecar
 from sidecar.cycle import tracebacks
 from sidecar.cycle.runner import WORKER_DIR, WorkerRun, memory_limit, run_worker
-from sidecar.findings import catalog
 from sidecar.findings.model import (
     CheckResult,
     Finding,
@@ -21,6 +20,7 @@ from sidecar.findings.model import (
     replace,
     status_for,
 )
+from sidecar.findings.registry import CATALOG
 from sidecar.redact import redact, redact_text, url_password
 from sidecar.settings import Settings
 from sidecar.worker import protocol, registry
@@ -101,7 +101,7 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
 def _finding(raw: dict[str, Any], settings: Settings, secrets: tuple[str, ...],
              output_tail: str | None) -> Finding:
     raw = redact(raw, secrets)
-    found = catalog.to_finding(raw, settings.severity)
+    found = CATALOG.to_finding(raw, settings.severity)
     if output_tail and found.output is None and (found.severity == "error"
                                                    or found.code == "SIDE004"):
         found = replace(found, output=output_tail)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.helpers import assert_required_facts
+
 APP_USER = "app"
 # Characters that must be URL-quoted, so redaction of both forms is exercised.
 APP_PASSWORD = "hunter2-S3cret@pg/x"
@@ -25,6 +27,7 @@ def codes(outcome: dict[str, Any]) -> list[str]:
 
 
 def only(outcome: dict[str, Any], code: str) -> dict[str, Any]:
+    assert_required_facts(outcome["findings"])
     found = [f for f in outcome["findings"] if f["code"] == code]
     assert len(found) == 1, f"expected one {code}, got {codes(outcome)}"
     return found[0]

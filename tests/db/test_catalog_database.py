@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from sidecar.findings.catalog import Entry
-from sidecar.findings.catalog_database import ENTRIES
+from sidecar.findings.codes import database, drift, migrations
+
+ENTRIES = database.ENTRIES + migrations.ENTRIES + drift.ENTRIES
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_FILES = ["checks/database/check.py", "checks/database/url.py", "redact.py",
@@ -52,6 +54,8 @@ SAMPLES = {
     "MIG303": {"facts": {"heads": "a b"}},
     "MIG304": {"facts": {"head": "c3d2"}},
     "MIG305": {"facts": {"config": "alembic.ini"}},
+    "DRIFT405": {"facts": {"db_type": "VARCHAR(20)", "model_type": "VARCHAR(50)"}},
+    "DRIFT407": {"facts": {"db_default": "'1'", "model_default": "'5'"}},
     "DRIFT414": {"table": "security_events", "column": "event_metadata",
                  "fix_sql": "ALTER TABLE security_events RENAME COLUMN metadata TO "
                  "event_metadata",

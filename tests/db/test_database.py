@@ -10,7 +10,7 @@ import socket
 import sys
 
 import pytest
-from db_helpers import APP_PASSWORD, assert_secret_free, codes, only
+from db_helpers import APP_PASSWORD, assert_required_facts, assert_secret_free, codes, only
 
 from sidecar.worker.checks.database import check as database
 from sidecar.worker.checks.database import url as db_url
@@ -23,6 +23,7 @@ pytestmark = pytest.mark.postgres
 def check(run):
     outcome = database.run_database(run.ctx)
     assert_secret_free(outcome, run.phases)
+    assert_required_facts(outcome["findings"])
     return outcome
 
 

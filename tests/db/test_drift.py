@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from db_helpers import assert_secret_free, codes, only
+from db_helpers import assert_required_facts, assert_secret_free, codes, only
 from sqlalchemy.orm import declarative_base
 
 from sidecar.worker.checks.drift import check as drift
@@ -20,6 +20,7 @@ def check(run, cache=None, **config):
     out = drift.run_schema_drift(run.ctx)
     assert_secret_free(out, run.phases)
     assert "result" not in out["observed"]  # the cache travels on its own, not shown
+    assert_required_facts(out["findings"])
     for f in out["findings"]:
         if f["code"].startswith("DRIFT4") and f["code"] < "DRIFT430" \
                 and f["code"] != "DRIFT420":

@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from db_helpers import assert_secret_free, codes, only
+from db_helpers import assert_required_facts, assert_secret_free, codes, only
 
 from sidecar.worker.checks.migrations import check as migrations
 from sidecar.worker.context import Skip
@@ -54,6 +54,7 @@ def stamp(db, *revisions: str) -> None:
 def check(run):
     out = migrations.run_migrations(run.ctx)
     assert_secret_free(out, run.phases)
+    assert_required_facts(out["findings"])
     return out
 
 

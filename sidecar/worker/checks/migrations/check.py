@@ -66,7 +66,7 @@ def _run(ctx: Context) -> CheckOutcome:
     path, kind = find_config(ctx)  # first: no configuration means nothing to import
     if path is None:
         raise Skip("no Alembic configuration: no alembic.ini in the app path and "
-                   "alembic_ini is not set")
+                   "--alembic-ini / SIDECAR_ALEMBIC_INI is not set")
     try:
         import alembic  # noqa: F401  (lazily: the app may not have Alembic)
     except Exception as exc:  # not only ImportError: an Alembic built for another Python

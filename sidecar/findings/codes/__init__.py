@@ -1,0 +1,1 @@
+"""One module per code family; ``sidecar.findings.registry`` loads them all."""

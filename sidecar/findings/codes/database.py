@@ -1,0 +1,286 @@
+"""DB2xx: the database check, connecting read-only to the app's database."""
+
+from __future__ import annotations
+
+from sidecar.findings.catalog import Entry, Facts, Family
+
+
+def _auth_hint(f: Facts) -> str:
+    user, db = f.get("user") or "?", f.get("database") or "?"
+    if f.get("reason") == "role":
+        return (f"The role '{user}' does not exist on the server. Create it (`CREATE ROLE "
+                f"{user} LOGIN PASSWORD '...'`) or fix the user name in the URL.")
+    if f.get("reason") == "hba":
+        return ("The server's pg_hba.conf has no entry for this client (host, user, database, "
+                "SSL). Add one, or connect with sslmode=require if only SSL entries exist.")
+    return (f"The server rejected the password for '{user}' on database '{db}'. Check the "
+            "secret the app is given (DATABASE_URL or its parts) against the role's "
+            f"password (`ALTER ROLE {user} PASSWORD '...'`). Special characters in the "
+            "password must be percent-encoded in a URL (@ → %40, / → %2F, : → %3A).")
+
+
+def _malformed_hint(f: Facts) -> str:
+    reason = f.get("reason")
+    if reason == "alias":
+        return (f"SQLAlchemy 1.4+ does not accept '{f.get('backend')}://'. Write "
+                f"'{f.get('suggested')}://' (or '{f.get('suggested')}+psycopg2://'), e.g. "
+                "`url = url.replace('postgres://', 'postgresql://', 1)` where the app reads it.")
+    if reason == "at_sign":
+        return ("Percent-encode special characters in the user name and password: '@' is "
+                "%40, ':' is %3A, '/' is %2F (`urllib.parse.quote_plus(password)`), or build "
+                "the URL with `sqlalchemy.URL.create(...)`.")
+    if reason == "port":
+        return "The port after the host must be a number: `postgresql://user:pw@host:5432/db`."
+    if reason == "driver_name":
+        return (f"SQLAlchemy has no '{f.get('driver')}' driver for {f.get('backend')}; known "
+                f"ones: {f.get('known')}. Write `{f.get('backend')}+<driver>://...`.")
+    if reason == "dialect":
+        return (f"'{f.get('backend')}' is not a SQLAlchemy dialect. Use the form "
+                "`dialect+driver://user:password@host:port/database` (postgresql, mysql, "
+                "sqlite, ...), or install the package that provides this dialect.")
+    if reason == "empty":
+        return "Set the database URL (--database-url, SIDECAR_DATABASE_URL or DATABASE_URL)."
+    return ("Use the form `dialect+driver://user:password@host:port/database`, e.g. "
+            "`postgresql+psycopg2://app:secret@db:5432/app`; percent-encode special "
+            "characters in the password.")
+
+
+def _no_driver_hint(f: Facts) -> str:
+    if f.get("suggested"):  # sent as "" when no other driver of the backend is installed
+        return (f"Install `{f.get('package')}` in the app's environment, or use the driver "
+                f"that is installed: write the URL as `{f.get('suggested')}://...`.")
+    return (f"Install `{f.get('package')}` in the app's environment (add it to the app's "
+            "requirements), or name another installed driver in the URL "
+            f"(`{f.get('backend')}+<driver>://`).")
+
+
+def _timeout_hint(f: Facts) -> str:
+    which = {"lock_timeout": "lock_timeout (--lock-timeout-ms)",
+             "statement_timeout": "statement_timeout (--statement-timeout-ms)"}.get(
+        str(f.get("reason")), "lock or statement timeout")
+    return (f"The server answered, but one of the sidecar's reads was cancelled by its {which}. "
+            "Another session holds a lock on a table the check reads (a migration or an ALTER "
+            "TABLE running, a session idle in transaction), or the server is overloaded. Find "
+            "the holder: `SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid "
+            "IN (SELECT unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)`. Raise the "
+            "timeout only if the wait is expected.")
+
+
+ENTRIES = (
+    Entry(
+        "DB201", "Database server not reachable", "error", "database",
+        "Nothing accepted the connection at {host}:{port}. Check that the database is "
+        "running and ready (`pg_isready -h {host} -p {port}`), that host and port in the URL "
+        "are right, and that the network allows the connection (in compose, use the "
+        "service name as host, not localhost).",
+        facts=("host", "port"),
+        explanation="""\
+**What:** the connection was refused, or the server is starting up / shutting down
+(`facts.reason`: `refused` or `starting`).
+**Why:** the database is not running, the port is wrong, or the app connects to
+`localhost` inside a container where the database is another service.
+**Fix:** start the database or fix host/port; in compose use the service name.
+
+```
+postgresql+psycopg2://app:***@localhost:5432/app   # inside the backend container: wrong
+postgresql+psycopg2://app:***@db:5432/app          # the compose service name: right
+```
+""",
+    ),
+    Entry(
+        "DB202", "Database host name does not resolve", "error", "database",
+        "The host '{host}' has no DNS entry where the app runs. Fix the host in the URL; in "
+        "docker compose the host is the database's service name, and both containers must "
+        "share a network.",
+        facts=("host",),
+        explanation="""\
+**What:** DNS has no entry for the URL's host (`could not translate host name`).
+**Why:** a typo, or the containers do not share a network.
+**Fix:** correct the host; put app and database on one compose network.
+
+```
+DATABASE_URL=postgresql://app:***@dbb:5432/app   # "dbb": no such service
+```
+""",
+    ),
+    Entry(
+        "DB203", "Connecting to the database timed out", "error", "database",
+        "No answer from {host}:{port} within {timeout_s} s. A firewall or security group "
+        "dropping packets, a wrong IP, or an overloaded server are the usual causes; "
+        "raise --connect-timeout only if the server is merely slow.",
+        facts=("host", "port", "timeout_s"),
+        explanation="""\
+**What:** no answer within `--connect-timeout` seconds (default 5, whole seconds for libpq
+drivers).
+**Why:** packets dropped by a firewall or security group, a wrong IP, an overloaded server.
+**Fix:** open the path to the database; raise `--connect-timeout` only for a slow server.
+
+```
+sidecar check --database-url postgresql://app:***@10.0.0.99/app   # DB203 after 5 s
+```
+""",
+    ),
+    Entry(
+        "DB204", "Database authentication failed", "error", "database", _auth_hint,
+        facts=("reason", "user", "database"),
+        explanation="""\
+**What:** the server rejected the credentials (`facts.reason`: `password`, `role` for an
+unknown user, `hba` for no pg_hba.conf entry).
+**Why:** a rotated secret, a wrong user, or a password with unescaped special characters.
+**Fix:** fix the secret or the role; percent-encode `@ : /` in URL passwords.
+
+```
+postgresql://app:p@ss@db/app      # wrong: '@' in the password
+postgresql://app:p%40ss@db/app    # right
+```
+""",
+    ),
+    Entry(
+        "DB205", "Database does not exist", "error", "database",
+        "The server has no database '{database}'. Create it (`createdb -h {host} -p {port} "
+        "-U <admin> -O {user} {database}`, or POSTGRES_DB in the postgres image), or fix "
+        "its name in the URL.",
+        facts=("database", "host", "port", "user"),
+        explanation="""\
+**What:** the server is up and the login works, but the named database does not exist.
+**Why:** it was never created (fresh volume), or the name in the URL is wrong.
+**Fix:** `createdb -O app app`, or `POSTGRES_DB=app` for the postgres image.
+
+```
+FATAL:  database "ap" does not exist
+```
+""",
+    ),
+    Entry(
+        "DB206", "No driver installed for the URL's dialect", "error", "database",
+        _no_driver_hint, facts=("package", "suggested", "backend"),
+        explanation="""\
+**What:** the DBAPI module the URL needs is not importable by the app's interpreter, and no
+substitute applies (the URL names its driver, or none of the backend's drivers is installed).
+**Why:** a missing requirement, e.g. `postgresql+pg8000://` without pg8000.
+**Fix:** install the package, or name the installed driver in the URL (`facts.suggested`).
+
+```
+pip install psycopg2-binary        # or: postgresql+psycopg://... if psycopg 3 is installed
+```
+""",
+    ),
+    Entry(
+        "DB207", "Malformed database URL", "error", "database", _malformed_hint,
+        # which of the others come depends on the reason (sidecar/worker/checks/database/url.py)
+        facts=("reason",), optional=("backend", "suggested", "driver", "known"),
+        explanation="""\
+**What:** the URL cannot be used (`facts.reason`: `syntax`, `port`, `alias` for
+`postgres://`, `at_sign` for an unescaped `@`, `driver_name`, `dialect`, `empty`).
+**Why:** SQLAlchemy 1.4+ rejects `postgres://` (Heroku style); special characters in the
+password must be percent-encoded.
+**Fix:** see the hint for the reason; build URLs with `sqlalchemy.URL.create(...)`.
+
+```
+postgres://app:***@db/app     ->  postgresql://app:***@db/app
+```
+""",
+    ),
+    Entry(
+        "DB208", "Database driver substituted", "info", "database",
+        "A bare '{backend}://' means '{default_driver}' in the app's SQLAlchemy, which is "
+        "not installed; the sidecar used '{driver}'. The app itself will fail the same way: "
+        "write the URL as `{suggested}://...` (or install {default_driver}).",
+        facts=("backend", "default_driver", "driver", "suggested"),
+        explanation="""\
+**What:** the URL names no driver, the dialect's default driver is missing, and the sidecar
+used another installed driver of the same backend (noted in `observed.driver`).
+**Why:** SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg (3); 1.4/2.0 mapped it to
+psycopg2. An app with only psycopg2 installed will fail the same way at start-up.
+**Fix:** write the driver into the URL.
+
+```
+postgresql://app:***@db/app  ->  postgresql+psycopg2://app:***@db/app
+```
+""",
+    ),
+    Entry(
+        "DB209", "SQLite database file does not exist", "error", "database",
+        "Nothing at {path}. A relative sqlite:/// path is resolved against the app path; "
+        "use sqlite://// with an absolute path, or mount the volume holding the file. The "
+        "sidecar opens SQLite read-only and never creates the file.",
+        facts=("path",),
+        explanation="""\
+**What:** the SQLite URL names a file that is not there. The sidecar opens SQLite
+read-only (`file:...?mode=ro`) and never creates it.
+**Why:** a relative path resolved from another directory (relative paths are resolved
+against the app path), or a volume that is not mounted.
+**Fix:** use an absolute path (`sqlite:////data/app.db`) or mount the volume.
+
+```
+sqlite:///app.db     # relative: <app path>/app.db
+sqlite:////data/app.db
+```
+""",
+    ),
+    Entry(
+        "DB210", "The sidecar's session is not read-only", "warning", "database",
+        "The {dialect} session did not report a read-only transaction. The sidecar only "
+        "reads, but give its role read-only privileges (or a read replica) to guarantee it.",
+        facts=("dialect",),
+        explanation="""\
+**What:** the session did not report a read-only transaction (e.g. a MySQL server that
+ignored `SET SESSION TRANSACTION READ ONLY`).
+**Why:** the sidecar cannot prove it never writes on this server.
+**Fix:** give the sidecar's role read-only privileges, or point it at a replica.
+
+```sql
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO sidecar_ro;
+```
+""",
+    ),
+    Entry(
+        "DB211", "A database statement timed out", "error", "database", _timeout_hint,
+        facts=("reason",),
+        explanation="""\
+**What it means.** The server accepted the connection, but one of the sidecar's first reads
+(the driver's own start-up queries included) was cancelled by the `lock_timeout` or
+`statement_timeout` the sidecar sets on its session (`--lock-timeout-ms`,
+`--statement-timeout-ms`). The cycle ends on time and the next cycle retries.
+
+**Why it happens.** Another session holds a lock on a table the check reads — a migration or
+an `ALTER TABLE` in progress, a session left idle in a transaction after DDL, even a lock on
+a catalog table such as `pg_class` — or the server is too loaded to answer in time. The app
+would block on the same lock.
+
+**How to fix.** Find the session holding the lock and let it finish (or end it):
+`SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid IN (SELECT
+unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)`. Raise the timeouts only when long
+waits are expected.
+""",
+    ),
+    Entry(
+        "DB299", "Unexpected database error", "error", "database",
+        "Read the driver's message above; if it does not name the cause, connect with the "
+        "same URL using the app's driver (e.g. `psql`) from where the app runs.",
+        explanation="""\
+**What:** connecting failed in a way the sidecar does not recognise; the driver's message
+(redacted) is in the finding.
+**Why:** SSL errors, `too many clients`, proxies, exotic drivers.
+**Fix:** connect with the same URL from where the app runs (`psql "$DATABASE_URL"`).
+
+```
+FATAL:  sorry, too many clients already
+```
+""",
+    ),
+)
+
+FAMILY = Family(
+    "DB2xx", "the database connection",
+    "what the `database` check finds reaching the app's database with the app's own driver, "
+    "read-only.",
+    """\
+The `database` (DB2xx), `migrations` (MIG3xx) and `schema_drift` (DRIFT4xx) checks
+all connect read-only: on PostgreSQL the session starts with
+`default_transaction_read_only=on`, `statement_timeout` and `lock_timeout` (libpq startup
+options), every transaction is rolled back, and SQLite files are opened with `mode=ro`.
+Passwords are masked (`***`) in every message, fact and phase.
+""",
+    ENTRIES,
+)

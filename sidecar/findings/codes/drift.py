@@ -1,0 +1,472 @@
+"""DRIFT4xx: the schema_drift check, the live schema against the models (Alembic's
+comparison plus the kinds it does not compare), and its verdict with the migration state."""
+
+from __future__ import annotations
+
+from sidecar.findings.catalog import Entry, Facts, Family
+
+
+def _and_op(f: Facts, lead: str = "Or, as an Alembic migration") -> str:
+    op = f.get("alembic_op")
+    if not op:
+        return ""
+    if len(op) > 160:  # a whole create_table: too long for a hint line; facts carry it
+        return f" {lead}: `{_one_line(op)[:60]}...` (complete in facts.alembic_op)."
+    return f" {lead}: `{_one_line(op)}`."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _fix(f: Facts, what: str) -> str:
+    """'<what>: run the fix_sql (shown) ... or the Alembic op' for drift findings."""
+    sql = f.get("fix_sql")
+    text = f"{what} " if what else ""
+    if sql:
+        text += "The SQL in fix_sql makes the database match the models; apply it through a " \
+            "migration rather than by hand, so every environment gets it."
+    else:
+        text += "This database cannot do it with one ALTER statement; use Alembic's batch mode."
+    return text + _and_op(f, "Alembic op")
+
+
+def _rename_hint(f: Facts) -> str:
+    old, new = f.get("old_column") or "?", f.get("new_column") or "?"
+    kind = f.get("type") or "..."
+    table = f["table"]
+    changed = (f" Note the type also differs (database {f.get('db_type')}, models {kind})."
+               if f.get("type_changed") else "")
+    return (
+        f"The model's `{new}` is most likely the database's `{old}` renamed without a "
+        f"migration. Either apply the rename with a migration — "
+        f"`op.alter_column('{table}', '{old}', new_column_name='{new}')`, whose SQL is in "
+        f"fix_sql — or keep the database as it is, with no migration, by mapping the "
+        f"attribute to the old column name: `{new} = Column(\"{old}\", {kind}, ...)` "
+        f"(`mapped_column(\"{old}\", ...)` in 2.0 style). Deploy the code and the rename "
+        f"together: in between, every query naming the other column fails.{changed}"
+    )
+
+
+def _enum_hint(f: Facts) -> str:
+    if f.get("missing_type"):
+        return ("Create the type before the code that uses it is deployed (fix_sql), or let "
+                "a migration create it (op.create_table / sa.Enum(..., create_type=True)).")
+    parts = []
+    if f.get("missing_values"):
+        parts.append("Inserting a value the database lacks fails with 'invalid input value "
+                     "for enum'; add the values (fix_sql). On PostgreSQL < 12, ALTER TYPE ... "
+                     "ADD VALUE cannot run inside a transaction block: in Alembic use "
+                     "`with op.get_context().autocommit_block():`.")
+    if f.get("extra_values"):
+        parts.append("PostgreSQL cannot drop an enum label: fix_sql recreates the type and "
+                     "converts the columns; first make sure no row still uses the dropped "
+                     "values, or add them back to the model's Enum.")
+    return " ".join(parts) or ("Make the database enum's values match the model's Enum "
+                               "(fix_sql), or change the model to the database's values.")
+
+
+def _unreflectable_hint(f: Facts) -> str:
+    return (f"The sidecar could not read {f['table']}'s definition "
+            f"({f['detail']}); every other table was compared. Grant the "
+            "sidecar's role access to it, or exclude it with --exclude-table "
+            "(SIDECAR_EXCLUDE_TABLES).")
+
+
+OP = ("alembic_op",)  # rendered by Alembic when it has an op for the difference
+
+ENTRIES = (
+    Entry(
+        "DRIFT401", "Table missing in the database", "error", "schema_drift",
+        lambda f: _fix(f, f"The models map '{f['table']}', which the database "
+                       "lacks: every query on it fails."),
+        optional=OP,
+        explanation="""\
+**What:** a model's table does not exist. `fix_sql` has the `CREATE TABLE` (and its
+indexes); `facts.alembic_op` the `op.create_table(...)`.
+**Why:** a model added without a migration, or a migration not applied (see the verdict).
+**Fix:** create it through a migration.
+
+```python
+class Order(Base):
+    __tablename__ = "orders"   # -> CREATE TABLE orders (...)
+```
+""",
+    ),
+    Entry(
+        "DRIFT402", "Extra table in the database", "warning", "schema_drift",
+        lambda f: (f"No model maps '{f['table']}'. If the app still needs it, add a "
+                   "model; if it is another app's table, exclude it (--exclude-table); if "
+                   "it is obsolete, drop it in a migration (fix_sql)."
+                   + _and_op(f, "Alembic op")),
+        optional=OP,
+        explanation="""\
+**What:** the database has a table no model maps (views are ignored on both sides; its
+indexes are listed in `facts.includes`).
+**Why:** another app's table, an obsolete table, or a model not imported by `--models`.
+**Fix:** add a model, exclude it (`--exclude-table 'celery_*'`), or drop it.
+
+```
+SIDECAR_EXCLUDE_TABLES=celery_*,tmp_*
+```
+""",
+    ),
+    Entry(
+        "DRIFT403", "Column missing in the database", "error", "schema_drift",
+        lambda f: _fix(f, f"`{f['table']}.{f['column']}` is in the models "
+                       "but not the database: every query on that table that selects it "
+                       "fails (UndefinedColumn)."),
+        optional=OP,
+        explanation="""\
+**What:** a model column does not exist in its table; every SELECT of the model fails.
+**Fix:** add it in a migration (`fix_sql`: `ALTER TABLE users ADD COLUMN ...`).
+
+```sql
+ALTER TABLE users ADD COLUMN email VARCHAR(200) DEFAULT '' NOT NULL
+```
+""",
+    ),
+    Entry(
+        "DRIFT404", "Extra column in the database", "warning", "schema_drift",
+        lambda f: (("It is NOT NULL without a default: add it to the model (with its "
+                    "server_default) or give it a default / drop NOT NULL, or inserts "
+                    "fail. " if f.get("blocks_inserts") else "")
+                   + "If the app no longer uses it, drop it in a migration (fix_sql); if a "
+                   "model attribute should map it, add the Column."
+                   + _and_op(f, "Alembic op")),
+        optional=("blocks_inserts", *OP),
+        explanation="""\
+**What:** the table has a column no model maps. Warning by default; **error** (`severity`
+on the finding, `facts.blocks_inserts`) when it is NOT NULL without a server default,
+because every INSERT from the models then fails.
+**Fix:** map it, give it a default, or drop it in a migration.
+
+```sql
+ALTER TABLE users DROP COLUMN legacy
+```
+""",
+    ),
+    Entry(
+        "DRIFT405", "Column type differs", "warning", "schema_drift",
+        lambda f: _fix(f, f"Database {f['db_type']}, models {f['model_type']}. A narrower "
+                       "database type truncates or rejects values; a cast may need USING."),
+        facts=("db_type", "model_type"), optional=OP,
+        explanation="""\
+**What:** the reflected type differs from the model's (Alembic `compare_type=True`).
+**Fix:** alter the type in a migration (`fix_sql`); SQLite cannot, so only the Alembic batch
+op is given (`facts.alembic_op`).
+
+```sql
+ALTER TABLE users ALTER COLUMN name TYPE VARCHAR(50)
+```
+""",
+    ),
+    Entry(
+        "DRIFT406", "Column nullability differs", "warning", "schema_drift",
+        lambda f: _fix(f, "NOT NULL only in the database makes inserts without the "
+                       "column fail; NOT NULL only in the models lets NULLs in that the "
+                       "code does not expect."),
+        optional=OP,
+        explanation="""\
+**What:** NULL allowed on one side only.
+**Fix:** `SET NOT NULL` / `DROP NOT NULL` in a migration. (SQLite's `INTEGER PRIMARY KEY`,
+reflected as nullable, is not reported.)
+
+```sql
+ALTER TABLE users ALTER COLUMN name SET NOT NULL
+```
+""",
+    ),
+    Entry(
+        "DRIFT407", "Server default differs", "warning", "schema_drift",
+        # the worker sends None for the side that has no default
+        lambda f: _fix(f, f"Database default {f.get('db_default', 'none')}, models "
+                       f"{f.get('model_default', 'none')}."),
+        facts=("db_default", "model_default"), optional=OP,
+        explanation="""\
+**What:** the column's server default differs (`facts.db_default`, `facts.model_default`).
+**Fix:** `ALTER COLUMN ... SET DEFAULT` in a migration.
+
+```sql
+ALTER TABLE users ALTER COLUMN score SET DEFAULT '5'
+```
+""",
+    ),
+    Entry(
+        "DRIFT408", "Index missing in the database", "warning", "schema_drift",
+        lambda f: _fix(f, "Queries relying on it scan the table. On a large table "
+                       "create it CONCURRENTLY (postgresql_concurrently=True)."),
+        optional=OP,
+        explanation="""\
+**What:** an index the models declare is missing.
+**Fix:** create it (CONCURRENTLY on large PostgreSQL tables).
+
+```sql
+CREATE INDEX ix_users_lower ON users (name, id)
+```
+""",
+    ),
+    Entry(
+        "DRIFT409", "Extra index in the database", "warning", "schema_drift",
+        lambda f: _fix(f, "Add it to the models (Index(...) or index=True) if it is "
+                       "wanted, so the next autogenerate does not drop it."),
+        optional=OP,
+        explanation="""\
+**What:** the database has an index the models do not declare; the next autogenerate would
+drop it.
+**Fix:** declare it (`Index(...)`, `index=True`) or drop it.
+
+```sql
+DROP INDEX ix_users_old
+```
+""",
+    ),
+    Entry(
+        "DRIFT410", "Unique constraint missing in the database", "warning", "schema_drift",
+        lambda f: _fix(f, "Duplicates the models forbid can be inserted; check for "
+                       "existing duplicates before adding it."),
+        optional=OP,
+        explanation="""\
+**What:** a `UniqueConstraint` of the models is missing.
+**Fix:** check for duplicates, then add it.
+
+```sql
+ALTER TABLE users ADD CONSTRAINT uq_users_name UNIQUE (name)
+```
+""",
+    ),
+    Entry(
+        "DRIFT411", "Extra unique constraint in the database", "warning", "schema_drift",
+        lambda f: _fix(f, "Inserts the models allow can fail with a unique violation; "
+                       "add UniqueConstraint(...) to the model if it is intended."),
+        optional=OP,
+        explanation="""\
+**What:** the database enforces a uniqueness the models do not declare.
+**Fix:** declare it or drop it.
+
+```sql
+ALTER TABLE users DROP CONSTRAINT uq_users_old
+```
+""",
+    ),
+    Entry(
+        "DRIFT412", "Foreign key missing in the database", "warning", "schema_drift",
+        lambda f: _fix(f, "Referential integrity the models declare is not enforced; "
+                       "check for orphan rows before adding it."),
+        optional=OP,
+        explanation="""\
+**What:** a `ForeignKey` of the models is not enforced by the database.
+**Fix:** clean orphan rows, then add it.
+
+```sql
+ALTER TABLE orders ADD CONSTRAINT fk_user FOREIGN KEY(user_id) REFERENCES users (id)
+```
+""",
+    ),
+    Entry(
+        "DRIFT413", "Extra foreign key in the database", "warning", "schema_drift",
+        lambda f: _fix(f, "Deletes and inserts the models allow can fail on it; add "
+                       "the ForeignKey to the model if it is intended."),
+        optional=OP,
+        explanation="""\
+**What:** the database enforces a foreign key the models do not declare.
+**Fix:** declare it or drop it.
+
+```sql
+ALTER TABLE orders DROP CONSTRAINT fk_team
+```
+""",
+    ),
+    Entry(
+        "DRIFT414", "Likely unapplied column rename", "error", "schema_drift", _rename_hint,
+        facts=("old_column", "new_column", "type", "db_type", "type_changed"),
+        explanation="""\
+**What:** in one table, a model column the database lacks and a database column the models
+lack, of compatible types: Alembic 1.20 reports a drop + add (plus a drop/re-add of any index,
+unique constraint or foreign key on it); the sidecar reports one rename. `fix_sql` has the
+exact `ALTER TABLE ... RENAME COLUMN` (plus `ALTER INDEX ... RENAME` when the index name
+moved with the column).
+**Why:** the incident: `SecurityEvent.metadata` (reserved by Declarative) was renamed to
+`event_metadata` in the model, and the migration that renames the column was not applied.
+**Fix:** apply the rename, or keep the database as it is with no migration by mapping the new
+attribute to the old column name.
+
+```python
+event_metadata = db.Column("metadata", db.JSON, nullable=True)  # no migration needed
+```
+```sql
+ALTER TABLE security_events RENAME COLUMN metadata TO event_metadata
+```
+""",
+    ),
+    Entry(
+        "DRIFT415", "Enum values differ", "warning", "schema_drift", _enum_hint,
+        facts=("missing_values", "extra_values"), optional=("missing_type",),
+        explanation="""\
+**What:** a PostgreSQL enum type's labels differ from the model's `Enum(...)` (Alembic does
+not compare them), or the type is missing. **Error** (`severity`) when the database lacks a
+value the models can write.
+**Fix:** `ALTER TYPE ... ADD VALUE`; to drop a label, recreate the type (`fix_sql` does).
+
+```sql
+ALTER TYPE ticket_status ADD VALUE IF NOT EXISTS 'on_hold'
+```
+""",
+    ),
+    Entry(
+        "DRIFT416", "Primary key differs", "warning", "schema_drift",
+        lambda f: _fix(f, "Alembic does not compare primary keys; the sidecar does. "
+                       "Identity-map lookups and upserts use the models' key."),
+        optional=OP,
+        explanation="""\
+**What:** the primary key columns differ (Alembic does not compare primary keys).
+**Fix:** drop and re-add the primary key in a migration.
+
+```sql
+ALTER TABLE memberships DROP CONSTRAINT memberships_pkey;
+ALTER TABLE memberships ADD CONSTRAINT memberships_pkey PRIMARY KEY (user_id, team_id)
+```
+""",
+    ),
+    Entry(
+        "DRIFT417", "Check constraint missing in the database", "warning", "schema_drift",
+        lambda f: _fix(f, "Rows the models' CHECK forbids can be stored (named "
+                       "constraints only are compared)."),
+        optional=OP,
+        explanation="""\
+**What:** a named `CheckConstraint` of the models is missing (Alembic's opt-in
+`alembic.ext.checkconstraint_byname` plugin, Alembic >= 1.19.2; unnamed constraints and
+changed expressions are not compared).
+**Fix:** add it.
+
+```sql
+ALTER TABLE users ADD CONSTRAINT ck_users_name CHECK (length(name) > 0)
+```
+""",
+    ),
+    Entry(
+        "DRIFT418", "Extra check constraint in the database", "warning", "schema_drift",
+        lambda f: _fix(f, "Inserts the models allow can fail on it; add "
+                       "CheckConstraint(..., name=...) to the model if it is intended."),
+        optional=OP,
+        explanation="""\
+**What:** the database has a named CHECK constraint the models do not declare.
+**Fix:** declare it or drop it.
+
+```sql
+ALTER TABLE users DROP CONSTRAINT ck_old
+```
+""",
+    ),
+    Entry(
+        "DRIFT419", "Comment differs", "info", "schema_drift",
+        lambda f: _fix(f, "Only documentation; harmless."),
+        optional=OP,
+        explanation="""\
+**What:** a table or column comment differs. Informational.
+**Fix:** update the comment in a migration, or ignore.
+
+```sql
+COMMENT ON COLUMN users.name IS 'display name'
+```
+""",
+    ),
+    Entry(
+        "DRIFT420", "Table could not be compared", "warning", "schema_drift",
+        _unreflectable_hint, facts=("detail",),
+        explanation="""\
+**What:** reflecting one table failed (permissions, an exotic type); the sidecar isolates it
+(bisecting the table list) and compares every other table.
+**Fix:** grant the sidecar's role access, or exclude the table.
+
+```
+SIDECAR_EXCLUDE_TABLES=legacy_partitioned_*
+```
+""",
+    ),
+    Entry(
+        "DRIFT429", "Other schema difference", "warning", "schema_drift",
+        lambda f: _fix(f, "Alembic reported a difference of a kind the sidecar has no "
+                       "specific code for."),
+        optional=OP,
+        explanation="""\
+**What:** Alembic reported a difference the sidecar has no specific code for.
+**Fix:** read the message and `facts.alembic_op`.
+
+```
+op.create_table_comment(...)
+```
+""",
+    ),
+    Entry(
+        "DRIFT431", "Schema differences explained by pending migrations", "info",
+        "schema_drift",
+        "The differences are what the pending migrations ({pending}) change: run "
+        "`alembic upgrade head` and they should disappear. Any that remain are real drift.",
+        facts=("pending",),
+        explanation="""\
+**What:** verdict `pending_migration`: the database is behind head (MIG301) and differs from
+the models; the differences are expected until the migrations run.
+**Fix:** `alembic upgrade head`; what remains afterwards is real drift.
+
+```
+alembic upgrade head
+```
+""",
+    ),
+    Entry(
+        "DRIFT432", "Schema changed outside the migrations", "warning", "schema_drift",
+        "The database is at head {heads}, yet differs from the models in {differences} "
+        "place(s). Either someone changed the schema by hand (make a migration that "
+        "records it, or revert it), or the models changed without a migration (`alembic "
+        "revision --autogenerate`, then review it).",
+        facts=("heads", "differences"),
+        explanation="""\
+**What:** verdict `out_of_band`: the database is at head, yet differs from the models.
+**Why:** a manual `ALTER` in production, or a model change without a migration.
+**Fix:** record the change in a migration (`alembic revision --autogenerate`) or revert it.
+
+```
+alembic revision --autogenerate -m "record manual change"
+```
+""",
+    ),
+    Entry(
+        "DRIFT433", "Schema compared against an unknown revision", "warning", "schema_drift",
+        "The database was migrated to {revision} by code this app does not have, so its "
+        "{differences} difference(s) may be that code's intended schema. Deploy matching "
+        "code before trusting or fixing them.",
+        facts=("revision", "differences"),
+        explanation="""\
+**What:** verdict `unknown_revision`: the database is stamped with a revision the scripts do
+not know (MIG302), so its differences may be another release's intended schema.
+**Fix:** deploy matching code first.
+
+```
+alembic_version: ffff9999
+```
+""",
+    ),
+    Entry(
+        "DRIFT499", "The schema comparison failed", "error", "schema_drift",
+        "Run `alembic check` (or `alembic revision --autogenerate` on a scratch branch) "
+        "with the app's configuration to see the full error; exclude the table that "
+        "causes it with --exclude-table meanwhile.",
+        explanation="""\
+**What:** Alembic's comparison raised for the whole schema (a timeout, a lost connection).
+**Fix:** `alembic check` with the app's configuration shows the full error; exclude the
+offending table meanwhile.
+
+```
+alembic check
+```
+""",
+    ),
+)
+
+FAMILY = Family(
+    "DRIFT4xx", "schema drift",
+    "what the `schema_drift` check finds comparing the live schema with the models, and its "
+    "verdict joined with the migration state.",
+    "", ENTRIES,
+)
