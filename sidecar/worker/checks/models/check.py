@@ -11,8 +11,6 @@ from ...source import locate
 from . import classify, discover
 from .capture import WarningRecorder
 
-RESERVED = ("metadata", "registry")
-
 
 class Findings:
     """An ordered, de-duplicated list of raw findings (one per code and place)."""
@@ -149,7 +147,7 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
         for value in list(vars(module).values()):
             if not isinstance(value, type) or value.__module__ != modname:
                 continue
-            for attr in RESERVED:
+            for attr in classify.RESERVED:
                 bound = value.__dict__.get(attr)
                 if bound is None or _is_sqla_collection(bound):
                     continue
