@@ -155,7 +155,12 @@ def reserved_attribute(p: Problem) -> Optional[Raw]:
     if found is None or found[1] not in RESERVED:
         return None
     cls, attribute = found
-    return p.at_class_attribute(p.base("SQLA101"), cls.__name__, attribute, cls)
+    raw = p.at_class_attribute(p.base("SQLA101"), cls.__name__, attribute, cls)
+    if p.statement is not None:
+        call = p.locator.assigned_call(*p.statement)
+        if call is not None:
+            raw["facts"]["column_call"] = call
+    return raw
 
 
 @rule
