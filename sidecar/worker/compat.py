@@ -1,9 +1,9 @@
 """Every private or semi-private SQLAlchemy / Alembic API the worker relies on, in one place.
 
-Checked against SQLAlchemy 1.4.54, 2.0.58 and 2.1.9; each entry says what it depends on.
-The frame readers are exercised against the real exceptions and warnings of each SQLAlchemy
-version by tests/test_classify_versions.py, so a renamed internal fails there, in
-milliseconds.
+Checked against SQLAlchemy 1.4.54, 2.0.58 and 2.1.9, and Alembic 1.20.1 (the sidecar's own,
+also lent to apps that have none); each entry says what it depends on. The frame readers are
+exercised against the real exceptions and warnings of each SQLAlchemy version by
+tests/test_classify_versions.py, so a renamed internal fails there, in milliseconds.
 
 Standard library at import time; SQLAlchemy and Alembic are imported where used (the app's
 interpreter may lack Alembic). Python 3.8 syntax, like the rest of the worker.
@@ -185,3 +185,66 @@ def foreign_key_in(scopes: List[Scope]) -> Any:
         if isinstance(candidate, ForeignKey):
             return candidate
     return None
+
+
+# --- SQL types ----------------------------------------------------------------------------
+
+
+def type_affinity(type_: Any) -> Any:
+    """The generic type a type belongs to (VARCHAR -> String): ``TypeEngine._type_affinity``
+    (private; 1.4, 2.0, 2.1), or the type's own class when it has none."""
+    try:
+        return type_._type_affinity
+    except Exception:
+        return type(type_)
+
+
+# --- Alembic ------------------------------------------------------------------------------
+
+
+def compare_models(mc: Any, metadata: Any) -> Tuple[Any, Any]:
+    """Autogenerate's comparison: (UpgradeOps, AutogenContext).
+
+    ``alembic.autogenerate.compare._populate_migration_script`` (private; 1.20.1) keeps the
+    AutogenContext whose inspector holds the reflected constraints (``cached_pk_constraint``
+    reads them); the public ``produce_migrations`` is the fallback for an Alembic without it.
+    """
+    from alembic.autogenerate.api import AutogenContext
+    from alembic.operations import ops
+
+    try:
+        from alembic.autogenerate.compare import _populate_migration_script
+    except ImportError:
+        from alembic.autogenerate import produce_migrations
+
+        script = produce_migrations(mc, metadata)
+        return script.upgrade_ops, AutogenContext(mc, metadata=metadata)
+    ac = AutogenContext(mc, metadata=metadata)
+    script = ops.MigrationScript(rev_id=None, upgrade_ops=ops.UpgradeOps([]),
+                                 downgrade_ops=ops.DowngradeOps([]))
+    _populate_migration_script(ac, script)
+    return script.upgrade_ops, ac
+
+
+def cached_pk_constraint(inspector: Any, schema: Optional[str], table: str) -> Any:
+    """The primary key autogenerate already reflected for a table, or None.
+
+    Alembic 1.20.1 pre-caches ``get_multi_pk_constraint`` in the inspector's ``info_cache``
+    under ``"alembic_pk_constraint"``, keyed ``(schema, table)`` (``_InspectorConv``).
+    """
+    cached = inspector.info_cache.get("alembic_pk_constraint")
+    return cached.get((schema, table)) if isinstance(cached, dict) else None
+
+
+def has_autogenerate_plugin(name: str) -> bool:
+    """Whether this Alembic registered the autogenerate plugin ``name``.
+
+    ``alembic.runtime.plugins._all_plugins`` (private; Alembic >= 1.18), filled when
+    ``alembic.autogenerate.compare`` is imported.
+    """
+    try:
+        from alembic.autogenerate import compare  # noqa: F401  (registers the plugins)
+        from alembic.runtime.plugins import _all_plugins
+    except ImportError:
+        return False
+    return name in _all_plugins

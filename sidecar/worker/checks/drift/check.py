@@ -22,6 +22,7 @@ import fnmatch
 import time
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
+from ... import compat
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...redact import guarded
@@ -209,7 +210,6 @@ def _autogen(conn: Any, metadatas: List[Any], settings: Settings,
              plugins: Optional[List[str]], subset: Set[TableKey]) -> Tuple[Any, Any]:
     """One Alembic comparison restricted to ``subset``: (UpgradeOps, AutogenContext)."""
     from alembic.migration import MigrationContext
-    from alembic.operations import ops
 
     wanted_schemas = set(schemas)
     default_schema = conn.dialect.default_schema_name
@@ -241,21 +241,7 @@ def _autogen(conn: Any, metadatas: List[Any], settings: Settings,
     if plugins:
         opts["autogenerate_plugins"] = plugins
     mc = MigrationContext.configure(conn, opts=opts)
-    metadata: Any = metadatas if len(metadatas) > 1 else metadatas[0]
-    try:
-        from alembic.autogenerate import compare as _compare
-        from alembic.autogenerate.api import AutogenContext
-
-        ac = AutogenContext(mc, metadata=metadata)
-        script = ops.MigrationScript(rev_id=None, upgrade_ops=ops.UpgradeOps([]),
-                                     downgrade_ops=ops.DowngradeOps([]))
-        _compare._populate_migration_script(ac, script)
-        return script.upgrade_ops, ac
-    except ImportError:  # an Alembic without these internals: the public API
-        from alembic.autogenerate import produce_migrations
-
-        script = produce_migrations(mc, metadata)
-        return script.upgrade_ops, AutogenContext(mc, metadata=metadata)
+    return compat.compare_models(mc, metadatas if len(metadatas) > 1 else metadatas[0])
 
 
 def _isolate(conn: Any, keys: List[TableKey],
