@@ -26,7 +26,12 @@ from ... import compat
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...redact import guarded
-from ..database.check import ensure_engine, read_only_connection, secrets_for
+from ..database.check import (
+    cancelled_by_server,
+    ensure_engine,
+    read_only_connection,
+    secrets_for,
+)
 from ..migrations.check import STATE
 from .diffs import Diff, Renderer, from_upgrade_ops
 from .extra import check_constraint_plugins, compare_enums, compare_primary_keys
@@ -263,9 +268,7 @@ def _isolate(conn: Any, keys: List[TableKey],
 
 
 def _fatal(exc: BaseException) -> bool:
-    text = str(exc)
-    return bool(getattr(exc, "connection_invalidated", False)) or \
-        "statement timeout" in text or "canceling statement" in text
+    return bool(getattr(exc, "connection_invalidated", False)) or cancelled_by_server(exc)
 
 
 def _restart_transaction(conn: Any) -> None:
