@@ -111,12 +111,15 @@ def unresolved_name(scopes: List[Scope]) -> Optional[Tuple[Any, str, str]]:
 
     ``clsregistry._class_resolver._raise_for_name(self, name, err)`` (1.4, 2.0, 2.1), with
     ``self.arg`` (the expression) and ``self.prop``. 2.0+ raise a different error from it for
-    a generic class name (``generic_match``), not a missing one.
+    a generic class name (``generic_match``), not a missing one. For an expression that
+    fails to evaluate, SQLAlchemy passes the NameError's text as ``name``; the NameError
+    itself (``err``) knows the bare name on Python 3.10+.
     """
     scope = _raised_in(scopes, "sqlalchemy.orm.clsregistry", "_raise_for_name")
     if scope is None or scope.locals.get("generic_match"):
         return None
     resolver, name = scope.locals.get("self"), scope.locals.get("name")
+    name = getattr(scope.locals.get("err"), "name", None) or name
     prop, arg = getattr(resolver, "prop", None), getattr(resolver, "arg", None)
     if prop is None or not isinstance(arg, str) or not isinstance(name, str):
         return None
