@@ -2,9 +2,9 @@
 
 Run by tests/test_classify_versions.py once per SQLAlchemy version, under that version's
 interpreter: ``python tests/sqla_cases.py WORKER_DIR`` prints one JSON object, case name ->
-{"code": the code it checks, "error": null or what went wrong}. Each case builds a few
-declarative classes, provokes the problem, and checks what the classifier made of it: the
-code, the class and attribute, the facts, and the line (marked ``# <- CASE name``). When
+{"code": the code it checks (null: none), "error": null or what went wrong}. Each case
+builds a few declarative classes, provokes the problem, and checks what the classifier made
+of it: the code, the class and attribute, the facts, and the line (``# <- CASE name``). When
 SQLAlchemy changes what a rule reads (an exception attribute, a function or local name in
 worker/compat.py), the case fails here instead of a finding silently turning generic.
 
@@ -343,6 +343,32 @@ def foreign_key_to_missing_column():
            class_="Visit", attribute="member_uuid", table="visits", column="member_uuid",
            facts={"target": "members.uuid",
                   "missing": "table 'members' has no column named 'uuid'"})
+
+
+# --- database errors ------------------------------------------------------------------------
+
+
+@case(None)
+def background_link_is_dropped():
+    """The database check quotes SQLAlchemy's errors without the link it appends."""
+    import sqlite3
+
+    import _sidecar_worker.checks.database.check as database
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    from sqlalchemy.pool import QueuePool
+
+    pool = QueuePool(lambda: sqlite3.connect(":memory:"), pool_size=1, max_overflow=0,
+                     timeout=0.01)
+    held = pool.connect()
+    try:
+        pool.connect()
+        raise AssertionError("the pool gave a second connection")
+    except PoolTimeout as exc:
+        text = database._driver_message(exc)
+        assert "sqlalche.me" in str(exc) and "sqlalche.me" not in text, text
+        assert text.startswith("QueuePool limit of size 1 overflow 0 reached"), text
+    finally:
+        held.close()
 
 
 def main():

@@ -49,4 +49,4 @@ def test_every_rule_reads_what_this_sqlalchemy_gives(version_python) -> None:
     cases = result["cases"]
     failed = {name: case["error"] for name, case in cases.items() if case["error"]}
     assert not failed, "\n".join(f"--- {name}\n{error}" for name, error in failed.items())
-    assert {case["code"] for case in cases.values()} == SQLALCHEMY_CODES
+    assert {case["code"] for case in cases.values()} - {None} == SQLALCHEMY_CODES

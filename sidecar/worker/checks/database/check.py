@@ -297,7 +297,8 @@ def classify_connect_error(exc: BaseException) -> Tuple[str, Dict[str, Any]]:
 def _driver_message(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc)
-    # SQLAlchemy appends "(Background on this error at: https://sqlalche.me/...)"
+    # SQLAlchemy 1.4, 2.0 and 2.1 append "(Background on this error at: https://sqlalche.me/
+    # e/<version>/<code>)" to an error with a code (tests/sqla_cases.py checks the wording)
     text = re.sub(r"\s*\(Background on this error at:[^)]*\)", "", text)
     return " ".join(text.split())
 
