@@ -213,6 +213,69 @@ def test_later_checks_skip_with_the_connection_reason(pg, make_run):
         migrations.run_migrations(run.ctx)
 
 
+# --- statements our session limits cancel --------------------------------------------------
+
+
+def _cancelled(run, sql: str, during=None) -> BaseException:
+    """The real exception of ``sql`` on the run's read-only, time-limited session."""
+    from sqlalchemy import exc as sa_exc
+
+    engine = run.ctx.engine
+    with database.read_only_connection(engine) as conn, \
+            pytest.raises(sa_exc.DBAPIError) as info:
+        if during is not None:
+            during(conn)
+        conn.exec_driver_sql(sql)
+    return info.value
+
+
+@pytest.mark.parametrize("driver", ["psycopg2", "psycopg"])
+def test_session_timeouts_are_told_apart_by_sqlstate(pgdb, make_run, driver):
+    """lock_timeout is SQLSTATE 55P03, statement_timeout 57014 (psycopg2's ``pgcode``,
+    psycopg 3's ``sqlstate``); both are DB211, with the limit that fired."""
+    from sqlalchemy import create_engine
+
+    db = pgdb("CREATE TABLE t (id int);")
+    run = make_run(db.url(driver=driver), statement_timeout_ms=1000, lock_timeout_ms=200)
+    assert check(run)["findings"] == []
+
+    slow = _cancelled(run, "SELECT pg_sleep(30)")
+    assert database.sqlstate(slow) == "57014"
+    assert database.classify_connect_error(slow) == ("DB211", {"reason": "statement_timeout"})
+
+    locker = create_engine(db.url(driver=driver))
+    try:
+        with locker.connect() as holder:  # the lock is held until its transaction ends
+            holder.exec_driver_sql("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+            blocked = _cancelled(run, "SELECT * FROM t")
+            holder.rollback()
+    finally:
+        locker.dispose()
+    assert database.sqlstate(blocked) == "55P03"
+    assert database.classify_connect_error(blocked) == ("DB211", {"reason": "lock_timeout"})
+    assert database.cancelled_by_server(slow) and database.cancelled_by_server(blocked)
+
+
+def test_a_cancel_request_is_not_a_statement_timeout(pgdb, make_run):
+    """pg_cancel_backend() raises the same 57014 as statement_timeout: not DB211."""
+    import threading
+
+    db = pgdb()
+    run = make_run(db.url(), statement_timeout_ms=60000)
+    assert check(run)["findings"] == []
+    cancel_from_another_session = threading.Timer(0.5, db.sql, [
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+        "WHERE query LIKE 'SELECT pg_sleep(30)%' AND pid <> pg_backend_pid()"])
+
+    cancelled = _cancelled(run, "SELECT pg_sleep(30)",
+                           during=lambda conn: cancel_from_another_session.start())
+    cancel_from_another_session.join()
+    assert database.sqlstate(cancelled) == "57014"
+    assert "user request" in str(cancelled)
+    assert database.classify_connect_error(cancelled)[0] == "DB299"
+    assert database.cancelled_by_server(cancelled)
+
+
 # --- redaction -----------------------------------------------------------------------------
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from sidecar.findings.catalog import Entry, Facts, Family
 
@@ -22,21 +24,21 @@ def suggested_name(class_name: str | None, attribute: str) -> str:
     return f"{words[-1]}_{attribute}"
 
 
-def _column_call_with_name(statement: str | None, attribute: str) -> str | None:
+def _column_call_with_name(call: Mapping[str, Any] | None, attribute: str) -> str | None:
     """Rewrite ``metadata = db.Column(db.JSON, nullable=True)`` to keep the database name.
 
-    Returns ``db.Column("metadata", db.JSON, nullable=True)`` or None when the value is not a
-    plain ``Column(...)`` / ``mapped_column(...)`` call whose first argument is not a name.
+    ``call`` is the worker's AST facts of the statement's value (its callee, whether it
+    already names its column, the other arguments' source). Returns
+    ``db.Column("metadata", db.JSON, nullable=True)`` or None when the value is not a plain
+    ``Column(...)`` / ``mapped_column(...)`` call whose first argument is not a name.
     """
-    if not statement:
+    if not call or call.get("named"):
+        return None  # not a call, or it already names its column explicitly
+    callee = str(call.get("callee") or "")
+    if callee.rsplit(".", 1)[-1] not in ("Column", "mapped_column"):
         return None
-    m = re.search(r"=\s*((?:[\w.]+\.)?(?:Column|mapped_column)\()(.*)\)\s*$", statement, re.S)
-    if not m:
-        return None
-    call, args = m.group(1), m.group(2).strip()
-    if args.startswith(("'", '"')):
-        return None  # already names its column explicitly
-    return f'{call}"{attribute}"' + (f", {args})" if args else ")")
+    args = call.get("args")
+    return f'{callee}("{attribute}"' + (f", {args})" if args else ")")
 
 
 def _reserved_hint(f: Facts) -> str:
@@ -44,13 +46,17 @@ def _reserved_hint(f: Facts) -> str:
     cls = f.get("class")
     new = suggested_name(cls, attr)
     where = f" in {f['location']}" if f.get("file") else ""
-    call = _column_call_with_name(f.get("statement"), attr)
+    column_call = f.get("column_call") or {}
+    call = _column_call_with_name(column_call, attr)
+    # keep `Mapped[...]`: for a bare mapped_column() it is where the column's type comes from
+    annotation = f": {column_call['annotation']}" if column_call.get("mapped") else ""
     reason = (
         "the MetaData collection" if attr == "metadata" else "the declarative class registry"
     )
     keep = (
         f"Rename the attribute and keep the database column{where}: "
-        f"`{new} = {call}` — the table keeps its '{attr}' column, so no migration is needed."
+        f"`{new}{annotation} = {call}` — the table keeps its '{attr}' column, so no migration "
+        "is needed."
         if call
         else f"Rename the attribute{where} (for example to `{new}`) and pass the column name "
         f"explicitly: `{new} = Column(\"{attr}\", ...)` — no migration is needed."
@@ -118,9 +124,11 @@ def _missing_dependency_hint(f: Facts) -> str:
 ENTRIES = (
     Entry(
         "SQLA101", "Reserved attribute name on a declarative class", "error", "models_import",
-        _reserved_hint, optional=("statement",),
+        _reserved_hint, optional=("column_call",),
         samples={"class": "SecurityEvent", "attribute": "metadata",
-                 "statement": "metadata = db.Column(db.JSON, nullable=True)"},
+                 "column_call": {"callee": "db.Column", "named": False,
+                                 "args": "db.JSON, nullable=True", "annotation": None,
+                                 "mapped": False}},
         explanation="""\
 **What it means.** A mapped class defines an attribute named `metadata` or `registry`.
 Declarative uses both names on every mapped class: `Model.metadata` is the `MetaData`

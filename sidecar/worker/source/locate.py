@@ -96,6 +96,37 @@ class Locator:
         segment = ast.get_source_segment(source, node) or ""
         return " ".join(part.strip() for part in segment.splitlines())
 
+    def assigned_call(self, filename: str, stmt: ast.stmt) -> Optional[Dict[str, Any]]:
+        """The AST facts of ``name = f(...)`` / ``name: T = f(...)``, for a hint to rewrite it.
+
+        ``{"callee": "db.Column", "named": False, "args": "db.JSON, nullable=True",
+        "annotation": None, "mapped": False}``: ``named`` when the first positional argument
+        is a string (the column's name), ``args`` the source of the arguments after that
+        name, ``mapped`` when the annotation is ``Mapped[...]``. None when the value is not a
+        call.
+        """
+        value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
+        if not isinstance(value, ast.Call):
+            return None
+        first = value.args[0] if value.args else None
+        named = isinstance(first, ast.Constant) and isinstance(first.value, str)
+        # positional, *args, keywords and **kwargs in source order; ast.keyword has no
+        # position before Python 3.9, so its value's position stands in
+        parts = [(a, self.statement_text(filename, a)) for a in value.args[1 if named else 0:]]
+        for kw in value.keywords:
+            text = self.statement_text(filename, kw.value)
+            parts.append((kw.value, "%s=%s" % (kw.arg, text) if kw.arg else "**" + text))
+        parts.sort(key=lambda part: (part[0].lineno, part[0].col_offset))
+        annotation = stmt.annotation if isinstance(stmt, ast.AnnAssign) else None
+        return {
+            "callee": self.statement_text(filename, value.func),
+            "named": named,
+            "args": ", ".join(text for _, text in parts),
+            "annotation": self.statement_text(filename, annotation) if annotation else None,
+            "mapped": isinstance(annotation, ast.Subscript) and _dotted_tail(
+                annotation.value) == "Mapped",
+        }
+
     def classes(self, filename: str) -> List[ast.ClassDef]:
         tree = self.tree(filename)
         if tree is None:
@@ -159,6 +190,13 @@ def attribute_statement(cls: ast.ClassDef, attribute: str) -> Optional[ast.stmt]
             if isinstance(target, ast.Name) and target.id == attribute:
                 return stmt
     return None
+
+
+def _dotted_tail(node: ast.AST) -> Optional[str]:
+    """``Mapped`` for ``Mapped`` and ``orm.Mapped``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    return node.attr if isinstance(node, ast.Attribute) else None
 
 
 def _string_constants(node: ast.AST) -> Iterator[str]:

@@ -13,7 +13,7 @@ import re
 import socket
 import statistics
 import time
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
@@ -212,14 +212,49 @@ def _display(url: Any) -> str:
 
 # --- classifying failures ------------------------------------------------------------------
 
+# SQLSTATEs of our own session limits firing (PostgreSQL 9.3-17): lock_timeout raises 55P03
+# lock_not_available; statement_timeout raises 57014 query_canceled, a code an administrator's
+# pg_cancel_backend() shares, so for 57014 only the server's wording tells which it was.
+LOCK_NOT_AVAILABLE, QUERY_CANCELED = "55P03", "57014"
+
+
+def sqlstate(exc: BaseException) -> Optional[str]:
+    """The server's SQLSTATE: psycopg2's ``pgcode``, psycopg 3's ``sqlstate``; None for an
+    error raised while connecting (psycopg2 has none then) or from a driver without one."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def timeout_reason(exc: BaseException) -> Optional[str]:
+    """``lock_timeout`` / ``statement_timeout`` when one of our session limits cancelled a
+    statement: the server answered, but a lock or the load kept the statement waiting."""
+    code, text = sqlstate(exc), _driver_message(exc)
+    if code == LOCK_NOT_AVAILABLE:
+        return "lock_timeout"
+    if code == QUERY_CANCELED:
+        return "statement_timeout" if "due to statement timeout" in text else None
+    if code is None:  # the server's FATAL text is all there is (PostgreSQL 9.3-17 wording)
+        if "canceling statement due to lock timeout" in text:
+            return "lock_timeout"
+        if "canceling statement due to statement timeout" in text:
+            return "statement_timeout"
+    return None
+
+
+def cancelled_by_server(exc: BaseException) -> bool:
+    """A statement the server cancelled (a timeout or pg_cancel_backend): retrying on the
+    same connection, or for another table, would only wait again."""
+    code = sqlstate(exc)
+    if code is not None:
+        return code in (LOCK_NOT_AVAILABLE, QUERY_CANCELED)
+    return "canceling statement" in _driver_message(exc)
+
+
 # (code, reason, pattern) over the driver's message, first match wins. psycopg2 and psycopg
 # put the server's FATAL text in the message; connection-time errors have no SQLSTATE in
 # psycopg2, so the text is the only portable signal.
 _PATTERNS: List[Tuple[str, str, str]] = [
-    # our own lock_timeout / statement_timeout (startup options) firing during the session's
-    # first reads: the server answered, but a lock or the load kept a statement waiting
-    ("DB211", "lock_timeout", r"canceling statement due to lock timeout"),
-    ("DB211", "statement_timeout", r"canceling statement due to statement timeout"),
     ("DB203", "timeout", r"timeout expired|timed out|connection timeout|Timeout"),
     ("DB202", "unknown_host", r"could not translate host name|Name or service not known|"
      r"nodename nor servname|Temporary failure in name resolution|getaddrinfo failed|"
@@ -239,6 +274,9 @@ _PATTERNS: List[Tuple[str, str, str]] = [
 
 
 def classify_connect_error(exc: BaseException) -> Tuple[str, Dict[str, Any]]:
+    reason = timeout_reason(exc)
+    if reason is not None:
+        return "DB211", {"reason": reason}
     text = _driver_message(exc)
     for code, reason, pattern in _PATTERNS:
         if re.search(pattern, text):
@@ -256,7 +294,8 @@ def classify_connect_error(exc: BaseException) -> Tuple[str, Dict[str, Any]]:
 def _driver_message(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc)
-    # SQLAlchemy appends "(Background on this error at: https://sqlalche.me/...)"
+    # SQLAlchemy 1.4, 2.0 and 2.1 append "(Background on this error at: https://sqlalche.me/
+    # e/<version>/<code>)" to an error with a code (tests/sqla_cases.py checks the wording)
     text = re.sub(r"\s*\(Background on this error at:[^)]*\)", "", text)
     return " ".join(text.split())
 

@@ -83,31 +83,32 @@ def parse(url_text: Any) -> Any:
     return url
 
 
-def _driver_loads(url: Any) -> Tuple[Optional[str], Optional[str]]:
-    """(driver name, None) if the URL's dialect and its DBAPI import, else (None, error)."""
+def _driver_loads(url: Any) -> Tuple[Optional[str], Optional[str], bool]:
+    """(driver name, None, False) if the URL's dialect and its DBAPI import, else (None,
+    error, whether SQLAlchemy has no dialect or driver of that name at all)."""
+    from sqlalchemy.exc import NoSuchModuleError  # raised only by the dialect plugin loader
+
     try:
         dialect_cls = url.get_dialect()
     except Exception as exc:
-        return None, f"{type(exc).__name__}: {exc}"
+        return None, f"{type(exc).__name__}: {exc}", isinstance(exc, NoSuchModuleError)
     loader = getattr(dialect_cls, "import_dbapi", None) or getattr(dialect_cls, "dbapi", None)
     try:
         if loader is not None:
             loader()
-    except ImportError as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-    except Exception as exc:  # a broken driver install is also "no usable driver"
-        return None, f"{type(exc).__name__}: {exc}"
-    return dialect_cls.driver, None
+    except Exception as exc:  # ImportError, or a broken driver install: no usable driver
+        return None, f"{type(exc).__name__}: {exc}", False
+    return dialect_cls.driver, None, False
 
 
 def resolve_driver(url: Any) -> Tuple[Any, Dict[str, Any]]:
     """The URL with a usable driver, and facts about the choice (for observed/findings)."""
     backend = url.get_backend_name()
     explicit = "+" in url.drivername
-    driver, error = _driver_loads(url)
+    driver, error, unknown_name = _driver_loads(url)
     if driver is not None:
         return url, {"driver": driver, "driver_substituted": False}
-    if not explicit and backend not in DRIVERS and error and "Can't load plugin" in error:
+    if not explicit and backend not in DRIVERS and unknown_name:
         raise UrlProblem("DB207", f"Unknown database dialect '{backend}' in the URL.",
                          "NoSuchModuleError", reason="dialect", backend=backend)
     wanted = url.get_driver_name() if explicit else _default_driver_name(url)
@@ -124,7 +125,7 @@ def resolve_driver(url: Any) -> Tuple[Any, Dict[str, Any]]:
             "driver": chosen, "driver_substituted": True, "default_driver": wanted,
             "import_error": error, "backend": backend,
         }
-    if error and "Can't load plugin" in error and explicit:
+    if unknown_name and explicit:
         raise UrlProblem("DB207", f"SQLAlchemy has no driver named '{wanted}' for "
                          f"'{backend}'.", "NoSuchModuleError", reason="driver_name",
                          backend=backend, driver=wanted,

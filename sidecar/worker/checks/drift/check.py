@@ -24,11 +24,17 @@ import fnmatch
 import time
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
+from ... import compat
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...redact import guarded
 from ...source import locate
-from ..database.check import ensure_engine, read_only_connection, secrets_for
+from ..database.check import (
+    cancelled_by_server,
+    ensure_engine,
+    read_only_connection,
+    secrets_for,
+)
 from .diffs import Diff, Renderer, from_upgrade_ops
 from .extra import check_constraint_plugins, compare_enums, compare_primary_keys
 from .fingerprint import catalog_fingerprint, models_hash
@@ -219,7 +225,6 @@ def _autogen(conn: Any, metadatas: List[Any], settings: Settings,
              plugins: Optional[List[str]], subset: Set[TableKey]) -> Tuple[Any, Any]:
     """One Alembic comparison restricted to ``subset``: (UpgradeOps, AutogenContext)."""
     from alembic.migration import MigrationContext
-    from alembic.operations import ops
 
     wanted_schemas = set(schemas)
     default_schema = conn.dialect.default_schema_name
@@ -251,21 +256,7 @@ def _autogen(conn: Any, metadatas: List[Any], settings: Settings,
     if plugins:
         opts["autogenerate_plugins"] = plugins
     mc = MigrationContext.configure(conn, opts=opts)
-    metadata: Any = metadatas if len(metadatas) > 1 else metadatas[0]
-    try:
-        from alembic.autogenerate import compare as _compare
-        from alembic.autogenerate.api import AutogenContext
-
-        ac = AutogenContext(mc, metadata=metadata)
-        script = ops.MigrationScript(rev_id=None, upgrade_ops=ops.UpgradeOps([]),
-                                     downgrade_ops=ops.DowngradeOps([]))
-        _compare._populate_migration_script(ac, script)
-        return script.upgrade_ops, ac
-    except ImportError:  # an Alembic without these internals: the public API
-        from alembic.autogenerate import produce_migrations
-
-        script = produce_migrations(mc, metadata)
-        return script.upgrade_ops, AutogenContext(mc, metadata=metadata)
+    return compat.compare_models(mc, metadatas if len(metadatas) > 1 else metadatas[0])
 
 
 def _isolate(conn: Any, keys: List[TableKey],
@@ -287,9 +278,7 @@ def _isolate(conn: Any, keys: List[TableKey],
 
 
 def _fatal(exc: BaseException) -> bool:
-    text = str(exc)
-    return bool(getattr(exc, "connection_invalidated", False)) or \
-        "statement timeout" in text or "canceling statement" in text
+    return bool(getattr(exc, "connection_invalidated", False)) or cancelled_by_server(exc)
 
 
 def _restart_transaction(conn: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
+from ... import compat
 from .diffs import Diff, Renderer
 
 CHECK_PLUGIN = "alembic.ext.checkconstraint_byname"
@@ -18,12 +19,7 @@ CHECK_PLUGIN = "alembic.ext.checkconstraint_byname"
 
 def check_constraint_plugins() -> Optional[List[str]]:
     """``autogenerate_plugins`` that add named CHECK constraints, or None if unavailable."""
-    try:
-        from alembic.autogenerate import compare  # noqa: F401  (registers the plugins)
-        from alembic.runtime.plugins import _all_plugins
-    except ImportError:
-        return None
-    if CHECK_PLUGIN not in _all_plugins:
+    if not compat.has_autogenerate_plugin(CHECK_PLUGIN):
         return None
     return ["alembic.autogenerate.*", CHECK_PLUGIN]
 
@@ -36,8 +32,7 @@ def compare_primary_keys(tables: Iterable[Tuple[Optional[str], Any]], inspector:
     """``tables``: (schema as Alembic names it, model Table) for tables in both places."""
     out = []
     for schema, table in tables:
-        cached = inspector.info_cache.get("alembic_pk_constraint")
-        pk = cached.get((schema, table.name)) if isinstance(cached, dict) else None
+        pk = compat.cached_pk_constraint(inspector, schema, table.name)
         if pk is None:
             pk = inspector.get_pk_constraint(table.name, schema=schema) or {}
         db_cols = list(pk.get("constrained_columns") or [])

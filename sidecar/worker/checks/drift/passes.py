@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ... import compat
 from ...protocol import finding
 from .diffs import (
     SQLITE_BATCH_ONLY,
@@ -74,16 +75,9 @@ def _column_of(d: Diff) -> Any:
     return op.column if hasattr(op, "column") else op.to_column()
 
 
-def _affinity(type_: Any) -> Any:
-    try:
-        return type_._type_affinity
-    except Exception:
-        return type(type_)
-
-
 def compatible_types(a: Any, b: Any) -> bool:
     """Same kind of data (JSON and JSON, VARCHAR(20) and String(30)): a rename can carry it."""
-    fa, fb = _affinity(a), _affinity(b)
+    fa, fb = compat.type_affinity(a), compat.type_affinity(b)
     if fa is None or fb is None:
         return False
     return fa is fb or issubclass(fa, fb) or issubclass(fb, fa)

@@ -12,15 +12,18 @@ import sys
 import warnings
 from typing import Any, List, Tuple
 
+from ... import compat
+
 
 class CapturedWarning:
     def __init__(self, message: Warning, category: type, filename: str, lineno: int,
-                 stack: List[Tuple[str, int, Any]]) -> None:
+                 stack: List[Tuple[str, int, Any]], scopes: List[compat.Scope]) -> None:
         self.message = message
         self.category = category
         self.filename = filename
         self.lineno = lineno
         self.stack = stack  # outermost first, (filename, lineno, module __name__)
+        self.scopes = scopes  # the same frames, with SQLAlchemy's locals as they were then
 
     @property
     def category_name(self) -> str:
@@ -47,14 +50,16 @@ class WarningRecorder:
 
     def _show(self, message: Any, category: type, filename: str, lineno: int,
               file: Any = None, line: Any = None) -> None:
-        stack = []
+        stack, scopes = [], []
         frame = sys._getframe(1)
         while frame is not None:  # innermost first; module names let us spot double imports
             stack.append((frame.f_code.co_filename, frame.f_lineno or 0,
                           frame.f_globals.get("__name__")))
+            scopes.append(compat.scope_of(frame))
             frame = frame.f_back
         stack.reverse()
-        self.records.append(CapturedWarning(message, category, filename, lineno, stack))
+        scopes.reverse()
+        self.records.append(CapturedWarning(message, category, filename, lineno, stack, scopes))
 
     def __exit__(self, *exc: Any) -> None:
         self._ctx.__exit__(*exc)

@@ -11,8 +11,6 @@ from ...source import locate
 from . import classify, discover
 from .capture import WarningRecorder
 
-RESERVED = ("metadata", "registry")
-
 
 class Findings:
     """An ordered, de-duplicated list of raw findings (one per code and place)."""
@@ -149,7 +147,7 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
         for value in list(vars(module).values()):
             if not isinstance(value, type) or value.__module__ != modname:
                 continue
-            for attr in RESERVED:
+            for attr in classify.RESERVED:
                 bound = value.__dict__.get(attr)
                 if bound is None or _is_sqla_collection(bound):
                     continue
@@ -160,6 +158,7 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
                 if not found:
                     continue
                 stmt = locate.attribute_statement(found[1], attr)
+                call = locator.assigned_call(filename, stmt) if stmt is not None else None
                 raw = finding(
                     "SQLA101",
                     "Attribute name '%s' is reserved when using the Declarative API; on this "
@@ -168,7 +167,7 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
                     line=stmt.lineno if stmt is not None else found[1].lineno,
                     class_name=value.__name__, attribute=attr,
                     facts={"statement": locator.statement_text(filename, stmt)
-                           if stmt is not None else None},
+                           if stmt is not None else None, "column_call": call},
                 )
                 if not any(f["code"] == "SQLA101" and f.get("class") == value.__name__
                            and f.get("attribute") == attr for f in out.items):

@@ -1,23 +1,26 @@
 """Turn exceptions and warnings into raw findings: a code plus where and what.
 
 Each rule is a small function tried in order (``RULES``); the first that recognises the
-message wins, and anything unrecognised still becomes a generic finding at the user's frame.
-Messages differ across SQLAlchemy 1.4 / 2.0 / 2.1 — the patterns below accept each wording
-(noted per rule).
+problem wins, and anything unrecognised still becomes a generic finding at the user's frame.
+Rules read the exception's own attributes and the SQLAlchemy objects in the frames that
+raised it (``compat``), never its message: the wording differs across SQLAlchemy 1.4 / 2.0 /
+2.1, the objects do not.
 """
 
 from __future__ import annotations
 
-import re
+import ast
+import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ... import compat
 from ...protocol import finding
 from ...source import locate
 
 Raw = Dict[str, Any]
 
-# "Mapper[A(a)]" (1.4.? and 2.x) or "mapped class A->a" (1.4)
-_MAPPER = r"(?:Mapper\[(?P<mcls>\w+)\(\w*\)\]|mapped class (?P<mcls2>\w+)->\w+)"
+# attribute names declarative keeps for itself on every mapped class
+RESERVED = ("metadata", "registry")
 
 
 class Problem:
@@ -25,15 +28,18 @@ class Problem:
 
     def __init__(self, kind: str, category: str, text: str, frames: List[Tuple[str, int]],
                  stage: str, target: str, locator: locate.Locator,
-                 exception: Optional[BaseException] = None) -> None:
+                 exception: Optional[BaseException] = None,
+                 scopes: Optional[List[compat.Scope]] = None) -> None:
         self.kind = kind  # "exception" | "warning"
         self.category = category  # exception or warning class name
         self.text = text
         self.frames = frames  # outermost first: (filename, lineno, module name)
+        self.scopes = scopes or []  # the same frames with SQLAlchemy's locals (compat)
         self.stage = stage  # "import" | "configure"
         self.target = target
         self.locator = locator
         self.exception = exception
+        self.statement: Optional[Tuple[str, ast.stmt]] = None  # the statement located last
 
     @property
     def user_frame(self) -> Optional[Tuple[str, int]]:
@@ -54,8 +60,13 @@ class Problem:
         return raw
 
     def at_class_attribute(self, raw: Raw, class_name: Optional[str],
-                           attribute: Optional[str]) -> Raw:
-        """Move the location to ``class_name.attribute``'s statement when we can find it."""
+                           attribute: Optional[str], owner: Optional[type] = None) -> Raw:
+        """Name ``class_name.attribute`` and move the location to its statement when we can
+        find it (in ``owner``'s own module first, when the live class is known)."""
+        if class_name:
+            raw["class"] = class_name
+        if attribute:
+            raw["attribute"] = attribute
         found = None
         frame = self.user_frame
         if frame:
@@ -63,7 +74,7 @@ class Problem:
             if cls is not None and (class_name is None or cls.name == class_name):
                 found = (frame[0], cls)
         if found is None and class_name:
-            found = self.locator.find_class(class_name)
+            found = self._find_class(class_name, owner)
         if found is None:
             return raw
         filename, cls = found
@@ -72,11 +83,19 @@ class Problem:
         raw["line"] = cls.lineno
         raw.setdefault("facts", {})["statement"] = self.locator.source_line(filename, cls.lineno)
         if attribute:
-            raw["attribute"] = attribute
             stmt = locate.attribute_statement(cls, attribute)
             if stmt is not None:
-                raw["line"] = stmt.lineno
-                raw["facts"]["statement"] = self.locator.statement_text(filename, stmt)
+                self._at(raw, filename, stmt)
+        return raw
+
+    def at_property(self, raw: Raw, prop: Any, predicate: Any = None,
+                    within_owner: bool = True) -> Raw:
+        """Locate a relationship() by its live owner class and key; failing that (a backref,
+        a mixin), the first class-body statement matching ``predicate``."""
+        owner = prop.parent.class_
+        self.at_class_attribute(raw, owner.__name__, prop.key, owner)
+        if self.statement is None and predicate is not None:
+            self.at_statement(raw, predicate, owner.__name__ if within_owner else None)
         return raw
 
     def at_statement(self, raw: Raw, predicate: Any, class_name: Optional[str] = None) -> bool:
@@ -84,13 +103,27 @@ class Problem:
         for filename, cls, stmt in locate.class_statements_matching(
             self.locator, predicate, class_name
         ):
-            raw["file"] = self.locator.relative(filename)
-            raw["line"] = stmt.lineno
             raw["class"] = cls.name
             raw["attribute"] = locate.bound_name(stmt)
-            raw.setdefault("facts", {})["statement"] = self.locator.statement_text(filename, stmt)
+            self._at(raw, filename, stmt)
             return True
         return False
+
+    def _at(self, raw: Raw, filename: str, stmt: ast.stmt) -> None:
+        self.statement = (filename, stmt)
+        raw["file"] = self.locator.relative(filename)
+        raw["line"] = stmt.lineno
+        raw.setdefault("facts", {})["statement"] = self.locator.statement_text(filename, stmt)
+
+    def _find_class(self, class_name: str,
+                    owner: Optional[type]) -> Optional[Tuple[str, ast.ClassDef]]:
+        module = sys.modules.get(getattr(owner, "__module__", None) or "")
+        filename = getattr(module, "__file__", None)
+        if filename and self.locator.is_user_file(filename):
+            found = self.locator.find_class(class_name, [filename])
+            if found is not None:
+                return found
+        return self.locator.find_class(class_name)
 
 
 Rule = Callable[[Problem], Optional[Raw]]
@@ -102,27 +135,40 @@ def rule(fn: Rule) -> Rule:
     return fn
 
 
-def _mapper_class(m: "re.Match[str]") -> Optional[str]:
-    return m.groupdict().get("mcls") or m.groupdict().get("mcls2")
+def _is(p: Problem, name: str) -> bool:
+    """Whether the exception is an instance of ``sqlalchemy.exc.<name>``."""
+    if p.exception is None:
+        return False
+    from sqlalchemy import exc
+
+    return isinstance(p.exception, getattr(exc, name))
+
+
+def _class_name(mapper: Any) -> str:
+    return mapper.class_.__name__
 
 
 @rule
 def reserved_attribute(p: Problem) -> Optional[Raw]:
-    # 1.4: "Attribute name 'metadata' is reserved for the MetaData instance when using a
-    #       declarative base class."   2.0: "... is reserved when using the Declarative API."
-    # 2.1: SAWarning "Attribute name 'metadata' should be left reserved for the MetaData ..."
-    m = re.search(r"Attribute name '(\w+)' (?:is|should be left) reserved", p.text)
-    if not m:
+    # 1.4 and 2.0 raise for a mapped 'metadata'; 2.1 only warns, for 'metadata' and 'registry'
+    found = compat.declarative_attribute(p.scopes)
+    if found is None or found[1] not in RESERVED:
         return None
-    return p.at_class_attribute(p.base("SQLA101"), None, m.group(1))
+    cls, attribute = found
+    raw = p.at_class_attribute(p.base("SQLA101"), cls.__name__, attribute, cls)
+    if p.statement is not None:
+        call = p.locator.assigned_call(*p.statement)
+        if call is not None:
+            raw["facts"]["column_call"] = call
+    return raw
 
 
 @rule
 def table_already_defined(p: Problem) -> Optional[Raw]:
-    m = re.search(r"Table '([\w.]+)' is already defined for this MetaData instance", p.text)
-    if not m:
+    name = compat.table_already_defined(p.scopes)
+    if name is None or not _is(p, "InvalidRequestError"):
         return None
-    raw = p.base("SQLA102", table=m.group(1).split(".")[-1])
+    raw = p.base("SQLA102", table=name)
     raw = p.at_class_attribute(raw, None, None)
     _add_duplicate_modules(p, raw)
     return raw
@@ -130,12 +176,11 @@ def table_already_defined(p: Problem) -> Optional[Raw]:
 
 @rule
 def replaced_in_string_lookup(p: Problem) -> Optional[Raw]:
-    m = re.search(r"same class name and module name as ([\w.]+), and will be replaced", p.text)
-    if not m:
+    cls = compat.replaced_class(p.scopes)
+    if cls is None:
         return None
-    qualified = m.group(1)
-    raw = p.base("SQLA103", facts={"module": qualified.rsplit(".", 1)[0]})
-    raw = p.at_class_attribute(raw, qualified.rsplit(".", 1)[-1], None)
+    raw = p.base("SQLA103", facts={"module": cls.__module__})
+    raw = p.at_class_attribute(raw, cls.__name__, None, cls)
     _add_duplicate_modules(p, raw)
     return raw
 
@@ -162,42 +207,38 @@ def _add_duplicate_modules(p: Problem, raw: Raw) -> None:
 
 @rule
 def relationship_missing_class(p: Problem) -> Optional[Raw]:
-    m = re.search(_MAPPER + r".*?expression '(?P<expr>[^']+)' failed to locate a name "
-                  r"\('(?P<name>[^']+)'\)", p.text, re.S)
-    if not m:
+    found = compat.unresolved_name(p.scopes)
+    if found is None:
         return None
-    cls = _mapper_class(m)
-    raw = p.base("SQLA104", facts={"target": m.group("name"), "expression": m.group("expr")})
-    if not p.at_statement(raw, locate.has_string(m.group("expr")), cls):
-        p.at_class_attribute(raw, cls, None)
-    raw["facts"]["target"] = m.group("name")
+    prop, expression, name = found
+    raw = p.base("SQLA104", facts={"target": name, "expression": expression})
+    p.at_property(raw, prop, locate.has_string(expression))
+    raw["facts"]["target"] = name
     return raw
 
 
 @rule
 def missing_primary_key(p: Problem) -> Optional[Raw]:
-    m = re.search(_MAPPER + r" could not assemble any primary key columns for mapped table "
-                  r"'(?P<table>\w+)'", p.text)
-    if not m:
+    mapper = compat.mapper_without_primary_key(p.scopes)
+    if mapper is None or not _is(p, "ArgumentError"):
         return None
-    raw = p.base("SQLA105", table=m.group("table"))
-    return p.at_class_attribute(raw, _mapper_class(m), None)
+    table = getattr(mapper.persist_selectable, "description", None)
+    raw = p.base("SQLA105", table=table)
+    return p.at_class_attribute(raw, _class_name(mapper), None, mapper.class_)
 
 
-def _relationship(p: Problem, code: str, pattern: str) -> Optional[Raw]:
-    m = re.search(pattern, p.text)
-    if not m:
+def _relationship(p: Problem, code: str) -> Optional[Raw]:
+    prop = compat.relationship_in(p.scopes)
+    if prop is None:  # a Core join() outside any relationship: nothing to point at
         return None
-    cls, attr = m.group("cls"), m.group("attr")
-    raw = p.base(code)
-    p.at_class_attribute(raw, cls, attr)
-    found = p.locator.find_class(cls)
+    raw = p.at_property(p.base(code), prop)
+    cls, attr = raw["class"], raw["attribute"]
+    if p.statement is not None:
+        names = list(locate._string_constants(p.statement[1]))
+        raw["facts"]["target"] = names[0] if names else "?"
+    found = p._find_class(cls, prop.parent.class_)
     if found:
-        stmt = locate.attribute_statement(found[1], attr)
-        if stmt is not None:
-            names = [s for s in locate._string_constants(stmt)]
-            raw["facts"]["target"] = names[0] if names else "?"
-        fks = _fk_columns(p, found[0], found[1])
+        fks = _fk_columns(found[1])
         # the relationship's own key first: `assignee` -> `assignee_id`
         fks.sort(key=lambda c: not c.startswith(attr))
         raw["facts"]["fk_hint"] = "%s.%s" % (cls, fks[0]) if fks else "%s.<fk column>" % cls
@@ -205,9 +246,7 @@ def _relationship(p: Problem, code: str, pattern: str) -> Optional[Raw]:
     return raw
 
 
-def _fk_columns(p: Problem, filename: str, cls: Any) -> List[str]:
-    import ast
-
+def _fk_columns(cls: ast.ClassDef) -> List[str]:
     out = []
     for stmt in cls.body:
         name = locate.bound_name(stmt)
@@ -219,62 +258,52 @@ def _fk_columns(p: Problem, filename: str, cls: Any) -> List[str]:
 
 @rule
 def ambiguous_foreign_keys(p: Problem) -> Optional[Raw]:
-    if p.category != "AmbiguousForeignKeysError" and "multiple foreign key paths" not in p.text:
-        return None
-    return _relationship(p, "SQLA106", r"on relationship (?P<cls>\w+)\.(?P<attr>\w+)")
+    return _relationship(p, "SQLA106") if _is(p, "AmbiguousForeignKeysError") else None
 
 
 @rule
 def no_foreign_keys(p: Problem) -> Optional[Raw]:
-    if p.category != "NoForeignKeysError" and "no foreign keys linking" not in p.text:
-        return None
-    return _relationship(p, "SQLA107", r"on relationship (?P<cls>\w+)\.(?P<attr>\w+)")
+    return _relationship(p, "SQLA107") if _is(p, "NoForeignKeysError") else None
 
 
 @rule
 def back_populates_missing(p: Problem) -> Optional[Raw]:
-    m = re.search(r"Mapper '?" + _MAPPER + r"'? has no property '(?P<prop>\w+)'", p.text)
-    if not m:
+    found = compat.missing_reverse_property(p.scopes)
+    if found is None:
         return None
-    target, prop = _mapper_class(m), m.group("prop")
-    raw = p.base("SQLA108", facts={"missing_property": prop, "target": target})
-    if not p.at_statement(raw, locate.has_keyword("back_populates", prop)):
-        p.at_class_attribute(raw, target, None)
-    raw["facts"]["target"] = target
+    prop, missing, target = found
+    raw = p.base("SQLA108", facts={"missing_property": missing, "target": _class_name(target)})
+    p.at_property(raw, prop, locate.has_keyword("back_populates", missing), within_owner=False)
+    raw["facts"]["target"] = _class_name(target)
     return raw
 
 
 @rule
 def conflicting_backref(p: Problem) -> Optional[Raw]:
-    m = re.search(r"Error creating backref '(?P<backref>\w+)' on relationship "
-                  r"'(?P<cls>\w+)\.(?P<attr>\w+)': property of that name exists on mapper '?"
-                  + _MAPPER, p.text)
-    if not m:
+    found = compat.conflicting_backref(p.scopes)
+    if found is None:
         return None
-    raw = p.base("SQLA109", facts={"backref": m.group("backref"), "target": _mapper_class(m)})
-    p.at_class_attribute(raw, m.group("cls"), m.group("attr"))
-    return raw
+    prop, backref, mapper = found
+    raw = p.base("SQLA109", facts={"backref": backref, "target": _class_name(mapper)})
+    return p.at_property(raw, prop)
 
 
 @rule
 def foreign_key_target_missing(p: Problem) -> Optional[Raw]:
-    m = re.search(r"Foreign key associated with column '(?P<table>[\w.]+)\.(?P<col>\w+)' could "
-                  r"not find table '(?P<target_table>[\w.]+)' with which to generate a foreign "
-                  r"key to target column '(?P<target_col>\w+)'", p.text)
-    if m:
-        target = "%s.%s" % (m.group("target_table"), m.group("target_col"))
-        missing = "no table named '%s' is defined on this MetaData" % m.group("target_table")
-        table, column = m.group("table").split(".")[-1], m.group("col")
+    exc = p.exception
+    if _is(p, "NoReferencedTableError"):
+        missing = "no table named '%s' is defined on this MetaData" % exc.table_name
+    elif _is(p, "NoReferencedColumnError"):
+        missing = "table '%s' has no column named '%s'" % (exc.table_name, exc.column_name)
     else:
-        m = re.search(r"Could not initialize target column for ForeignKey '(?P<target>[^']+)' "
-                      r"on table '(?P<table>[\w.]+)': table '(?P<tt>[\w.]+)' has no column "
-                      r"named '(?P<tc>\w+)'", p.text)
-        if not m:
-            return None
-        target = m.group("target")
-        missing = "table '%s' has no column named '%s'" % (m.group("tt"), m.group("tc"))
-        table, column = m.group("table").split(".")[-1], None
-    raw = p.base("SQLA110", table=table, column=column,
+        return None
+    fk = compat.foreign_key_in(p.scopes)
+    if fk is None:
+        return None
+    target = fk.target_fullname
+    column = fk.parent
+    raw = p.base("SQLA110", table=getattr(getattr(column, "table", None), "name", None),
+                 column=getattr(column, "name", None),
                  facts={"target": target, "missing": missing})
     p.at_statement(raw, locate.has_string(target))
     raw["facts"]["target"] = target
@@ -336,8 +365,6 @@ def module_not_found(p: Problem) -> Optional[Raw]:
     if is_target:
         raw = p.base("SQLA115", facts={"missing_module": missing, "is_target": True})
         return raw
-    import sys
-
     return p.base("SQLA111", facts={"missing_module": missing, "python": sys.executable})
 
 
@@ -366,14 +393,16 @@ def from_exception(exc: BaseException, stage: str, target: str,
                        tb.tb_frame.f_globals.get("__name__")))
         tb = tb.tb_next
     text = str(exc) if not isinstance(exc, SyntaxError) else (exc.msg or str(exc))
-    p = Problem("exception", type(exc).__name__, text, frames, stage, target, locator, exc)
+    p = Problem("exception", type(exc).__name__, text, frames, stage, target, locator, exc,
+                compat.traceback_scopes(exc.__traceback__))
     return classify(p)
 
 
 def from_warning(w: Any, stage: str, target: str, locator: locate.Locator) -> Optional[Raw]:
     """A raw finding for a warning, or None for library noise that never touched app code."""
     frames = list(w.stack) or [(w.filename, w.lineno)]
-    p = Problem("warning", w.category_name, w.text, frames, stage, target, locator)
+    p = Problem("warning", w.category_name, w.text, frames, stage, target, locator,
+                scopes=w.scopes)
     raw = classify(p)
     if raw["code"] == "SQLA121" and not locator.is_user_file(w.filename):
         return None  # a DeprecationWarning inside some library: not the app's concern
