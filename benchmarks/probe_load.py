@@ -122,7 +122,7 @@ def main() -> None:
         daemon_args = ["--app-path", str(app), "--models", "server.models_sql", "--models",
                        "server.models_plain", "--interval", "3600"]
         dbname = "bench"
-        from tests import pgcluster
+        from tests.support import pgcluster
 
         if pgcluster.available():
             cluster = pgcluster.PgCluster(log_statements=False)  # its own dir: postgres owns it

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from sidecar.findings.catalog import CATALOG, GENERIC, to_finding
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
 
 DOCS = (ROOT / "docs" / "findings.md").read_text()
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.daemon import Daemon, alive, copy_app, descendants
-from tests.helpers import EXAMPLES, FIXTURES, ROOT
+from tests.support.daemon import Daemon, alive, copy_app, descendants
+from tests.support.helpers import EXAMPLES, FIXTURES, ROOT
 
 BROKEN = ["--app-path", str(EXAMPLES / "broken_reserved"), "--models", "server.models_sql",
           "--interval", "300", "--retry-min", "60", "--retry-max", "60"]
@@ -325,7 +325,7 @@ def test_probe_against_live_daemons(broken: Daemon, tmp_path: Path) -> None:
 
 
 def test_probe_when_nothing_listens() -> None:
-    from tests.pgcluster import free_port
+    from tests.support.pgcluster import free_port
 
     proc = _probe(f"http://127.0.0.1:{free_port()}/readyz", "--timeout", "2")
     assert proc.returncode == 1

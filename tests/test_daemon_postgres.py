@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.daemon import Daemon
-from tests.helpers import EXAMPLES
+from tests.support.daemon import Daemon
+from tests.support.helpers import EXAMPLES
 
 GOOD = EXAMPLES / "good"
 PASSWORD = "pw-daemon-4c7e1b"

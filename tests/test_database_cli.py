@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.helpers import EXAMPLES, run_cli
+from tests.support.helpers import EXAMPLES, run_cli
 
 GOOD = EXAMPLES / "good"
 PASSWORD = "pw-Zq81#x/@k"  # '@' and '/' exercise URL quoting; unique enough to grep for

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.helpers import ROOT, run_cli
+from tests.support.helpers import ROOT, run_cli
 
 
 def test_demo_once_shows_the_incident() -> None:

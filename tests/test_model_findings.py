@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import FIXTURES, check_fixture, marked_line
+from tests.support.helpers import FIXTURES, check_fixture, marked_line
 
 # fixture -> (code, class, attribute, words the hint must contain)
 CASES = {
@@ -106,7 +106,7 @@ def test_good_package_passes_and_reports_what_it_found() -> None:
 
 
 def test_models_spread_over_several_modules() -> None:
-    from tests.helpers import run_cli
+    from tests.support.helpers import run_cli
 
     result = run_cli("check", "--app-path", str(FIXTURES / "good_multi"), "--models",
                      "app.models.users", "--models", "app.models.orders", "--format", "json")
@@ -130,7 +130,7 @@ def test_no_models_is_a_warning() -> None:
 
 
 def test_module_that_does_not_exist_is_a_finding() -> None:
-    from tests.helpers import run_cli
+    from tests.support.helpers import run_cli
 
     result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
                      "app.nosuchmodule", "--format", "json")
@@ -140,7 +140,7 @@ def test_module_that_does_not_exist_is_a_finding() -> None:
 
 
 def test_attribute_target_that_does_not_exist() -> None:
-    from tests.helpers import run_cli
+    from tests.support.helpers import run_cli
 
     result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
                      "app.models:NoSuchBase", "--format", "json")
@@ -149,7 +149,7 @@ def test_attribute_target_that_does_not_exist() -> None:
 
 
 def test_attribute_target_names_the_metadata_source() -> None:
-    from tests.helpers import run_cli
+    from tests.support.helpers import run_cli
 
     result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
                      "app.models:Base", "--format", "json")

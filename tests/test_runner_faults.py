@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from tests.helpers import FIXTURES, check_fixture, marked_line
+from tests.support.helpers import FIXTURES, check_fixture, marked_line
 
 
 def _models_import(result):

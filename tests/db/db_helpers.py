@@ -1,4 +1,4 @@
-"""Helpers shared by the database tests (imported by name; conftest puts this dir on sys.path)."""
+"""Helpers shared by the database tests (``tests.db.db_helpers``)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import shutil
-import sys
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,14 +16,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.daemon import Daemon
 from tests.reliability import procs
-
-HERE = Path(__file__).resolve().parent
-if str(HERE.parent) not in sys.path:
-    sys.path.insert(0, str(HERE.parent))  # pgcluster is imported by name
-
-import pgcluster  # noqa: E402
+from tests.support import pgcluster
+from tests.support.daemon import Daemon
 
 APP_USER = "relapp"
 APP_PASSWORD = "rel-Pw-4e1b"
@@ -188,7 +182,7 @@ def daemon() -> Iterator[Callable[..., RelDaemon]]:
 
 
 def copy_fixture(name: str, target: Path) -> Path:
-    from tests.helpers import FIXTURES
+    from tests.support.helpers import FIXTURES
 
     shutil.copytree(FIXTURES / name, target, ignore=shutil.ignore_patterns("__pycache__"))
     return target

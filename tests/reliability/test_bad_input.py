@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from sidecar.cli import main as cli
 from sidecar.settings import OPTIONS, ConfigError, resolve
-from tests.helpers import EXAMPLES, FIXTURES, run_cli
 from tests.reliability.conftest import RelDaemon
+from tests.support.helpers import EXAMPLES, FIXTURES, run_cli
 
 pytestmark = pytest.mark.reliability
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.helpers import ROOT
 from tests.reliability import procs
 from tests.reliability.conftest import (
     APP_PASSWORD,
@@ -32,6 +31,7 @@ from tests.reliability.conftest import (
     new_database,
 )
 from tests.reliability.matrix import record
+from tests.support.helpers import ROOT
 
 pytestmark = pytest.mark.reliability
 APPS = Path(__file__).resolve().parent / "apps"
@@ -327,9 +327,8 @@ def test_sigterm_during_a_cycle(daemon, tmp_path):
 def test_disk_full_writes_nothing_it_needs(running_pg, app_db, items_app):
     """stdout/stderr on /dev/full (ENOSPC), every regular-file write killing the process
     (RLIMIT_FSIZE 0: SIGXFSZ), and a read-only TMPDIR/HOME: still ready, serving, exit 0."""
-    from pgcluster import free_port
-
     from tests.reliability.procs import TAG_VAR
+    from tests.support.pgcluster import free_port
 
     port = free_port()
     tag = "diskfull-" + os.urandom(6).hex()

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from tests.helpers import EXAMPLES, ROOT, run_cli
 from tests.reliability.conftest import FAST, app_url, new_database
+from tests.support.helpers import EXAMPLES, ROOT, run_cli
 
 pytestmark = [pytest.mark.reliability, pytest.mark.postgres]
 
