@@ -142,10 +142,10 @@ class RelDaemon(Daemon):
     def readyz(self) -> int:
         return self.get("/readyz")[0]
 
-    def wait_code(self, code: str, timeout: float = 15) -> float:
+    def wait_code(self, code: str, timeout: float = 60) -> float:
         return self.wait_for(lambda: self.finding(code) is not None, timeout, f"finding {code}")
 
-    def wait_ready(self, ready: bool = True, timeout: float = 15) -> float:
+    def wait_ready(self, ready: bool = True, timeout: float = 60) -> float:
         want = 200 if ready else 503
         return self.wait_for(lambda: self.readyz() == want, timeout,
                              "ready" if ready else "not ready")
@@ -156,7 +156,7 @@ class RelDaemon(Daemon):
         assert procs.zombies(self.pid) == [], "zombie children"
         assert procs.orphans(self.tag, self.pid) == [], "orphaned processes"
 
-    def stop_and_check(self, timeout: float = 5) -> float:
+    def stop_and_check(self, timeout: float = 30) -> float:
         """SIGTERM; exit status 0; nothing carrying the tag survives (no orphan)."""
         took = self.stop(timeout=timeout)
         assert self.proc.returncode == 0, f"exit {self.proc.returncode}:\n" + "\n".join(
