@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs, then run it (ruff + pytest). Safe to re-run.
+# Install everything the test suite needs, then run it (ruff, mypy, pytest). Safe to re-run.
 # CI calls this through .ci/run on a fresh clone; extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +40,6 @@ fi
 
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
+mypy  # pyproject's [tool.mypy]: all of sidecar/ as Python 3.11
+mypy --python-version 3.8 sidecar/worker  # the worker again, as a 3.8 app's interpreter runs it
 exec pytest "$@"

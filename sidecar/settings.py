@@ -380,8 +380,9 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str],
         raise ConfigError(f"--python: {python!r} is not an executable interpreter")
     # every option's dest is a Settings field (the token is read from its file instead)
     repeatable = {opt.dest for opt in OPTIONS if opt.repeatable}
-    fields = {name: tuple(value or ()) if name in repeatable else value
-              for name, value in values.items() if name != "token_file"}
+    # one value per option, of the option's own type: checked field by field by Settings
+    fields: dict[str, Any] = {name: tuple(value or ()) if name in repeatable else value
+                              for name, value in values.items() if name != "token_file"}
     fields.update(
         app_path=app_path.resolve(),
         python=os.path.abspath(found),  # the worker runs in the app path; keep venv symlinks
