@@ -42,4 +42,5 @@ export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
 mypy  # pyproject's [tool.mypy]: all of sidecar/ as Python 3.11
 mypy --python-version 3.8 sidecar/worker  # the worker again, as a 3.8 app's interpreter runs it
-exec pytest "$@"
+# coverage of the pytest process (subprocesses are not counted: pyproject's [tool.coverage.run])
+exec pytest --cov=sidecar --cov-report=term "$@"
