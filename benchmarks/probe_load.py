@@ -118,7 +118,7 @@ def main() -> None:
     cluster = None
     tmp = tempfile.mkdtemp(prefix="sidecar-bench-")
     try:
-        app = ROOT / "examples" / "backend" / "good"
+        app = ROOT / "sidecar" / "examples" / "backend" / "good"
         daemon_args = ["--app-path", str(app), "--models", "server.models_sql", "--models",
                        "server.models_plain", "--interval", "3600"]
         dbname = "bench"

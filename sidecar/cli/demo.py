@@ -19,7 +19,8 @@ from pathlib import Path
 
 from sidecar.settings import ConfigError, Settings
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "backend"
+# package data (pyproject's [tool.setuptools.package-data]): in a wheel as in a checkout
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "backend"
 
 
 def prepare(workdir: Path) -> tuple[Path, str]:
@@ -28,11 +29,12 @@ def prepare(workdir: Path) -> tuple[Path, str]:
 
     if importlib.util.find_spec("flask_sqlalchemy") is None:
         raise ConfigError("demo: the bundled example is a Flask-SQLAlchemy app; install it "
-                          "with `pip install -e '.[demo]'` (or `pip install Flask-SQLAlchemy`)")
+                          "with `pip install 'sqla-sidecar[demo]'` (or `pip install "
+                          "Flask-SQLAlchemy`)")
     good, broken = EXAMPLES / "good", EXAMPLES / "broken_reserved"
     if not (good / "alembic.ini").exists() or not (broken / "server").is_dir():
-        raise ConfigError(f"demo: the bundled example is missing at {EXAMPLES} (run the demo "
-                          "from a source checkout or an image that ships examples/)")
+        raise ConfigError(f"demo: the bundled example is missing at {EXAMPLES} (the "
+                          "package was installed without its data files)")
     app = workdir / "app"
     shutil.copytree(good, app, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(broken / "server" / "models_sql.py", app / "server" / "models_sql.py")

@@ -12,7 +12,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-EXAMPLES = ROOT / "examples" / "backend"
+EXAMPLES = ROOT / "sidecar" / "examples" / "backend"
 MARK = "# <- SIDECAR"
 
 
