@@ -52,10 +52,11 @@ def prepare(workdir: Path) -> tuple[Path, str]:
 
 
 def demo_settings(base: Settings, app: Path, url: str) -> Settings:
+    """The demo's own app, models, database and Alembic config (the demo has no options for
+    them); everything else as given, with the demo's defaults (sidecar.settings)."""
     return dataclasses.replace(
         base, app_path=app, models=("server.models_sql", "server.models_plain"),
-        database_url=url, alembic_ini=str(app / "alembic.ini"),
-        interval_s=min(base.interval_s, 10.0), retry_max_s=min(base.retry_max_s, 5.0))
+        database_url=url, alembic_ini=str(app / "alembic.ini"))
 
 
 def banner(settings: Settings, app: Path) -> str:
