@@ -1,8 +1,8 @@
 """Schema drift on a large schema: plain Alembic vs the sidecar's first and cached checks.
 
 Builds N tables x 15 columns (serial key, an enum, a foreign key to the previous table, two
-indexes) in a throwaway PostgreSQL cluster (tests/pgcluster.py), with models identical to the
-schema, then times in the same run, interleaved, after one warm-up each:
+indexes) in a throwaway PostgreSQL cluster (tests/support/pgcluster.py), with models identical
+to the schema, then times in the same run, interleaved, after one warm-up each:
 
 - alembic:  ``compare_metadata`` with compare_type and compare_server_default;
 - first:    ``run_schema_drift`` without a cache (full compare + fingerprint + extras);
@@ -22,16 +22,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))  # for tests.support.pgcluster
 
 import sqlalchemy as sa  # noqa: E402
 from alembic.autogenerate import compare_metadata  # noqa: E402
 from alembic.migration import MigrationContext  # noqa: E402
-from pgcluster import PgCluster  # noqa: E402
 
 from sidecar.worker.checks.database import check as database  # noqa: E402
 from sidecar.worker.checks.drift import check as drift  # noqa: E402
 from sidecar.worker.context import Context  # noqa: E402
+from tests.support.pgcluster import PgCluster  # noqa: E402
 
 COLUMNS = 15
 

@@ -118,11 +118,11 @@ def main() -> None:
     cluster = None
     tmp = tempfile.mkdtemp(prefix="sidecar-bench-")
     try:
-        app = ROOT / "examples" / "backend" / "good"
+        app = ROOT / "sidecar" / "examples" / "backend" / "good"
         daemon_args = ["--app-path", str(app), "--models", "server.models_sql", "--models",
                        "server.models_plain", "--interval", "3600"]
         dbname = "bench"
-        from tests import pgcluster
+        from tests.support import pgcluster
 
         if pgcluster.available():
             cluster = pgcluster.PgCluster(log_statements=False)  # its own dir: postgres owns it

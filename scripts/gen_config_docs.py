@@ -33,14 +33,20 @@ PROBE = (
 )
 
 
+def _value(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "`on`" if value else "`off`"
+    return f"`{value}`"
+
+
 def _default(opt: Option) -> str:
     if opt.dest == "python":
         return "the sidecar's own interpreter"
-    if opt.default is None:
-        return "—"
-    if isinstance(opt.default, bool):
-        return "`on`" if opt.default else "`off`"
-    return f"`{opt.default}`"
+    own = "".join(f" ({command}: {_value(value)})"
+                  for command, value in opt.command_defaults.items())
+    return _value(opt.default) + own
 
 
 def _cell(text: str) -> str:

@@ -82,7 +82,7 @@ needs working models; warnings and info do not.
 EXAMPLES = """\
 Example output below is from real runs (SQLAlchemy 2.1.9, Flask-SQLAlchemy 3.1.1, Python
 3.11 unless noted) against the fixtures in `tests/fixtures/` and the apps in
-`examples/backend/`; long lines are shortened with `[...]`.
+`sidecar/examples/backend/`; long lines are shortened with `[...]`.
 """
 
 FIELD_PLACEHOLDERS = ("file", "line", "class", "attribute", "table", "column", "fix_sql")

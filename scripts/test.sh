@@ -1,33 +1,49 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs, then run it (ruff + pytest). Safe to re-run.
+# Install everything the test suite needs, then run it (ruff, mypy, pytest). Safe to re-run.
 # CI calls this through .ci/run on a fresh clone; extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
+say() { echo "scripts/test.sh: $*"; }  # one line before each install; nothing when all is there
+
 if [ ! -x .venv/bin/python ]; then
+    say "creating .venv and installing sqla-sidecar[test] (PyPI) — the suite's Python tools"
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
+# Debian packages the tests need, each with the reason it is installed system-wide.
+declare -A why=(
+    [postgresql]="the tests start their own throwaway cluster"
+    [prometheus]="promtool lints the metrics and the alert rules"
+    [chromium]="a headless browser renders the /diagnose page"
+)
+apt_install() {  # apt_install PACKAGE...: say why, then install quietly
+    local pkg
+    for pkg in "$@"; do say "installing $pkg (Debian) — ${why[$pkg]}"; done
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 # The tests start their own throwaway PostgreSQL cluster; they need the server binaries.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+        apt_install postgresql
     else
         echo "scripts/test.sh: PostgreSQL server binaries are missing (apt-get install postgresql)" >&2
         exit 2
     fi
 fi
 
-# promtool (metrics lint) and a headless browser (the /diagnose page), from Debian.
+# promtool (metrics lint) and a headless browser (the /diagnose page): the tests that need
+# them skip without them.
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        apt_install "${missing[@]}"
     else
         echo "scripts/test.sh: missing ${missing[*]}; the tests that need them will skip" >&2
     fi
@@ -40,4 +56,7 @@ fi
 
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
-exec pytest "$@"
+mypy  # pyproject's [tool.mypy]: all of sidecar/ as Python 3.11
+mypy --python-version 3.8 sidecar/worker  # the worker again, as a 3.8 app's interpreter runs it
+# coverage of the pytest process (subprocesses are not counted: pyproject's [tool.coverage.run])
+exec pytest --cov=sidecar --cov-report=term "$@"

@@ -127,16 +127,27 @@ class Option:
     metavar: str | None = None
     commands: tuple[str, ...] = ("check", "serve", "demo")
     switch: bool = False  # a flag without a value that the command acts on, not a setting
+    # a command's own default where it differs (the demo: a quicker loop, on loopback)
+    command_defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def default_for(self, command: str | None) -> Any:
+        return self.command_defaults.get(command or "", self.default)
+
+
+# the demo brings its own app, models, SQLite database and Alembic config: the options that
+# choose those, and the PostgreSQL-only limits, are not the demo's
+NOT_DEMO = ("check", "serve")
 
 
 OPTIONS: tuple[Option, ...] = (
     Option("app_path", "--app-path", ("SIDECAR_APP_PATH",),
            "the app's root folder: first on sys.path and the working directory, as the app "
-           "itself runs (default: the current folder)", default=".", metavar="DIR"),
+           "itself runs (default: the current folder)", default=".", metavar="DIR",
+           commands=NOT_DEMO),
     Option("models", "--models", ("SIDECAR_MODELS",),
            "module(s) that define the models, `pkg.module` or `pkg.module:attr`; repeat the "
            "flag, or separate with commas in the variable", repeatable=True,
-           metavar="MODULE"),
+           metavar="MODULE", commands=NOT_DEMO),
     Option("python", "--python", ("SIDECAR_PYTHON",),
            "the app's interpreter, which runs the worker (default: the sidecar's own)",
            default=sys.executable, metavar="PATH"),
@@ -145,19 +156,19 @@ OPTIONS: tuple[Option, ...] = (
            metavar="SECONDS"),
     Option("database_url", "--database-url", ("SIDECAR_DATABASE_URL", "DATABASE_URL"),
            "SQLAlchemy URL of the app's database (checks are skipped without one)",
-           metavar="URL"),
+           metavar="URL", commands=NOT_DEMO),
     Option("alembic_ini", "--alembic-ini", ("SIDECAR_ALEMBIC_INI",),
            "Alembic configuration (default: alembic.ini in the app path, if present)",
-           metavar="PATH"),
+           metavar="PATH", commands=NOT_DEMO),
     Option("connect_timeout_s", "--connect-timeout", ("SIDECAR_CONNECT_TIMEOUT",),
            "seconds to wait for the database connection", _positive_float, 5.0,
            metavar="SECONDS"),
     Option("statement_timeout_ms", "--statement-timeout-ms", ("SIDECAR_STATEMENT_TIMEOUT_MS",),
            "PostgreSQL statement_timeout for the sidecar's reads", _positive_int, 5000,
-           metavar="MS"),
+           metavar="MS", commands=NOT_DEMO),
     Option("lock_timeout_ms", "--lock-timeout-ms", ("SIDECAR_LOCK_TIMEOUT_MS",),
            "PostgreSQL lock_timeout for the sidecar's reads", _positive_int, 2000,
-           metavar="MS"),
+           metavar="MS", commands=NOT_DEMO),
     Option("schemas", "--schema", ("SIDECAR_SCHEMAS",),
            "database schema(s) to compare (default: the default schema); repeatable",
            repeatable=True, metavar="NAME"),
@@ -182,18 +193,19 @@ OPTIONS: tuple[Option, ...] = (
     # --- the daemon ------------------------------------------------------------------------
     Option("host", "--host", ("SIDECAR_HOST",),
            "address to listen on; 0.0.0.0 lets kubelet and other containers probe it",
-           _host, "0.0.0.0", metavar="ADDR", commands=("serve", "demo")),
+           _host, "0.0.0.0", metavar="ADDR", commands=("serve", "demo"),
+           command_defaults={"demo": "127.0.0.1"}),  # a demo on a laptop: loopback only
     Option("port", "--port", ("SIDECAR_PORT",), "TCP port to listen on", _port, 8787,
            metavar="PORT", commands=("serve", "demo")),
     Option("interval_s", "--interval", ("SIDECAR_INTERVAL",),
            "seconds between cycles once ready (±10% jitter)", _positive_float, 60.0,
-           metavar="SECONDS", commands=("serve", "demo")),
+           metavar="SECONDS", commands=("serve", "demo"), command_defaults={"demo": 10.0}),
     Option("retry_min_s", "--retry-min", ("SIDECAR_RETRY_MIN",),
            "first retry delay while not ready; doubles up to --retry-max", _positive_float,
            1.0, metavar="SECONDS", commands=("serve", "demo")),
     Option("retry_max_s", "--retry-max", ("SIDECAR_RETRY_MAX",),
            "longest retry delay while not ready", _positive_float, 15.0, metavar="SECONDS",
-           commands=("serve", "demo")),
+           commands=("serve", "demo"), command_defaults={"demo": 5.0}),
     Option("fail_after", "--fail-after", ("SIDECAR_FAIL_AFTER",),
            "failing cycles in a row before a ready daemon turns not ready", _positive_int, 1,
            metavar="N", commands=("serve", "demo")),
@@ -302,7 +314,7 @@ def add_options(parser: argparse.ArgumentParser, command: str = "check") -> None
         if command not in opt.commands:
             continue
         env = f" [env: {' / '.join(opt.env)}]" if opt.env else ""
-        help_text = f"{opt.help}{_default_text(opt)}{env}".replace("%", "%%")
+        help_text = f"{opt.help}{_default_text(opt, command)}{env}".replace("%", "%%")
         if opt.switch:
             parser.add_argument(opt.flag, dest=opt.dest, action="store_true", help=help_text)
             continue
@@ -312,19 +324,21 @@ def add_options(parser: argparse.ArgumentParser, command: str = "check") -> None
         )
 
 
-def _default_text(opt: Option) -> str:
+def _default_text(opt: Option, command: str | None = None) -> str:
+    default = opt.default_for(command)
     if opt.dest == "models":
         return " (required)"
-    if opt.default is None or opt.default == () or "(default" in opt.help:
+    if default is None or default == () or "(default" in opt.help:
         return ""
-    value = {True: "on", False: "off"}.get(opt.default, opt.default) if isinstance(
-        opt.default, bool) else opt.default
+    value = {True: "on", False: "off"}.get(default, default) if isinstance(
+        default, bool) else default
     return f" (default: {value})"
 
 
 def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
     """Flags win over variables, variables over defaults; every value is validated here."""
     environ = os.environ if environ is None else environ
+    command = getattr(args, "command", None)  # the subcommand, for its own defaults
     values: dict[str, Any] = {}
     for opt in OPTIONS:
         if opt.switch:
@@ -343,7 +357,7 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
             if raw is not None and opt.repeatable:
                 raw = _split_list(raw)
         if raw is None:
-            values[opt.dest] = opt.default
+            values[opt.dest] = opt.default_for(command)
             continue
         try:
             if opt.repeatable:
@@ -396,8 +410,9 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str],
         raise ConfigError(f"--python: {python!r} is not an executable interpreter")
     # every option's dest is a Settings field (the token is read from its file instead)
     repeatable = {opt.dest for opt in OPTIONS if opt.repeatable}
-    fields = {name: tuple(value or ()) if name in repeatable else value
-              for name, value in values.items() if name != "token_file"}
+    # one value per option, of the option's own type: checked field by field by Settings
+    fields: dict[str, Any] = {name: tuple(value or ()) if name in repeatable else value
+                              for name, value in values.items() if name != "token_file"}
     fields.update(
         app_path=app_path.resolve(),
         python=os.path.abspath(found),  # the worker runs in the app path; keep venv symlinks

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
 
 VENVS = Path(os.environ.get("SIDECAR_TEST_VENVS", ROOT / ".test-venvs"))
 
@@ -60,7 +60,7 @@ def py38_python() -> str:
 def pg_cluster():
     """The suite's one throwaway PostgreSQL cluster; each package adds its own roles and
     databases, and a test that stops or freezes it starts it again."""
-    from tests import pgcluster
+    from tests.support import pgcluster
 
     if not pgcluster.available():
         if os.environ.get("CI") == "true":

@@ -16,7 +16,7 @@ from sidecar.findings.codes.models import TWO_MODULES
 from sidecar.findings.registry import CATALOG
 from sidecar.settings import Settings
 from sidecar.worker.registry import names as check_names
-from tests.helpers import ROOT, declared_raw
+from tests.support.helpers import ROOT, declared_raw
 
 DOCS = (ROOT / "docs" / "findings.md").read_text()
 

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
 
 # the codes classify.py derives from SQLAlchemy's own exceptions and warnings
 SQLALCHEMY_CODES = {f"SQLA1{n:02d}" for n in range(1, 11)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sidecar.worker import registry
-from tests.helpers import FIXTURES, run_cli
+from tests.support.helpers import FIXTURES, run_cli
 
 FINDING_KEYS = {"code", "severity", "title", "message", "exception", "file", "line", "class",
                 "attribute", "table", "column", "hint"}

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.daemon import Daemon
-from tests.helpers import EXAMPLES
+from tests.support.daemon import Daemon
+from tests.support.helpers import EXAMPLES
 
 GOOD = EXAMPLES / "good"
 PASSWORD = "pw-daemon-4c7e1b"
@@ -46,9 +46,15 @@ def _xacts(cluster, dbname: str) -> int:
     ).strip())
 
 
-def test_database_started_late_turns_ready_within_one_retry(pg_cluster, pg_url) -> None:
-    """Acceptance: PostgreSQL stopped at start and started 10 s later; ready within one
-    retry interval after it is up (the retry backoff is capped at --retry-max)."""
+def _cycles(d: Daemon) -> float:
+    line = next(x for x in d.get("/metrics")[1].splitlines()
+                if x.startswith("sidecar_cycles_total "))
+    return float(line.split()[1])
+
+
+def test_database_started_late_turns_ready_at_the_next_retry(pg_cluster, pg_url) -> None:
+    """Acceptance: PostgreSQL stopped at start and started 10 s later; ready at the first
+    retry after it is up (the backoff's cap at --retry-max: tests/test_state.py)."""
     retry_max = 2.0
     pg_cluster.stop()
     try:
@@ -59,11 +65,11 @@ def test_database_started_late_turns_ready_within_one_retry(pg_cluster, pg_url) 
             time.sleep(10)
             pg_cluster.start()
             pg_cluster.wait_until_ready()
-            up_at = time.monotonic()
-            d.wait_for(lambda: d.get("/readyz")[0] == 200, 15, "ready after the DB came up")
-            took = time.monotonic() - up_at
-            # one retry interval (+ jitter) plus one cycle
-            assert took < retry_max * 1.1 + 3, f"ready {took:.1f}s after the database"
+            cycles_when_up = _cycles(d)
+            d.wait_for(lambda: d.get("/readyz")[0] == 200, 60, "ready after the DB came up")
+            # the cycle running when the server came up may still fail; the next one passes
+            # (when ready, the next cycle is --interval 60 s away: the count is stable)
+            assert _cycles(d) <= cycles_when_up + 2
             assert any("not ready: database failed: DB201" in line for line in d.log)
     finally:
         if not pg_cluster.is_running():

@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 from sidecar.worker import registry
-from tests.helpers import EXAMPLES, run_cli
+from tests.support.helpers import EXAMPLES, run_cli
 
 GOOD = EXAMPLES / "good"
 PASSWORD = "pw-Zq81#x/@k"  # '@' and '/' exercise URL quoting; unique enough to grep for
@@ -125,9 +124,7 @@ def test_postgres_connection_failures(pg_cluster, pg_app, fault: str, code: str)
     if fault == "stopped":
         pg_cluster.stop()
     try:
-        started = time.monotonic()
         result = check(url, "--connect-timeout", "3")
-        elapsed = time.monotonic() - started
     finally:
         if fault == "stopped":
             pg_cluster.start()
@@ -136,7 +133,6 @@ def test_postgres_connection_failures(pg_cluster, pg_app, fault: str, code: str)
     codes = [f["code"] for f in result.check("database")["findings"]]
     assert codes == [code], codes
     assert result.check("database")["findings"][0]["hint"]
-    assert elapsed < 3 + 5, f"took {elapsed:.1f}s"
     # the other checks say why they did not run
     assert result.check("migrations")["status"] == "skip"
     assert result.check("schema_drift")["status"] == "skip"

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.helpers import ROOT, run_cli
+from tests.support.helpers import ROOT, run_cli
 
 
 def test_demo_once_shows_the_incident() -> None:
@@ -22,6 +22,31 @@ def test_demo_once_shows_the_incident() -> None:
     out = result.stdout
     assert "SQLA101" in out and "server/models_sql.py:98" in out
     assert "MIG301" in out and "0002" in out
+
+
+def test_demo_help_lists_only_what_the_demo_honours_with_its_real_defaults() -> None:
+    result = run_cli("demo", "--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())  # argparse wraps lines
+    # the demo brings its own app, models, SQLite database and Alembic config
+    for flag in ("--app-path", "--models", "--database-url", "--alembic-ini",
+                 "--statement-timeout-ms", "--lock-timeout-ms", "--format"):
+        assert flag not in text, flag
+    for flag, default in (("--host ADDR", "127.0.0.1"), ("--interval SECONDS", "10.0"),
+                          ("--retry-max SECONDS", "5.0")):
+        entry = text[text.index(flag + " "):]
+        assert f"(default: {default})" in entry[:entry.index("[env:")], flag
+
+
+def test_demo_defaults_are_the_ones_it_uses_and_options_override_them() -> None:
+    from sidecar.cli.main import build_parser
+    from sidecar.settings import resolve
+
+    defaults = resolve(build_parser().parse_args(["demo"]), environ={})
+    assert (defaults.host, defaults.interval_s, defaults.retry_max_s) == ("127.0.0.1", 10.0, 5.0)
+    given = resolve(build_parser().parse_args(["demo", "--interval", "60"]),
+                    environ={"SIDECAR_HOST": "0.0.0.0", "DATABASE_URL": "sqlite:///x.db"})
+    assert (given.host, given.interval_s, given.database_url) == ("0.0.0.0", 60.0, None)
 
 
 def _get(url: str) -> tuple[int, str]:

@@ -18,7 +18,7 @@ import pytest
 from sidecar.cli.main import build_parser
 from sidecar.daemon.metrics import exposition
 from sidecar.settings import OPTIONS
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
 
 BIN = Path(sys.executable).parent
 DOCKERFILES = ("Dockerfile.sidecar", "examples/compose/backend/Dockerfile",

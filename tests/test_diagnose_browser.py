@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon import Daemon
-from tests.helpers import EXAMPLES
+from tests.support.daemon import Daemon
+from tests.support.helpers import EXAMPLES
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",

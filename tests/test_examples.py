@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import EXAMPLES, FIXTURES, check_fixture, marked_line, run_cli
+from tests.support.helpers import EXAMPLES, FIXTURES, check_fixture, marked_line, run_cli
 
 
 def _check(variant: str, *models: str):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.helpers import EXAMPLES, ROOT
+from tests.support.helpers import EXAMPLES, ROOT
 
 SCRIPT = r"""
 import importlib.util, os, sys

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from tests import helpers
-from tests.helpers import FIXTURES, CliResult, assert_required_facts, marked_line
+from tests.support import helpers
+from tests.support.helpers import FIXTURES, CliResult, assert_required_facts, marked_line
 
 
 def check_fixture(name: str, *extra: str) -> CliResult:

@@ -15,8 +15,8 @@ def _modules() -> list[str]:
     names = []
     for path in sorted((ROOT / "sidecar").rglob("*.py")):
         parts = path.relative_to(ROOT).with_suffix("").parts
-        if parts[-1] == "__main__":
-            continue  # runs the CLI
+        if parts[-1] == "__main__" or parts[:2] == ("sidecar", "examples"):
+            continue  # runs the CLI; the demo's example app is data, imported as an app
         names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     return names
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon import Daemon
-from tests.helpers import FIXTURES, ROOT, run_cli
+from tests.support.daemon import Daemon
+from tests.support.helpers import FIXTURES, ROOT, run_cli
 
 CANARY = '''"""A made-up check: reads what models_import left on the Context."""
 

@@ -11,7 +11,7 @@ import pytest
 from sidecar.cli.main import build_parser
 from sidecar.findings.registry import CATALOG
 from sidecar.settings import OPTIONS
-from tests.helpers import ROOT, declared_raw
+from tests.support.helpers import ROOT, declared_raw
 
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 VARIABLE = re.compile(r"(?<![A-Za-z0-9_])SIDECAR_[A-Z0-9_]*[A-Z0-9]")

@@ -11,7 +11,7 @@ from sidecar.cli.main import build_parser
 from sidecar.cycle.runner import run_worker
 from sidecar.settings import resolve
 from sidecar.worker import protocol, registry
-from tests.helpers import FIXTURES, run_cli
+from tests.support.helpers import FIXTURES, run_cli
 from tests.test_database_cli import GOOD, MODELS, migrate
 
 RESULT_KEYS = set(protocol.check_result("x"))

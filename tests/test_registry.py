@@ -11,7 +11,7 @@ import pytest
 from sidecar.findings.registry import CATALOG
 from sidecar.worker import registry
 from sidecar.worker.registry import CHECKS
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
 
 
 def test_names_are_unique_and_needs_run_earlier() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import FIXTURES, assert_required_facts, check_fixture, marked_line
+from tests.support.helpers import FIXTURES, assert_required_facts, check_fixture, marked_line
 
 pytestmark = pytest.mark.slow
 

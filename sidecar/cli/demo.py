@@ -19,7 +19,8 @@ from pathlib import Path
 
 from sidecar.settings import ConfigError, Settings
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "backend"
+# package data (pyproject's [tool.setuptools.package-data]): in a wheel as in a checkout
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "backend"
 
 
 def prepare(workdir: Path) -> tuple[Path, str]:
@@ -28,11 +29,12 @@ def prepare(workdir: Path) -> tuple[Path, str]:
 
     if importlib.util.find_spec("flask_sqlalchemy") is None:
         raise ConfigError("demo: the bundled example is a Flask-SQLAlchemy app; install it "
-                          "with `pip install -e '.[demo]'` (or `pip install Flask-SQLAlchemy`)")
+                          "with `pip install 'sqla-sidecar[demo]'` (or `pip install "
+                          "Flask-SQLAlchemy`)")
     good, broken = EXAMPLES / "good", EXAMPLES / "broken_reserved"
     if not (good / "alembic.ini").exists() or not (broken / "server").is_dir():
-        raise ConfigError(f"demo: the bundled example is missing at {EXAMPLES} (run the demo "
-                          "from a source checkout or an image that ships examples/)")
+        raise ConfigError(f"demo: the bundled example is missing at {EXAMPLES} (the "
+                          "package was installed without its data files)")
     app = workdir / "app"
     shutil.copytree(good, app, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(broken / "server" / "models_sql.py", app / "server" / "models_sql.py")
@@ -50,10 +52,11 @@ def prepare(workdir: Path) -> tuple[Path, str]:
 
 
 def demo_settings(base: Settings, app: Path, url: str) -> Settings:
+    """The demo's own app, models, database and Alembic config (the demo has no options for
+    them); everything else as given, with the demo's defaults (sidecar.settings)."""
     return dataclasses.replace(
         base, app_path=app, models=("server.models_sql", "server.models_plain"),
-        database_url=url, alembic_ini=str(app / "alembic.ini"),
-        interval_s=min(base.interval_s, 10.0), retry_max_s=min(base.retry_max_s, 5.0))
+        database_url=url, alembic_ini=str(app / "alembic.ini"))
 
 
 def banner(settings: Settings, app: Path) -> str:

@@ -92,7 +92,8 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
             name, status_for(findings), float(raw_result.get("duration_s") or 0.0),
             tuple(findings), redact(observed, secrets),
         ))
-    versions = {"sidecar": sidecar.__version__, "sidecar_python": platform.python_version()}
+    versions: dict[str, str | None] = {"sidecar": sidecar.__version__,
+                                       "sidecar_python": platform.python_version()}
     versions.update({k: v for k, v in run.versions.items() if k != "python_executable"})
     return Report(overall_status(checks), tuple(checks),
                   started_at.isoformat(timespec="seconds"), duration_s, versions)

@@ -50,16 +50,17 @@ def _prepare(config: Dict[str, Any]) -> None:
     app_path = config["app_path"]
     os.chdir(app_path)
     sys.path.insert(0, app_path)
-    faulthandler.enable(file=sys.__stderr__, all_threads=True)
+    stderr = sys.__stderr__  # None only without a stderr at all; the runner always gives one
+    if stderr is not None:
+        faulthandler.enable(file=stderr, all_threads=True)
     timeout = float(config.get("timeout_s") or 0)
     deadline = float(config.get("deadline") or 0)
-    if timeout > 0 and deadline > 0:
+    if timeout > 0 and deadline > 0 and stderr is not None:
         # Dump every thread's stack shortly before the runner kills us, so a hang is
         # reported with the line it hangs on.
         margin = min(max(0.5, timeout * 0.1), 2.0)
         remaining = deadline - time.time() - margin
-        faulthandler.dump_traceback_later(max(remaining, 0.05), exit=False,
-                                          file=sys.__stderr__)
+        faulthandler.dump_traceback_later(max(remaining, 0.05), exit=False, file=stderr)
 
 
 # Only these may come from the sidecar's own environment, and only when the app lacks them:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -17,15 +16,9 @@ from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-for _p in (str(HERE.parent), str(HERE)):  # tests/ for pgcluster, tests/db for db_helpers
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-
-import pgcluster  # noqa: E402
-from db_helpers import APP_PASSWORD, APP_USER  # noqa: E402
-
-from sidecar.worker.context import Context  # noqa: E402
+from sidecar.worker.context import Context
+from tests.db.db_helpers import APP_PASSWORD, APP_USER
+from tests.support import pgcluster
 
 _counter = itertools.count()
 

@@ -1,11 +1,11 @@
-"""Helpers shared by the database tests (imported by name; conftest puts this dir on sys.path)."""
+"""Helpers shared by the database tests (``tests.db.db_helpers``)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from tests.helpers import assert_required_facts
+from tests.support.helpers import assert_required_facts
 
 APP_USER = "app"
 # Characters that must be URL-quoted, so redaction of both forms is exercised.

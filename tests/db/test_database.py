@@ -10,12 +10,12 @@ import socket
 import sys
 
 import pytest
-from db_helpers import APP_PASSWORD, assert_required_facts, assert_secret_free, codes, only
 
 from sidecar.worker.checks.database import check as database
 from sidecar.worker.checks.database import url as db_url
 from sidecar.worker.context import Skip
 from sidecar.worker.redact import redact, secret_forms
+from tests.db.db_helpers import APP_PASSWORD, assert_required_facts, assert_secret_free, codes, only
 
 pytestmark = pytest.mark.postgres
 
@@ -295,6 +295,6 @@ def test_secrets_of_unparseable_url():
 
 
 def pgcluster_free_port() -> int:
-    import pgcluster
+    from tests.support import pgcluster
 
     return pgcluster.free_port()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from db_helpers import assert_required_facts, assert_secret_free, codes, only
 from sqlalchemy.orm import declarative_base
 
 from sidecar.worker.checks.drift import check as drift
 from sidecar.worker.context import Skip
+from tests.db.db_helpers import assert_required_facts, assert_secret_free, codes, only
 
 pytestmark = pytest.mark.postgres
 
@@ -331,9 +331,8 @@ def test_verdict_joins_migration_state_and_drift(pgdb, make_run, state, verdict,
 
 
 def test_verdict_from_a_real_migrations_run(pgdb, make_run, tmp_path):
-    from test_migrations import stamp, write_alembic
-
     from sidecar.worker.checks.migrations import check as migrations
+    from tests.db.test_migrations import stamp, write_alembic
 
     db = pgdb(USERS_SQL)
     stamp(db, "c3d2")

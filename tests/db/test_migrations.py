@@ -6,10 +6,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from db_helpers import assert_required_facts, assert_secret_free, codes, only
 
 from sidecar.worker.checks.migrations import check as migrations
 from sidecar.worker.context import Skip
+from tests.db.db_helpers import assert_required_facts, assert_secret_free, codes, only
 
 pytestmark = pytest.mark.postgres
 

@@ -8,12 +8,12 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from db_helpers import assert_secret_free
-from test_migrations import stamp, write_alembic
 
 from sidecar.worker.checks.database import check as database
 from sidecar.worker.checks.drift import check as drift
 from sidecar.worker.checks.migrations import check as migrations
+from tests.db.db_helpers import assert_secret_free
+from tests.db.test_migrations import stamp, write_alembic
 
 pytestmark = pytest.mark.postgres
 

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
 
 CACHE = ROOT / ".test-venvs" / "e2e"
 BASE_PACKAGES = ("python3", "python3-venv", "postgresql-15")

@@ -29,7 +29,7 @@ import urllib.request
 import pytest
 
 from tests.e2e.engine import Engine, EngineUnavailable
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

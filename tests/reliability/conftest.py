@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import shutil
-import sys
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,14 +16,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.daemon import Daemon
 from tests.reliability import procs
-
-HERE = Path(__file__).resolve().parent
-if str(HERE.parent) not in sys.path:
-    sys.path.insert(0, str(HERE.parent))  # pgcluster is imported by name
-
-import pgcluster  # noqa: E402
+from tests.support import pgcluster
+from tests.support.daemon import Daemon
 
 APP_USER = "relapp"
 APP_PASSWORD = "rel-Pw-4e1b"
@@ -148,10 +142,10 @@ class RelDaemon(Daemon):
     def readyz(self) -> int:
         return self.get("/readyz")[0]
 
-    def wait_code(self, code: str, timeout: float = 15) -> float:
+    def wait_code(self, code: str, timeout: float = 60) -> float:
         return self.wait_for(lambda: self.finding(code) is not None, timeout, f"finding {code}")
 
-    def wait_ready(self, ready: bool = True, timeout: float = 15) -> float:
+    def wait_ready(self, ready: bool = True, timeout: float = 60) -> float:
         want = 200 if ready else 503
         return self.wait_for(lambda: self.readyz() == want, timeout,
                              "ready" if ready else "not ready")
@@ -162,7 +156,7 @@ class RelDaemon(Daemon):
         assert procs.zombies(self.pid) == [], "zombie children"
         assert procs.orphans(self.tag, self.pid) == [], "orphaned processes"
 
-    def stop_and_check(self, timeout: float = 5) -> float:
+    def stop_and_check(self, timeout: float = 30) -> float:
         """SIGTERM; exit status 0; nothing carrying the tag survives (no orphan)."""
         took = self.stop(timeout=timeout)
         assert self.proc.returncode == 0, f"exit {self.proc.returncode}:\n" + "\n".join(
@@ -188,7 +182,7 @@ def daemon() -> Iterator[Callable[..., RelDaemon]]:
 
 
 def copy_fixture(name: str, target: Path) -> Path:
-    from tests.helpers import FIXTURES
+    from tests.support.helpers import FIXTURES
 
     shutil.copytree(FIXTURES / name, target, ignore=shutil.ignore_patterns("__pycache__"))
     return target

@@ -1,9 +1,12 @@
 """The fault matrix: what each fault must do to the daemon, and the table docs show.
 
 Each fault test reports what it observed through ``record``; the observation must equal the
-row below (readiness, finding code, metric change) and stay within the recovery bound, or
-the test fails. ``scripts/gen_reliability_doc.py`` renders docs/reliability.md's table from
-the recorded results, and tests/reliability/test_matrix_doc.py checks the committed table
+row below (readiness, finding code, metric change), or the test fails. "recovery" says how
+readiness comes back; the tests wait for it under a generous deadline against hangs and do
+not time it (a loaded machine is slower, not broken): the seconds it took are kept in the
+results file as ``observed_recovery_s``, not claimed in the table.
+``scripts/gen_reliability_doc.py`` renders docs/reliability.md's table from the recorded
+results, and tests/reliability/test_matrix_doc.py checks the committed table
 still lists every row here, as rendered.
 """
 
@@ -29,8 +32,7 @@ class Fault:
     code: str  # the finding on /diagnose ("—": none)
     hint: str  # a phrase the finding's hint must contain
     metric: str  # the change on /metrics
-    recovery: str  # how readiness comes back, with the bound the test enforces
-    bound_s: float | None = None  # recovery (or detection) must take at most this
+    recovery: str  # how readiness comes back
 
 
 FAULTS: tuple[Fault, ...] = (
@@ -39,26 +41,27 @@ FAULTS: tuple[Fault, ...] = (
           "—"),
     Fault("db-comes-back", "PostgreSQL started after the daemon", "200", "—", "—",
           'sidecar_ready 0→1; sidecar_state_transitions{to="ready"} +1',
-          "ready ≤ 3 s after the server accepts connections", 3.0),
+          "ready again once the server accepts connections, no restart"),
     Fault("db-goes-down", "PostgreSQL stopped while the daemon is ready", "503", "DB201",
           "pg_isready", 'sidecar_ready 1→0; sidecar_state_transitions{to="not_ready"} +1',
-          "not ready ≤ 3 s after the stop; ready ≤ 3 s after the restart", 3.0),
+          "not ready after the stop; ready again after the restart"),
     Fault("catalog-lock", "ACCESS EXCLUSIVE lock held on pg_catalog.pg_class "
           "(lock_timeout 500 ms)", "503", "DB211", "pg_blocking_pids",
-          'sidecar_findings{code="DB211"} 1; cycle ≤ 2 s',
-          "ready ≤ 3 s after the lock is released", 3.0),
+          'sidecar_findings{code="DB211"} 1; sidecar_worker_runs_total{outcome="timeout"} 0',
+          "ready again once the lock is released"),
     Fault("slow-statement", "a statement slower than statement_timeout 500 ms (it waits "
           "behind a lock on pg_namespace; lock_timeout 10 s)", "503", "DB211", "statement_timeout",
-          'sidecar_findings{code="DB211"} 1; cycle ≤ 2 s',
-          "ready ≤ 3 s after the statement can run", 3.0),
+          'sidecar_findings{code="DB211"} 1; sidecar_worker_runs_total{outcome="timeout"} 0',
+          "ready again once the statement can run"),
     Fault("server-frozen", "PostgreSQL frozen (SIGSTOP): accepts TCP, never answers",
-          "503", "DB203", "firewall", 'sidecar_findings{code="DB203"} 1; cycle ≤ 4 s',
-          "ready ≤ 4 s after SIGCONT", 4.0),
+          "503", "DB203", "firewall",
+          'sidecar_findings{code="DB203"} 1; sidecar_worker_runs_total{outcome="timeout"} 0',
+          "ready again after SIGCONT"),
     Fault("wrong-password", "wrong password in the URL", "503", "DB204", "password",
           'sidecar_findings{code="DB204"} 1', "— (a configuration fault: fix the secret)"),
     Fault("db-dropped", "the app's database dropped while ready", "503", "DB205",
           "createdb", 'sidecar_ready 1→0; sidecar_findings{code="DB205"} 1',
-          "ready ≤ 3 s after it is re-created", 3.0),
+          "ready again once it is re-created"),
     Fault("import-hangs", "model import hangs (and starts a child process)", "503",
           "SIDE001", "--timeout",
           'sidecar_worker_runs_total{outcome="timeout"} +1 per cycle',
@@ -78,10 +81,10 @@ FAULTS: tuple[Fault, ...] = (
     Fault("model-edited", "a model file edited to broken and back while serving "
           "(--interval 300: only the file watch triggers)", "503", "SQLA101", "metadata",
           'sidecar_ready 1→0→1; sidecar_state_transitions{to="not_ready"} +1',
-          "not ready ≤ 4 s after the bad edit; ready ≤ 4 s after the fix", 4.0),
+          "not ready after the bad edit; ready again after the fix"),
     Fault("sigterm-mid-cycle", "SIGTERM while a worker (and its child) runs", "503",
-          "—", "—", "— (the process exits)", "exit status 0 ≤ 2 s; worker group killed",
-          2.0),
+          "—", "—", "— (the process exits)",
+          "exit status 0 without waiting for the worker (--timeout 60); worker group killed"),
     Fault("disk-full", "every write fails: stdout/stderr on /dev/full, RLIMIT_FSIZE 0, "
           "read-only TMPDIR", "200", "—", "—", "sidecar_ready 1",
           "— (the daemon needs no file: ready, serving, exit 0)"),
@@ -135,9 +138,6 @@ def record(fault_id: str, *, readiness: int | str, code: str, hint: str | None,
     if spec.hint != "—":
         assert hint and spec.hint in hint, f"{fault_id}: hint lacks {spec.hint!r}: {hint}"
     assert metric == spec.metric, f"{fault_id}: metric {metric!r} != {spec.metric!r}"
-    if spec.bound_s is not None:
-        assert recovery_s is not None and recovery_s <= spec.bound_s, (
-            f"{fault_id}: recovery {recovery_s} s > {spec.bound_s} s")
     assert survived, f"{fault_id}: the daemon did not survive"
     save(fault_id, {**asdict(spec), "survived": SURVIVED, "passed": True,
                     "observed_recovery_s": None if recovery_s is None else round(recovery_s, 2),

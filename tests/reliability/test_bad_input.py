@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from sidecar.cli import main as cli
 from sidecar.settings import OPTIONS, ConfigError, resolve
 from sidecar.worker import registry
-from tests.helpers import EXAMPLES, FIXTURES, run_cli
 from tests.reliability.conftest import RelDaemon
+from tests.support.helpers import EXAMPLES, FIXTURES, run_cli
 
 pytestmark = pytest.mark.reliability
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from tests.helpers import ROOT
 from tests.reliability import matrix
+from tests.support.helpers import ROOT
 
 DOC = (ROOT / "docs" / "reliability.md").read_text()
 

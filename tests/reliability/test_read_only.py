@@ -1,6 +1,7 @@
-"""End to end, the sidecar only reads: a full ``sidecar check`` of examples/backend/good (every
-check, its own alembic.ini) and two daemon cycles (the second reuses the drift result)
-against a PostgreSQL database migrated to 0001, with ``log_statement=all``. Every statement
+"""End to end, the sidecar only reads: a full ``sidecar check`` of
+sidecar/examples/backend/good (every check, its own alembic.ini) and two daemon cycles (the
+second reuses the drift result) against a PostgreSQL database migrated to 0001, with
+``log_statement=all``. Every statement
 its sessions (application_name ``sidecar-healthcheck``) sent is a read, none is a COMMIT,
 and the session reports ``transaction_read_only``."""
 
@@ -14,8 +15,8 @@ import time
 
 import pytest
 
-from tests.helpers import EXAMPLES, ROOT, run_cli
 from tests.reliability.conftest import FAST, app_url, new_database
+from tests.support.helpers import EXAMPLES, ROOT, run_cli
 
 pytestmark = [pytest.mark.reliability, pytest.mark.postgres]
 

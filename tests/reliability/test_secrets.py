@@ -14,8 +14,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from sidecar.worker import registry
-from tests.helpers import run_cli
 from tests.reliability.conftest import FAST, new_database
+from tests.support.helpers import run_cli
 
 pytestmark = [pytest.mark.reliability, pytest.mark.postgres]
 
@@ -81,7 +81,7 @@ def _url(pg, dbname: str, user: str = ROLE, port: int | None = None) -> str:
 
 def _paths(pg, secret_db) -> dict[str, tuple[Path, str, str]]:
     """path name -> (app, database URL, the code that proves the path was taken)."""
-    from pgcluster import free_port
+    from tests.support.pgcluster import free_port
 
     app = secret_db["app"]
     return {

@@ -175,7 +175,7 @@ warning and the `AttributeError` are folded into this one finding, located at th
    ```
 
    (Alembic: `op.alter_column("security_events", "metadata", new_column_name="event_metadata")`;
-   see `examples/backend/good/migrations/versions/0002_rename_security_events_metadata.py`.)
+   see `sidecar/examples/backend/good/migrations/versions/0002_rename_security_events_metadata.py`.)
    The model is then `event_metadata = db.Column(db.JSON, nullable=True)`. Code and
    migration must ship together: the new code against the old schema fails on
    `event_metadata`.
@@ -186,7 +186,7 @@ disagree (a column `event_metadata` that does not exist).
 **Example.**
 
 ```python
-# broken (examples/backend/broken_reserved/server/models_sql.py:98)
+# broken (sidecar/examples/backend/broken_reserved/server/models_sql.py:98)
 class SecurityEvent(db.Model):
     __tablename__ = "security_events"
     id = db.Column(db.Integer, primary_key=True)
@@ -200,7 +200,7 @@ class SecurityEvent(db.Model):
 ```
 
 ```text
-$ sidecar check --app-path examples/backend/broken_reserved --models server.models_sql
+$ sidecar check --app-path sidecar/examples/backend/broken_reserved --models server.models_sql
 sidecar: NOT READY — 1 error(s), 0 warning(s) in 0.42s at 2026-11-26T11:30:37+00:00
 first problem: SQLA101 Reserved attribute name on a declarative class at server/models_sql.py:98
 
@@ -257,7 +257,7 @@ The import stops there.
    thread that logs the error and lets the main thread retry, a `try: import ... except:
    import ...`), the file runs from the top and the first class collides with its own
    earlier copy. The error that reaches the log is this one, not the root cause. See
-   `examples/backend/broken_import_retry` and `tests/fixtures/reimport_after_failure`. The
+   `sidecar/examples/backend/broken_import_retry` and `tests/fixtures/reimport_after_failure`. The
    retry also produces SQLA103 warnings. The sidecar reports the first error as its own
    finding and the SQLA102 hint names it.
 
@@ -278,7 +278,7 @@ so two threads importing `server.models_sql` execute it once. A lock around app 
    also in the app's stderr tail). Do not retry a failed models import: let it fail, so the
    first traceback is the one that surfaces.
 
-**Example** (cause 1, `examples/backend/broken_double_import`).
+**Example** (cause 1, `sidecar/examples/backend/broken_double_import`).
 
 ```python
 # broken: server/app.py
@@ -291,15 +291,15 @@ from server import models_sql
 ```
 
 ```text
-$ sidecar check --app-path examples/backend/broken_double_import --models server.app
+$ sidecar check --app-path sidecar/examples/backend/broken_double_import --models server.app
 [FAIL] models_import (0.16s)
   ERROR SQLA102 Table already defined for this MetaData
       at server/models_sql.py:18 (Business)
       InvalidRequestError: Table 'business' is already defined for this MetaData instance.  Specify
       'extend_existing=True' to redefine options and columns on an existing Table object.
       fix: server/models_sql.py is imported twice, as 'server.models_sql' (sys.path entry
-      '/work/main/examples/backend/broken_double_import') and 'models_sql' (sys.path entry
-      '/work/main/examples/backend/broken_double_import/server'), so its classes and tables are
+      '/app/broken_double_import') and 'models_sql' (sys.path entry
+      '/app/broken_double_import/server'), so its classes and tables are
       defined twice on one MetaData. The second import happens at server/app.py:26 (`import
       models_sql as legacy_models`). Import it under one name only (`import server.models_sql`
       everywhere) and remove the sys.path entry that exposes the package's inner folder (a
@@ -311,7 +311,7 @@ Cause 2 (`tests/fixtures/duplicate_table`) prints `at app/billing.py:15 (Billing
 the hint "Two classes map the table 'business' on the same MetaData. Rename one
 `__tablename__`, merge the classes, or pass `__table_args__ = {'extend_existing': True}` [...]".
 
-Cause 3 (`examples/backend/broken_import_retry --models asgi`) lists the root cause first
+Cause 3 (`sidecar/examples/backend/broken_import_retry --models asgi`) lists the root cause first
 (`ERROR SQLA101 ... at server/models_sql.py:99 (SecurityEvent.metadata)`), then
 `ERROR SQLA102 ... at server/models_sql.py:19 (Business)` with the hint "Module
 'server.models_sql' was imported again after an import of it failed. [...] The first failure

@@ -118,7 +118,8 @@ def _from_op(op: Any, dialect: Any) -> List[Diff]:
                      "database.", facts=_index_facts(index))]
     if isinstance(op, ops.DropIndexOp):
         index = op.to_index()
-        return [Diff("extra_index", op.table_name, op.schema, name=op.index_name, op=op,
+        # DropIndexOp.table_name is optional in Alembic's API; autogenerate always sets it
+        return [Diff("extra_index", op.table_name or "?", op.schema, name=op.index_name, op=op,
                      message=f"Index {op.index_name} on {_q(op.schema, op.table_name)} "
                      f"({', '.join(_index_cols(index))}) is in the database but not in the "
                      "models.", facts=_index_facts(index))]
@@ -127,8 +128,8 @@ def _from_op(op: Any, dialect: Any) -> List[Diff]:
     if isinstance(op, (ops.CreateTableCommentOp, ops.DropTableCommentOp)):
         return [Diff("comment", op.table_name, op.schema, op=op,
                      message=f"The comment on table {_q(op.schema, op.table_name)} differs.")]
-    table = getattr(op, "table_name", "?")
-    return [Diff("other", table, getattr(op, "schema", None), op=op,
+    table_name = getattr(op, "table_name", "?")
+    return [Diff("other", table_name, getattr(op, "schema", None), op=op,
                  message=f"Schema difference: {op.to_diff_tuple()!r}")]
 
 
@@ -299,6 +300,8 @@ class Renderer:
             # CreateForeignKeyOp names its table source_table
             table = getattr(op, "table_name", None) or getattr(op, "source_table", None)
             schema = getattr(op, "schema", None) or getattr(op, "source_schema", None)
+            if not table:
+                return None  # nothing to render the op inside
             op = ops.ModifyTableOps(table, [op], schema=schema)
         try:
             code = render_python_code(ops.UpgradeOps(ops=[op]), render_as_batch=batch)

@@ -70,7 +70,7 @@ def catalog_fingerprint(conn: Any, schemas: Iterable[Optional[str]]) -> Optional
         default = conn.exec_driver_sql("SELECT current_schema()").scalar()
         names = sorted({s or default for s in schemas})
         row = conn.execute(text(_PG_FINGERPRINT), {"schemas": names}).fetchone()
-        parts = dict(zip(_PG_PARTS, row))  # noqa: B905 (zip(strict=) is 3.10+)
+        parts = dict(zip(_PG_PARTS, row))
     elif name == "sqlite":
         rows = conn.exec_driver_sql(
             "SELECT type, name, tbl_name, sql FROM sqlite_master "

@@ -14,7 +14,7 @@ Why these exist (Alembic 1.20):
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ... import compat
 from ...protocol import finding
@@ -108,7 +108,7 @@ def infer_renames(diffs: List[Diff], env: PassEnv) -> List[Diff]:
                     continue
                 candidates.append((_similarity(e.column or "", m.column or ""), m, e))
         candidates.sort(key=lambda c: -c[0])
-        used = set()
+        used: Set[int] = set()
         for score, m, e in candidates:
             if id(m) in used or id(e) in used:
                 continue
@@ -119,13 +119,11 @@ def infer_renames(diffs: List[Diff], env: PassEnv) -> List[Diff]:
             used.update((id(m), id(e)))
             replaced[id(m)] = _rename(m, e, env)
             replaced[id(e)] = None
-    out = []
+    out: List[Diff] = []
     for d in diffs:
-        if id(d) in replaced:
-            if replaced[id(d)] is not None:
-                out.append(replaced[id(d)])
-        else:
-            out.append(d)
+        new = replaced.get(id(d), d)  # None: folded into a rename
+        if new is not None:
+            out.append(new)
     return out
 
 
@@ -167,7 +165,7 @@ def absorb_rename_noise(diffs: List[Diff], env: PassEnv) -> List[Diff]:
             owner[key] = d
     if not renames:
         return diffs
-    drop = set()
+    drop: Set[int] = set()
     for label, (missing_kind, extra_kind) in _RENAME_NOISE.items():
         for e in [d for d in diffs if d.kind == extra_kind and (d.schema, d.table) in renames]:
             mapping = renames[(e.schema, e.table)]
@@ -185,7 +183,8 @@ def absorb_rename_noise(diffs: List[Diff], env: PassEnv) -> List[Diff]:
                 if e.name and m.name and e.name != m.name:
                     rename.facts.setdefault("also_renamed", []).append(
                         {"kind": label, "old": e.name, "new": m.name})
-                    rename.fix_sql += ";\n" + _rename_object_sql(label, e, m, env)
+                    rename.fix_sql = ";\n".join(
+                        s for s in (rename.fix_sql, _rename_object_sql(label, e, m, env)) if s)
                 break
     return [d for d in diffs if id(d) not in drop]
 
@@ -198,15 +197,16 @@ def _signature(d: Diff) -> Tuple[Any, ...]:
 
 def _rename_object_sql(label: str, old: Diff, new: Diff, env: PassEnv) -> str:
     r = env.renderer
+    old_name, new_name = old.name or "", new.name or ""  # the caller saw both names
     if env.dialect_name == "postgresql":
         if label == "index":
-            target = f"{r.quote(old.schema)}.{r.quote(old.name)}" if old.schema else \
-                r.quote(old.name)
-            return f"ALTER INDEX {target} RENAME TO {r.quote(new.name)}"
+            target = f"{r.quote(old.schema)}.{r.quote(old_name)}" if old.schema else \
+                r.quote(old_name)
+            return f"ALTER INDEX {target} RENAME TO {r.quote(new_name)}"
         return (f"ALTER TABLE {r.table(old.schema, old.table)} RENAME CONSTRAINT "
-                f"{r.quote(old.name)} TO {r.quote(new.name)}")
+                f"{r.quote(old_name)} TO {r.quote(new_name)}")
     statements = [s for s in (r.sql(old.op), r.sql(new.op)) if s]
-    return ";\n".join(statements) or f"-- rename {old.name} to {new.name}"
+    return ";\n".join(statements) or f"-- rename {old_name} to {new_name}"
 
 
 def apply_severity(diffs: List[Diff], env: PassEnv) -> List[Diff]:

@@ -28,8 +28,9 @@ def run_migrations(ctx: Context) -> CheckOutcome:
                    secrets_for(ctx))
 
 
-def find_config(ctx: Context) -> Tuple[Optional[str], Optional[str]]:
-    """(path, kind) of the Alembic config: the configured ini, alembic.ini, pyproject.toml."""
+def find_config(ctx: Context) -> Optional[Tuple[str, str]]:
+    """(path, kind) of the Alembic config: the configured ini, alembic.ini, pyproject.toml;
+    None if there is none."""
     configured = ctx.config.get("alembic_ini")
     if configured:
         path = configured if os.path.isabs(configured) else os.path.join(ctx.app_path,
@@ -43,7 +44,7 @@ def find_config(ctx: Context) -> Tuple[Optional[str], Optional[str]]:
         with open(toml, encoding="utf-8", errors="replace") as f:
             if "[tool.alembic]" in f.read():
                 return toml, "toml"
-    return None, None
+    return None
 
 
 def load_scripts(path: str, kind: str) -> Any:
@@ -63,8 +64,8 @@ def load_scripts(path: str, kind: str) -> Any:
 
 
 def _run(ctx: Context) -> CheckOutcome:
-    path, kind = find_config(ctx)  # first: no configuration means nothing to import
-    if path is None:
+    found = find_config(ctx)  # first: no configuration means nothing to import
+    if found is None:
         raise Skip("no Alembic configuration: no alembic.ini in the app path and "
                    "--alembic-ini / SIDECAR_ALEMBIC_INI is not set")
     try:
@@ -72,6 +73,7 @@ def _run(ctx: Context) -> CheckOutcome:
     except Exception as exc:  # not only ImportError: an Alembic built for another Python
         raise Skip(f"Alembic cannot be imported by the app's interpreter: "
                    f"{type(exc).__name__}: {exc}") from None
+    path, kind = found
     observed: Dict[str, Any] = {"config": os.path.relpath(path, ctx.app_path)}
     findings: List[Dict[str, Any]] = []
     if not os.path.exists(path):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any, List, Tuple
+from types import FrameType
+from typing import Any, List, Optional, Tuple
 
 from ... import compat
 
@@ -45,13 +46,13 @@ class WarningRecorder:
         self._ctx = warnings.catch_warnings()
         self._ctx.__enter__()
         warnings.simplefilter("always")
-        warnings.showwarning = self._show  # type: ignore[assignment]
+        warnings.showwarning = self._show
         return self
 
     def _show(self, message: Any, category: type, filename: str, lineno: int,
               file: Any = None, line: Any = None) -> None:
         stack, scopes = [], []
-        frame = sys._getframe(1)
+        frame: Optional[FrameType] = sys._getframe(1)
         while frame is not None:  # innermost first; module names let us spot double imports
             stack.append((frame.f_code.co_filename, frame.f_lineno or 0,
                           frame.f_globals.get("__name__")))

@@ -91,10 +91,10 @@ def _import_target(ctx: Context, locator: locate.Locator, target: str,
         for part in attr.split("."):
             obj = getattr(obj, part)
     except AttributeError:
+        filename = getattr(module, "__file__", None)
         out.add(finding("SQLA113", "module '%s' has no attribute '%s'" % (module_name, attr),
                         exception="AttributeError",
-                        file=locator.relative(module.__file__) if getattr(
-                            module, "__file__", None) else None,
+                        file=locator.relative(filename) if filename else None,
                         attribute=attr, facts={"module": module_name, "target": target}))
         return False, None
     return True, obj
@@ -142,7 +142,7 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
 
     for modname, module in list(sys.modules.items()):
         filename = getattr(module, "__file__", None)
-        if not locator.is_user_file(filename):
+        if filename is None or not locator.is_user_file(filename):
             continue
         for value in list(vars(module).values()):
             if not isinstance(value, type) or value.__module__ != modname:

@@ -23,10 +23,14 @@ Raw = Dict[str, Any]
 RESERVED = ("metadata", "registry")
 
 
+# (filename, lineno, module name): the module name is None where no frame told it
+Frame = Tuple[str, int, Optional[str]]
+
+
 class Problem:
     """What one rule needs: the text, the frames it came through, and where we are."""
 
-    def __init__(self, kind: str, category: str, text: str, frames: List[Tuple[str, int]],
+    def __init__(self, kind: str, category: str, text: str, frames: List[Frame],
                  stage: str, target: str, locator: locate.Locator,
                  exception: Optional[BaseException] = None,
                  scopes: Optional[List[compat.Scope]] = None) -> None:
@@ -189,7 +193,7 @@ def _add_duplicate_modules(p: Problem, raw: Raw) -> None:
     frame = p.user_frame
     # a module that failed mid-import is already gone from sys.modules: take its name from
     # the frames it ran in
-    in_flight = [(f[0], f[2]) for f in p.frames if len(f) > 2 and f[2]]
+    in_flight = [(file, module) for file, _, module in p.frames if module]
     dups = locate.duplicate_modules(p.locator, frame[0] if frame else None, in_flight)
     if not dups:
         return
@@ -290,7 +294,7 @@ def conflicting_backref(p: Problem) -> Optional[Raw]:
 
 @rule
 def foreign_key_target_missing(p: Problem) -> Optional[Raw]:
-    exc = p.exception
+    exc: Any = p.exception  # NoReferencedTableError/ColumnError, by the class name below
     if _is(p, "NoReferencedTableError"):
         missing = "no table named '%s' is defined on this MetaData" % exc.table_name
     elif _is(p, "NoReferencedColumnError"):
@@ -386,7 +390,7 @@ def classify(p: Problem) -> Raw:
 
 def from_exception(exc: BaseException, stage: str, target: str,
                    locator: locate.Locator) -> Raw:
-    frames = []
+    frames: List[Frame] = []
     tb = exc.__traceback__
     while tb is not None:  # outermost first, with each frame's module name
         frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno,
@@ -400,7 +404,7 @@ def from_exception(exc: BaseException, stage: str, target: str,
 
 def from_warning(w: Any, stage: str, target: str, locator: locate.Locator) -> Optional[Raw]:
     """A raw finding for a warning, or None for library noise that never touched app code."""
-    frames = list(w.stack) or [(w.filename, w.lineno)]
+    frames: List[Frame] = list(w.stack) or [(w.filename, w.lineno, None)]
     p = Problem("warning", w.category_name, w.text, frames, stage, target, locator,
                 scopes=w.scopes)
     raw = classify(p)

@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL cluster for tests and benchmarks: init, start, stop, restart.
 
 Independent of sidecar and of pytest, so the database tests, the fault tests, the daemon
-tests and ``benchmarks/`` can all import it (``sys.path`` must include this folder).
+tests and ``benchmarks/`` can all import it, as ``tests.support.pgcluster`` (the repo root
+on ``sys.path``).
 
 - Binaries: ``$PG_BIN`` or /usr/lib/postgresql/15/bin (Debian layout).
 - ``initdb`` refuses to run as root and CI runs as root: then every server command runs as

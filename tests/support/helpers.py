@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-EXAMPLES = ROOT / "examples" / "backend"
+EXAMPLES = ROOT / "sidecar" / "examples" / "backend"
 MARK = "# <- SIDECAR"
 
 
