@@ -86,8 +86,8 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
         ))
     versions = {"sidecar": sidecar.__version__, "sidecar_python": platform.python_version()}
     versions.update({k: v for k, v in run.versions.items() if k != "python_executable"})
-    return Report(overall_status(checks), tuple(checks),
-                  started_at.isoformat(timespec="seconds"), duration_s, versions)
+    return Report(status=overall_status(checks), checks=tuple(checks), versions=versions,
+                  started_at=started_at.isoformat(timespec="seconds"), duration_s=duration_s)
 
 
 def _finding(raw: dict[str, Any], settings: Settings, secrets: tuple[str, ...],

@@ -1,0 +1,71 @@
+"""The JSON form of findings, check results and reports: derived from the dataclasses, the
+shape `--format json` and /diagnose have always had, and no key of a raw finding lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from sidecar.findings.catalog import to_finding
+from sidecar.findings.model import CheckResult, Finding, Report, strict_by_default
+
+FINDING = Finding("SQLA101", "error", "Reserved attribute name", "m", exception="E",
+                  file="app/models.py", line=12, class_name="User", attribute="metadata",
+                  hint="rename it", docs="docs/findings.md#sqla101", facts={"kind": "Column"})
+FINDING_JSON = {
+    "code": "SQLA101", "severity": "error", "title": "Reserved attribute name", "message": "m",
+    "exception": "E", "file": "app/models.py", "line": 12, "class": "User",
+    "attribute": "metadata", "table": None, "column": None, "hint": "rename it",
+    "fix_sql": None, "docs": "docs/findings.md#sqla101", "output": None,
+    "facts": {"kind": "Column"},
+}
+
+
+def test_finding_json_keys_values_and_order() -> None:
+    data = FINDING.to_dict()
+    assert data == FINDING_JSON
+    assert list(data) == list(FINDING_JSON)
+
+
+def test_report_json_keys_values_and_order() -> None:
+    check = CheckResult("models_import", "fail", 0.123456, (FINDING,), {"modules": 3})
+    skipped = CheckResult("database", "skip", 0.0, reason="no database URL")
+    report = Report(status="fail", started_at="2026-01-01T00:00:00+00:00", duration_s=1.234567,
+                    versions={"sidecar": "0.1.0"}, checks=(check, skipped))
+    data = report.to_dict()
+    assert list(data) == ["status", "started_at", "duration_s", "versions", "checks"]
+    assert data["duration_s"] == 1.2346
+    assert data["checks"][0] == {"name": "models_import", "status": "fail", "duration_s": 0.1235,
+                                 "reason": None, "findings": [FINDING_JSON],
+                                 "observed": {"modules": 3}}
+    assert list(data["checks"][1]) == ["name", "status", "duration_s", "reason", "findings",
+                                       "observed"]
+    assert data["checks"][1]["reason"] == "no database URL"
+
+
+def test_finding_round_trips_through_json() -> None:
+    again = Finding.from_dict(FINDING.to_dict())
+    assert again == FINDING and again.facts == FINDING.facts
+
+
+def test_class_is_the_json_name_of_class_name() -> None:
+    assert Finding.from_dict({**FINDING_JSON, "class": "Order"}).class_name == "Order"
+    with pytest.raises(ValueError, match="class_name"):
+        Finding.from_dict({**FINDING_JSON, "class_name": "Order"}, strict=True)
+
+
+def test_unknown_key_is_an_error_when_strict() -> None:
+    with pytest.raises(ValueError, match="unknown keys in a finding: colum, lineno"):
+        Finding.from_dict({**FINDING_JSON, "colum": "email", "lineno": 3}, strict=True)
+
+
+def test_unknown_key_is_kept_under_facts_otherwise() -> None:
+    found = Finding.from_dict({**FINDING_JSON, "colum": "email", "kind": "other"}, strict=False)
+    assert found.facts == {"colum": "email", "kind": "Column"}  # the finding's own facts win
+    assert found == FINDING
+
+
+def test_the_suite_runs_strict_through_the_catalog() -> None:
+    """conftest sets the variable; every CLI, daemon and worker a test starts inherits it."""
+    assert strict_by_default()
+    with pytest.raises(ValueError, match="tabel"):
+        to_finding({"code": "SQLA101", "message": "m", "tabel": "users"})
