@@ -21,9 +21,9 @@ from sidecar.findings.model import (
     replace,
     status_for,
 )
-from sidecar.redact import redact, redact_text, url_password
 from sidecar.settings import CHECK_NAMES as CHECK_ORDER
 from sidecar.settings import Settings
+from sidecar.worker.redact import redact_text, scrub, url_password
 
 INTERNAL_OBSERVED = ("result",)  # the drift cache: kept by the scheduler, not shown
 OUTPUT_TAIL_CHARS = 2000  # what a finding carries; the docker health log keeps 4 KiB
@@ -82,7 +82,7 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
                     if k not in INTERNAL_OBSERVED}
         checks.append(CheckResult(
             name, status_for(findings), float(raw_result.get("duration_s") or 0.0),
-            tuple(findings), redact(observed, secrets),
+            tuple(findings), scrub(observed, secrets),
         ))
     versions = {"sidecar": sidecar.__version__, "sidecar_python": platform.python_version()}
     versions.update({k: v for k, v in run.versions.items() if k != "python_executable"})
@@ -92,7 +92,7 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
 
 def _finding(raw: dict[str, Any], settings: Settings, secrets: tuple[str, ...],
              output_tail: str | None) -> Finding:
-    raw = redact(raw, secrets)
+    raw = scrub(raw, secrets)
     found = catalog.to_finding(raw, settings.severity)
     if output_tail and found.output is None and (found.severity == "error"
                                                    or found.code == "SIDE004"):

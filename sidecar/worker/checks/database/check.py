@@ -3,7 +3,7 @@
 Leaves in ``ctx.shared`` (read by the migrations and schema_drift checks):
 - ``db.engine``: the Engine (only after a successful connection);
 - ``db.error``: why there is no engine (a redacted sentence), when connecting failed;
-- ``db.secrets``: the password's forms, for ``scrub`` in every later check.
+- ``db.secrets``: the password (as written and as parsed), for ``scrub`` in every later check.
 Call ``shutdown(ctx)`` once at the end of the run to close the pool.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
-from ...redact import guarded, redact, scrub
+from ...redact import guarded, redact_text, scrub
 from . import url as db_url
 
 ENGINE, ERROR, SECRETS = "db.engine", "db.error", "db.secrets"
@@ -145,7 +145,7 @@ def ensure_engine(ctx: Context) -> Any:
     if ENGINE in ctx.shared:
         return ctx.shared[ENGINE]
     reason = ctx.shared.get(ERROR) or "the database is not reachable"
-    raise Skip(redact(f"{reason}; see the database check", secrets_for(ctx)))
+    raise Skip(redact_text(f"{reason}; see the database check", secrets_for(ctx)))
 
 
 @contextlib.contextmanager
@@ -275,5 +275,5 @@ def _pgbouncer_rejects_options(exc: BaseException) -> bool:
 
 
 def _problem_finding(problem: db_url.UrlProblem, secrets: List[str]) -> Dict[str, Any]:
-    return finding(problem.code, redact(str(problem), secrets), exception=problem.exception,
+    return finding(problem.code, redact_text(str(problem), secrets), exception=problem.exception,
                    facts=scrub(dict(problem.facts), secrets))
