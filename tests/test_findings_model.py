@@ -1,12 +1,16 @@
 """The JSON form of findings, check results and reports: derived from the dataclasses, the
-shape `--format json` and /diagnose have always had, and no key of a raw finding lost."""
+shape `--format json` and /diagnose have always had, and no key of a raw finding lost; and
+the one line that names a finding everywhere (``Finding.summary``)."""
 
 from __future__ import annotations
+
+import html
 
 import pytest
 
 from sidecar.findings.catalog import to_finding
-from sidecar.findings.model import CheckResult, Finding, Report, strict_by_default
+from sidecar.findings.model import CheckResult, Finding, Report, replace, strict_by_default
+from sidecar.render import text, web
 
 FINDING = Finding("SQLA101", "error", "Reserved attribute name", "m", exception="E",
                   file="app/models.py", line=12, class_name="User", attribute="metadata",
@@ -69,3 +73,29 @@ def test_the_suite_runs_strict_through_the_catalog() -> None:
     assert strict_by_default()
     with pytest.raises(ValueError, match="tabel"):
         to_finding({"code": "SQLA101", "message": "m", "tabel": "users"})
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({}, "SQLA101 Reserved attribute name at app/models.py:12 (User.metadata)"),
+    ({"class_name": None}, "SQLA101 Reserved attribute name at app/models.py:12"),
+    ({"file": None, "class_name": None, "table": "users", "column": "email"},
+     "SQLA101 Reserved attribute name at users.email"),
+    ({"file": None, "class_name": None}, "SQLA101 Reserved attribute name"),
+], ids=["location-and-object", "location", "object", "neither"])
+def test_summary(changes: dict, expected: str) -> None:
+    assert replace(FINDING, **changes).summary() == expected
+
+
+def test_every_renderer_names_a_finding_by_its_summary() -> None:
+    check = CheckResult("models_import", "fail", 0.1, (FINDING,))
+    report = Report(status="fail", started_at="2026-01-01T00:00:00+00:00", duration_s=0.2,
+                    checks=(check,))
+    meta = web.Meta(taken_at="2026-01-01T00:00:01+00:00", age_s=1.0, ready=False, cycles=1,
+                    history=())
+    line = FINDING.summary()
+    assert f"first problem: {line}\n" in text.render(report)
+    assert f"      at {FINDING.where}\n" in text.render(report)
+    assert web.as_health(report, meta)["checks"]["models_import:status"][0]["output"] == line
+    page = web.as_html(report, meta)
+    assert f"First problem: {html.escape(line)}" in page
+    assert f'<span class="where">{html.escape(FINDING.where or "")}</span>' in page

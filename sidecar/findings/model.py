@@ -64,6 +64,18 @@ class Finding:
             return f"{self.table}.{self.column}" if self.column else self.table
         return None
 
+    @property
+    def where(self) -> str | None:
+        """``file:line (Class.attribute)``, or whichever of the two is known."""
+        if self.location and self.obj:
+            return f"{self.location} ({self.obj})"
+        return self.location or self.obj
+
+    def summary(self) -> str:
+        """``CODE title at file:line (Class.attribute)``: the one line that names a finding
+        (first problem, /readyz?verbose, the health output, the not-ready log line)."""
+        return f"{self.code} {self.title}" + (f" at {self.where}" if self.where else "")
+
     def to_dict(self) -> dict[str, Any]:
         return _as_dict(self)
 
