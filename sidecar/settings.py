@@ -20,6 +20,8 @@ from sidecar.findings.model import Severity
 from sidecar.findings.registry import CATALOG
 from sidecar.worker import registry
 
+MIN_TOKEN_CHARS = 16
+
 
 class ConfigError(Exception):
     """A usage or configuration error: one clear line, exit status 2."""
@@ -369,21 +371,29 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     return _validate(values, environ, has_token=hasattr(args, "token_file"))
 
 
-def _token(path: str | None, environ: Mapping[str, str]) -> str | None:
-    """The bearer token: from --token-file / SIDECAR_TOKEN_FILE, else SIDECAR_TOKEN."""
+def read_token(environ: Mapping[str, str], path: str | None = None) -> str | None:
+    """The bearer token: from the file ``path`` (--token-file) or SIDECAR_TOKEN_FILE names,
+    else SIDECAR_TOKEN; None when neither is set. An unreadable file raises OSError.
+
+    The daemon (which validates it) and ``sidecar probe`` (which sends it) read it here.
+    """
+    path = path or environ.get("SIDECAR_TOKEN_FILE", "").strip()
     if path:
-        try:
-            token = Path(path).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"--token-file: cannot read {path!r}: {exc.strerror}") from None
-        if len(token) < 16:
-            raise ConfigError(f"--token-file: the token in {path!r} is shorter than 16 "
-                              "characters")
-        return token
-    token = (environ.get("SIDECAR_TOKEN") or "").strip()
-    if token and len(token) < 16:
-        raise ConfigError("SIDECAR_TOKEN: use at least 16 characters")
-    return token or None
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    return environ.get("SIDECAR_TOKEN", "").strip() or None
+
+
+def _token(path: str | None, environ: Mapping[str, str]) -> str | None:
+    try:
+        token = read_token(environ, path)
+    except OSError as exc:
+        raise ConfigError(f"--token-file: cannot read {path!r}: {exc.strerror}") from None
+    if path and len(token or "") < MIN_TOKEN_CHARS:
+        raise ConfigError(f"--token-file: the token in {path!r} is shorter than "
+                          f"{MIN_TOKEN_CHARS} characters")
+    if token and len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"SIDECAR_TOKEN: use at least {MIN_TOKEN_CHARS} characters")
+    return token
 
 
 def _validate(values: dict[str, Any], environ: Mapping[str, str],

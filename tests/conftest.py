@@ -1,4 +1,5 @@
-"""Test-suite wide fixtures: interpreters with other SQLAlchemy versions, made on demand."""
+"""Test-suite wide fixtures: strict findings, interpreters with other SQLAlchemy versions
+(made on demand), the PostgreSQL cluster."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.findings.model import STRICT_ENV
 from tests.support.helpers import ROOT
 
 VENVS = Path(os.environ.get("SIDECAR_TEST_VENVS", ROOT / ".test-venvs"))
@@ -22,6 +24,15 @@ SQLA_ENVS = {
 }
 # interpreters other than the suite's own, where a machine of this kind has them (pyenv)
 ENV_PYTHONS = {"py38": "/root/.pyenv/versions/3.8.18/bin/python3.8"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def strict_findings():
+    """An unknown key in a raw finding fails the suite (in production it is kept under
+    ``facts``): in this process and in every CLI, daemon and worker run the tests start."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(STRICT_ENV, "1")
+        yield
 
 
 def _make_venv(name: str) -> str:

@@ -12,7 +12,8 @@ from sidecar.settings import Settings
 
 
 def _report(*checks: CheckResult) -> Report:
-    return Report("pass", checks, "2026-01-01T00:00:00+00:00", 0.1)
+    return Report(status="pass", checks=checks, started_at="2026-01-01T00:00:00+00:00",
+                  duration_s=0.1)
 
 
 def _check(name: str, severity: str | None = None) -> CheckResult:

@@ -90,7 +90,7 @@ def list_checks() -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from sidecar.daemon.main import serve
-    from sidecar.redact import url_password
+    from sidecar.worker.redact import url_password
 
     if args.database_url and url_password(args.database_url):
         # a daemon lives long, and argv is readable by every process of the same user;

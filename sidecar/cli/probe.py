@@ -32,14 +32,12 @@ def _get(url: str, timeout: float, accept: str = "text/plain") -> tuple[int, str
 def _token() -> str | None:
     import os
 
-    path = os.environ.get("SIDECAR_TOKEN_FILE")
-    if path:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                return fh.read().strip() or None
-        except OSError:
-            return None
-    return (os.environ.get("SIDECAR_TOKEN") or "").strip() or None
+    from sidecar.settings import read_token
+
+    try:
+        return read_token(os.environ)
+    except OSError:
+        return None  # best effort: the daemon said what is wrong with its token file
 
 
 def _hint(base: str, timeout: float) -> str | None:

@@ -21,9 +21,9 @@ from sidecar.findings.model import (
     status_for,
 )
 from sidecar.findings.registry import CATALOG
-from sidecar.redact import redact, redact_text, url_password
 from sidecar.settings import Settings
 from sidecar.worker import protocol, registry
+from sidecar.worker.redact import redact_text, scrub, url_password
 
 OUTPUT_TAIL_CHARS = 2000  # what a finding carries; the docker health log keeps 4 KiB
 FLOOD_BYTES = 1024 * 1024
@@ -90,18 +90,18 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
         observed = dict(raw_result.get("observed") or {})
         checks.append(CheckResult(
             name, status_for(findings), float(raw_result.get("duration_s") or 0.0),
-            tuple(findings), redact(observed, secrets),
+            findings=tuple(findings), observed=scrub(observed, secrets),
         ))
     versions: dict[str, str | None] = {"sidecar": sidecar.__version__,
                                        "sidecar_python": platform.python_version()}
     versions.update({k: v for k, v in run.versions.items() if k != "python_executable"})
-    return Report(overall_status(checks), tuple(checks),
-                  started_at.isoformat(timespec="seconds"), duration_s, versions)
+    return Report(status=overall_status(checks), checks=tuple(checks), versions=versions,
+                  started_at=started_at.isoformat(timespec="seconds"), duration_s=duration_s)
 
 
 def _finding(raw: dict[str, Any], settings: Settings, secrets: tuple[str, ...],
              output_tail: str | None) -> Finding:
-    raw = redact(raw, secrets)
+    raw = scrub(raw, secrets)
     found = CATALOG.to_finding(raw, settings.severity)
     if output_tail and found.output is None and (found.severity == "error"
                                                    or found.code == "SIDE004"):

@@ -5,19 +5,11 @@ from __future__ import annotations
 import os
 import re
 
+from sidecar.worker.source.locate import is_app_file
+
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>.+)$', re.M)
 _HEADER = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-f]+ .*\(most recent call first\):$",
                      re.M)
-
-
-def _is_app_file(path: str, app_path: str) -> bool:
-    if path.startswith("<"):
-        return False
-    real = os.path.realpath(path)
-    if not real.startswith(app_path + os.sep):
-        return False
-    parts = real.split(os.sep)
-    return "site-packages" not in parts and "dist-packages" not in parts
 
 
 def user_frame_from_dump(stderr: str, app_path: str) -> tuple[str, int] | None:
@@ -36,7 +28,7 @@ def user_frame_from_dump(stderr: str, app_path: str) -> tuple[str, int] | None:
     blocks.sort(key=lambda b: "importlib" not in b)  # the importing thread first
     for block in blocks:
         for m in _FRAME.finditer(block):
-            if _is_app_file(m.group("file"), app_path):
+            if is_app_file(m.group("file"), app_path):
                 rel = os.path.relpath(os.path.realpath(m.group("file")), app_path)
                 return rel, int(m.group("line"))
     return None

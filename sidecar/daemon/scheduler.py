@@ -152,8 +152,7 @@ class Scheduler:
         if not blocking:
             return None, "no result"
         check, f = blocking[0]
-        where = f" at {f.location}" if f.location else ""
-        return f.code, f"{check} failed: {f.code} {f.title}{where}"
+        return f.code, f"{check} failed: {f.summary()}"
 
     def _log_transition(self, was_ready: bool, is_ready: bool) -> None:
         before = "ready" if was_ready else "not ready"

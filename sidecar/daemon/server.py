@@ -80,9 +80,8 @@ def _reason(check: CheckResult, state: DaemonState, show: bool = True) -> str:
     if not show:  # Kubernetes' healthz: detail is for those who may read /diagnose
         return f"failed: {WITHHELD}"
     f = blocking[0]
-    where = f"{f.location} ({f.obj})" if f.location and f.obj else (f.location or f.obj)
     more = f" (+{len(blocking) - 1} more)" if len(blocking) > 1 else ""
-    return f"failed: {f.code} {f.title}" + (f" at {where}" if where else "") + more
+    return f"failed: {f.summary()}{more}"
 
 
 async def livez(request: web.Request) -> web.Response:

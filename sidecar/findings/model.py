@@ -1,12 +1,16 @@
 """The data model every check produces and every renderer reads.
 
 Findings are small frozen values (Django's check messages are the model): tests compare them
-with ``==``, renderers are pure functions of a ``Report``.
+with ``==``, renderers are pure functions of a ``Report``. The JSON form (``--format json``,
+/diagnose) is derived from the fields, in their order: a field's ``json`` metadata names it
+when the Python name differs (``class_name`` is ``class``, a keyword).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,6 +19,12 @@ Status = Literal["pass", "warn", "fail", "skip"]
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 STATUS_RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
+STRICT_ENV = "SIDECAR_STRICT_FINDINGS"
+
+
+def strict_by_default() -> bool:
+    """Whether an unknown key in a raw finding raises (the test suite sets the variable)."""
+    return os.environ.get(STRICT_ENV) == "1"
 
 
 @dataclass(frozen=True)
@@ -28,7 +38,7 @@ class Finding:
     exception: str | None = None
     file: str | None = None
     line: int | None = None
-    class_name: str | None = None
+    class_name: str | None = field(default=None, metadata={"json": "class"})
     attribute: str | None = None
     table: str | None = None
     column: str | None = None
@@ -54,46 +64,36 @@ class Finding:
             return f"{self.table}.{self.column}" if self.column else self.table
         return None
 
+    @property
+    def where(self) -> str | None:
+        """``file:line (Class.attribute)``, or whichever of the two is known."""
+        if self.location and self.obj:
+            return f"{self.location} ({self.obj})"
+        return self.location or self.obj
+
+    def summary(self) -> str:
+        """``CODE title at file:line (Class.attribute)``: the one line that names a finding
+        (first problem, /readyz?verbose, the health output, the not-ready log line)."""
+        return f"{self.code} {self.title}" + (f" at {self.where}" if self.where else "")
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "title": self.title,
-            "message": self.message,
-            "exception": self.exception,
-            "file": self.file,
-            "line": self.line,
-            "class": self.class_name,
-            "attribute": self.attribute,
-            "table": self.table,
-            "column": self.column,
-            "hint": self.hint,
-            "fix_sql": self.fix_sql,
-            "docs": self.docs,
-            "output": self.output,
-            "facts": dict(self.facts),
-        }
+        return _as_dict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Finding:
-        return cls(
-            code=data["code"],
-            severity=data["severity"],
-            title=data["title"],
-            message=data["message"],
-            exception=data.get("exception"),
-            file=data.get("file"),
-            line=data.get("line"),
-            class_name=data.get("class"),
-            attribute=data.get("attribute"),
-            table=data.get("table"),
-            column=data.get("column"),
-            hint=data.get("hint"),
-            fix_sql=data.get("fix_sql"),
-            docs=data.get("docs"),
-            output=data.get("output"),
-            facts=dict(data.get("facts") or {}),
-        )
+    def from_dict(cls, data: Mapping[str, Any], strict: bool | None = None) -> Finding:
+        """A Finding from its JSON form (the worker's raw finding, completed by the catalog).
+
+        A key that is no field is a bug in whoever wrote it: ``strict`` (default: the
+        ``SIDECAR_STRICT_FINDINGS`` variable, which the test suite sets) raises; otherwise
+        the key is kept under ``facts``, so nothing the worker said is lost or crashes a cycle.
+        """
+        names = {_json_name(f): f.name for f in dataclasses.fields(cls)}
+        unknown = {key: value for key, value in data.items() if key not in names}
+        if unknown and (strict_by_default() if strict is None else strict):
+            raise ValueError(f"unknown keys in a finding: {', '.join(sorted(unknown))}")
+        values = {names[key]: value for key, value in data.items() if key in names}
+        values["facts"] = {**unknown, **(data.get("facts") or {})}
+        return cls(**values)
 
 
 def status_for(findings: list[Finding]) -> Status:
@@ -109,41 +109,24 @@ class CheckResult:
     name: str
     status: Status
     duration_s: float
+    # keyword-only so that it can stand here, where the JSON form puts it
+    reason: str | None = field(default=None, kw_only=True)  # why a check was skipped
     findings: tuple[Finding, ...] = ()
     observed: dict[str, Any] = field(default_factory=dict, compare=False)
-    reason: str | None = None  # why a check was skipped
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "duration_s": round(self.duration_s, 4),
-            "reason": self.reason,
-            "findings": [f.to_dict() for f in self.findings],
-            "observed": dict(self.observed),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
-        return cls(
-            name=data["name"],
-            status=data["status"],
-            duration_s=float(data.get("duration_s") or 0.0),
-            findings=tuple(Finding.from_dict(f) for f in data.get("findings") or ()),
-            observed=dict(data.get("observed") or {}),
-            reason=data.get("reason"),
-        )
+        return _as_dict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Report:
     """One cycle's result: the only thing renderers and probes read."""
 
     status: Status
-    checks: tuple[CheckResult, ...]
     started_at: str
     duration_s: float
     versions: dict[str, str | None] = field(default_factory=dict, compare=False)
+    checks: tuple[CheckResult, ...]  # last in the JSON form: the long part
 
     @property
     def findings(self) -> list[Finding]:
@@ -156,23 +139,7 @@ class Report:
         return any(f.severity == "error" for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "started_at": self.started_at,
-            "duration_s": round(self.duration_s, 4),
-            "versions": dict(self.versions),
-            "checks": [c.to_dict() for c in self.checks],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Report:
-        return cls(
-            status=data["status"],
-            checks=tuple(CheckResult.from_dict(c) for c in data["checks"]),
-            started_at=data["started_at"],
-            duration_s=float(data["duration_s"]),
-            versions=dict(data.get("versions") or {}),
-        )
+        return _as_dict(self)
 
 
 def overall_status(checks: list[CheckResult] | tuple[CheckResult, ...]) -> Status:
@@ -186,3 +153,23 @@ def overall_status(checks: list[CheckResult] | tuple[CheckResult, ...]) -> Statu
 def replace(finding: Finding, **changes: Any) -> Finding:
     """``dataclasses.replace`` re-exported so callers need not import dataclasses."""
     return dataclasses.replace(finding, **changes)
+
+
+def _json_name(f: dataclasses.Field[Any]) -> str:
+    return str(f.metadata.get("json", f.name))
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return {_json_name(f): _as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+
+
+def _as_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return _as_dict(value)
+    if isinstance(value, tuple):
+        return [_as_json(v) for v in value]
+    if isinstance(value, dict):
+        return dict(value)  # facts, observed, versions: already JSON, copied
+    if isinstance(value, float):
+        return round(value, 4)  # durations: more digits are noise
+    return value

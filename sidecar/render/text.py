@@ -27,9 +27,8 @@ def _indent(text: str, prefix: str = "      ") -> str:
 def render_finding(f: Finding, colour: bool = False) -> str:
     head = f"  {_paint(f.severity.upper(), f.severity, colour)} {f.code} {f.title}"
     lines = [head]
-    where = f"{f.location} ({f.obj})" if f.location and f.obj else (f.location or f.obj)
-    if where:
-        lines.append(f"      at {where}")
+    if f.where:
+        lines.append(f"      at {f.where}")
     lines.append(_indent(f.message if not f.exception else f"{f.exception}: {f.message}"))
     if f.hint:
         lines.append(_indent(f"fix: {f.hint}"))
@@ -66,9 +65,7 @@ def render(report: Report, colour: bool = False) -> str:
              f"{sum(f.severity == 'warning' for f in report.findings)} warning(s) "
              f"in {report.duration_s:.2f}s at {report.started_at}"]
     if errors:
-        first = errors[0]
-        where = f" at {first.location}" if first.location else ""
-        lines.append(f"first problem: {first.code} {first.title}{where}")
+        lines.append(f"first problem: {errors[0].summary()}")
     lines.append("")
     lines.extend(render_check(c, colour) for c in report.checks)
     v = report.versions

@@ -63,8 +63,7 @@ def as_health(report: Report, meta: Meta, service: str = "sidecar") -> dict[str,
             "time": meta.taken_at,
         }
         if first is not None:
-            entry["output"] = f"{first.code} {first.title}" + (
-                f" at {first.location}" if first.location else "")
+            entry["output"] = first.summary()
         elif check.reason:
             entry["output"] = f"skipped: {check.reason}"
         checks[f"{check.name}:status"] = [entry]
@@ -102,11 +101,10 @@ border-bottom:1px solid #eee}
 
 def _finding_html(f: Finding) -> str:
     e = html.escape
-    where = " ".join(x for x in (f.location, f.obj) if x)
     parts = [
         f'<div class="finding {e(f.severity)}" data-code="{e(f.code)}">',
         f'<div><span class="code">{e(f.code)}</span> {e(f.severity.upper())} — {e(f.title)}'
-        + (f' <span class="where">{e(where)}</span>' if where else "") + "</div>",
+        + (f' <span class="where">{e(f.where)}</span>' if f.where else "") + "</div>",
         f"<div>{e(f.exception + ': ') if f.exception else ''}{e(f.message)}</div>",
     ]
     if f.hint:
@@ -129,9 +127,7 @@ def as_html(report: Report, meta: Meta, refresh_s: int = 10) -> str:
     errors = [f for f in report.findings if f.severity == "error"]
     banner = "ready" if meta.ready else "notready"
     title = "Ready" if meta.ready else "NOT READY"
-    first = (f"First problem: {errors[0].code} {errors[0].title}"
-             + (f" at {errors[0].location}" if errors[0].location else "")) if errors else (
-        "No blocking problem.")
+    first = f"First problem: {errors[0].summary()}" if errors else "No blocking problem."
     sections = []
     for check in report.checks:
         body = "".join(_finding_html(f) for f in check.findings)

@@ -1,81 +1,130 @@
-"""Keep database passwords out of everything the worker emits.
+"""Credentials never leave the sidecar: every string shown to anyone passes through here.
 
-Drivers quote connection strings in their errors (psycopg2 echoes a malformed DSN, SQLAlchemy
-echoes the URL it could not parse), so every message from the database checks passes through
-``scrub`` before it leaves the worker: findings, observed facts and Skip reasons alike.
+One module for both sides (so one rule): the worker scrubs what the checks emit (drivers quote
+connection strings in their errors: psycopg2 echoes a malformed DSN, SQLAlchemy the URL it
+could not parse), the daemon what it adds (the app's output, runner faults) and shows. It is
+part of the worker, so standard library only and Python 3.8 syntax; the daemon imports it as
+``sidecar.worker.redact``.
+
+What is masked, in this order:
+1. every printed form of a known secret (raw, percent-encoded both ways, repr- and
+   JSON-escaped, of the secret and of its percent-decoding), 3 characters or longer. Known
+   secrets go first: once a pattern has masked part of one (a raw password with an '@' or a
+   space), the rest would no longer match verbatim;
+2. the password of anything URL-shaped (``scheme://user:password@``), up to the *last* '@'
+   of the whitespace-delimited token: an app printing its URL unquoted
+   (``postgresql://app:p@ss@db/x``) must not leak the part after the first '@';
+3. the value of every ``password=`` (also passwd, pwd, PGPASSWORD) in libpq DSNs, query
+   strings and key=value text: quoted (backslash escapes allowed, as in libpq) or bare up to
+   whitespace, '&', ';' or ',' (not ')': a password may contain one).
+``scrub`` applies this to every string of a JSON-like value, dict keys included.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any, Dict, Iterable, List
-from urllib.parse import quote, quote_plus
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
+# Shorter forms are left to the patterns: masking every "ab" in every message would make the
+# messages unreadable without protecting anything.
+MIN_SECRET = 3
 
-# user:password@ in anything URL-shaped, even when SQLAlchemy could not parse it
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>\S*)@")
-# password=... in libpq DSNs and key=value connect strings (quoted or bare)
-_KV_PASSWORD = re.compile(
-    r"(?P<key>\b(?:password|passwd|pwd)\s*=\s*)(?P<val>'(?:[^'\\]|\\.)*'|\"[^\"]*\"|[^\s&;,)]+)",
-    re.I,
-)
+# The scheme is matched from the start of its run of scheme characters only: trying every
+# position inside a long word again would take quadratic time.
+_URL_USERINFO = re.compile(r"(?<![\w+.-])[\w+.-]+://[^:/@\s]*:(?P<value>\S*)@")
+_PASSWORD_KEY = re.compile(r"\b(?:password|passwd|pgpassword|pwd)\s*=\s*", re.I)
+# quoted with backslash escapes (libpq), or without (a value ending in a backslash), or bare
+_PASSWORD_VALUE = re.compile(r"(?P<quoted>'(?:[^'\\]|\\.)*'|'[^']*'|\"[^\"]*\")|[^\s&;,]+")
 
 
-MIN_SECRET = 4
-
-
-def secret_forms(password: Any) -> List[str]:
-    """The password as it may appear: raw, URL-quoted (both styles), repr-escaped."""
-    if password is None:
+def secret_forms(secret: Any) -> List[str]:
+    """A secret as it may be printed, longest first (so a longer form is masked whole)."""
+    if secret is None or secret == "":
         return []
-    raw = str(password)
-    if not raw:
-        return []
-    forms = {raw, quote(raw, safe=""), quote_plus(raw), repr(raw)[1:-1]}
-    # A 1-3 character password would mask every such letter in every message; the URL and
-    # password= patterns still catch it where it really stands.
+    forms: Set[str] = set()
+    for raw in {str(secret), unquote(str(secret))}:
+        forms.update((raw, quote(raw, safe=""), quote_plus(raw), repr(raw)[1:-1],
+                      json.dumps(raw)[1:-1]))
     return sorted((f for f in forms if len(f) >= MIN_SECRET), key=len, reverse=True)
 
 
-def redact(text: Any, secrets: Iterable[str] = ()) -> Any:
-    """Mask known secrets and anything password-shaped in ``text`` (non-strings pass)."""
-    if not isinstance(text, str):
-        return text
-    out = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-    out = _KV_PASSWORD.sub(lambda m: f"{m['key']}{MASK}", out)
-    for secret in secrets:
-        if secret and secret != MASK:
-            out = out.replace(secret, MASK)
-    return out
+def url_password(url_text: Any) -> Optional[str]:
+    """The password in a URL as written there, found without SQLAlchemy (which may not parse
+    the URL, and is not the daemon's to import)."""
+    if not isinstance(url_text, str):
+        return None
+    m = _URL_USERINFO.search(url_text)
+    return (m["value"] or None) if m else None
 
 
-def scrub(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """``redact`` applied to every string inside dicts, lists and tuples (keys included)."""
-    secrets = list(secrets)
+def redact_text(text: str, secrets: Iterable[Any] = ()) -> str:
+    """``text`` with known secrets and anything password-shaped masked."""
+    return _mask(text, _all_forms(secrets))
+
+
+def scrub(value: Any, secrets: Iterable[Any] = ()) -> Any:
+    """``redact_text`` applied to every string inside dicts, lists and tuples (keys too)."""
+    return _scrub(value, _all_forms(secrets))
+
+
+def _all_forms(secrets: Iterable[Any]) -> List[str]:
+    forms = {form for secret in secrets for form in secret_forms(secret)}
+    return sorted(forms, key=len, reverse=True)
+
+
+def _scrub(value: Any, forms: List[str]) -> Any:
     if isinstance(value, str):
-        return redact(value, secrets)
+        return _mask(value, forms)
     if isinstance(value, dict):
-        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
+        return {_scrub(k, forms): _scrub(v, forms) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(scrub(v, secrets) for v in value)
+        return type(value)(_scrub(v, forms) for v in value)
     return value
+
+
+def _mask(text: str, forms: List[str]) -> str:
+    for form in forms:
+        text = text.replace(form, MASK)
+    text = _mask_spans(text, [m.span("value") for m in _URL_USERINFO.finditer(text)])
+    return _mask_spans(text, list(_password_values(text)))
+
+
+def _password_values(text: str) -> Iterator[Tuple[int, int]]:
+    """(start, end) of the value after every password key, also of a key inside another's
+    value, whose own value may run past it (``PGPASSWORD= password="a b"``)."""
+    bare = (0, 0)  # a bare value starting inside the last bare one ends where that one ends
+    for key in _PASSWORD_KEY.finditer(text):
+        start = key.end()
+        if bare[0] <= start < bare[1] and text[start] not in "'\"":
+            continue
+        value = _PASSWORD_VALUE.match(text, start)
+        if value:
+            yield value.span()
+            if value["quoted"] is None:
+                bare = value.span()
+
+
+def _mask_spans(text: str, spans: List[Tuple[int, int]]) -> str:
+    """Each span replaced by MASK, overlapping spans merged."""
+    out, done = [], 0
+    for start, end in sorted(spans):
+        if start < done:  # inside the span just masked
+            done = max(done, end)
+            continue
+        out += [text[done:start], MASK]
+        done = end
+    return "".join(out) + text[done:]
 
 
 def unexpected(code: str, what: str, exc: BaseException, secrets: Iterable[str]) -> Dict[str, Any]:
     """A check's own failure as one redacted finding (never a traceback with the URL in it)."""
-    detail = redact(" ".join(str(exc).split())[:500], secrets)
+    detail = redact_text(" ".join(str(exc).split())[:500], secrets)
     return {"findings": [{"code": code, "message": f"{what}: {type(exc).__name__}: {detail}",
                           "exception": type(exc).__name__, "facts": {"detail": detail}}],
             "observed": {}}
-
-
-def url_password(url_text: Any) -> Any:
-    """The password in a URL string, found without SQLAlchemy (for URLs it cannot parse)."""
-    if not isinstance(url_text, str):
-        return None
-    m = _URL_USERINFO.search(url_text)
-    return m["pw"] if m else None
 
 
 def guarded(run: Any, code: str, what: str, secrets: Iterable[str]) -> Dict[str, Any]:
@@ -89,7 +138,7 @@ def guarded(run: Any, code: str, what: str, secrets: Iterable[str]) -> Dict[str,
     try:
         outcome = run()
     except Skip as exc:
-        raise Skip(redact(str(exc), secrets)) from None
+        raise Skip(redact_text(str(exc), secrets)) from None
     except Exception as exc:
         return unexpected(code, what, exc, secrets)
     return scrub(outcome, secrets)

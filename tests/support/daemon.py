@@ -14,12 +14,14 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from sidecar.findings.model import STRICT_ENV
 from tests.support.helpers import ROOT
 
 
 class Daemon:
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
+        full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("SIDECAR_") or k == STRICT_ENV}
         full_env.pop("DATABASE_URL", None)
         full_env.update(env or {})
         self.proc = subprocess.Popen(

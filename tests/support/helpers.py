@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sidecar.findings.model import STRICT_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 EXAMPLES = ROOT / "sidecar" / "examples" / "backend"
@@ -37,7 +39,8 @@ class CliResult:
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
             cwd: Path | None = None) -> CliResult:
     """The real command line, in a subprocess, as a user or CI would run it."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("SIDECAR_") or k == STRICT_ENV}
     full_env.pop("DATABASE_URL", None)
     full_env.update(env or {})
     proc = subprocess.run(

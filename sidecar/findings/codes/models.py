@@ -202,7 +202,7 @@ class SecurityEvent(db.Model):
 ```text
 $ sidecar check --app-path sidecar/examples/backend/broken_reserved --models server.models_sql
 sidecar: NOT READY — 1 error(s), 0 warning(s) in 0.42s at 2026-11-26T11:30:37+00:00
-first problem: SQLA101 Reserved attribute name on a declarative class at server/models_sql.py:98
+first problem: SQLA101 Reserved attribute name on a declarative class at server/models_sql.py:98 (SecurityEvent.metadata)
 
 [FAIL] models_import (0.14s)
   ERROR SQLA101 Reserved attribute name on a declarative class

@@ -28,6 +28,27 @@ def _library_roots() -> Tuple[str, ...]:
 _LIB_ROOTS = _library_roots()
 
 
+def is_app_file(filename: Optional[str], app_path: str) -> bool:
+    """Is ``filename`` the app's own source? Under ``app_path`` (a real path), not an
+    installed package, the standard library or the sidecar's worker.
+
+    Asked by the worker (which frame to point at) and by the daemon (where a faulthandler
+    dump of the worker was stuck); both load this file, so both answer the same.
+    """
+    if not filename or filename.startswith("<"):
+        return False
+    path = os.path.realpath(filename)
+    if not (path == app_path or path.startswith(app_path + os.sep)):
+        return False
+    if path.startswith(_WORKER_DIR + os.sep):
+        return False
+    parts = path.split(os.sep)
+    if "site-packages" in parts or "dist-packages" in parts:
+        return False
+    # an app path that *contains* a venv (./.venv) must not make libraries user code
+    return not any(path.startswith(root + os.sep) for root in _LIB_ROOTS)
+
+
 class Locator:
     """Knows the app path; answers "is this the user's file" and "which line is it"."""
 
@@ -39,18 +60,7 @@ class Locator:
     # --- files -------------------------------------------------------------------------
 
     def is_user_file(self, filename: Optional[str]) -> bool:
-        if not filename or filename.startswith("<"):
-            return False
-        path = os.path.realpath(filename)
-        if not (path == self.app_path or path.startswith(self.app_path + os.sep)):
-            return False
-        if path.startswith(_WORKER_DIR + os.sep):
-            return False
-        parts = path.split(os.sep)
-        if "site-packages" in parts or "dist-packages" in parts:
-            return False
-        # an app path that *contains* a venv (./.venv) must not make libraries user code
-        return not any(path.startswith(root + os.sep) for root in _LIB_ROOTS)
+        return is_app_file(filename, self.app_path)
 
     def relative(self, filename: str) -> str:
         path = os.path.realpath(filename)

@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
-from ...redact import guarded, redact, scrub
+from ...redact import guarded, redact_text, scrub
 from . import url as db_url
 
 
@@ -141,7 +141,7 @@ def ensure_engine(ctx: Context) -> Any:
     if ctx.engine is not None:
         return ctx.engine
     reason = ctx.db_error or "the database is not reachable"
-    raise Skip(redact(f"{reason}; see the database check", secrets_for(ctx)))
+    raise Skip(redact_text(f"{reason}; see the database check", secrets_for(ctx)))
 
 
 @contextlib.contextmanager
@@ -311,5 +311,5 @@ def _pgbouncer_rejects_options(exc: BaseException) -> bool:
 
 
 def _problem_finding(problem: db_url.UrlProblem, secrets: List[str]) -> Dict[str, Any]:
-    return finding(problem.code, redact(str(problem), secrets), exception=problem.exception,
+    return finding(problem.code, redact_text(str(problem), secrets), exception=problem.exception,
                    facts=scrub(dict(problem.facts), secrets))

@@ -19,7 +19,7 @@ import sqlite3
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
-from ...redact import secret_forms, url_password
+from ...redact import url_password
 
 # Synchronous DBAPI drivers per backend, preferred first. SQLAlchemy's name for each.
 DRIVERS: Dict[str, List[str]] = {
@@ -47,16 +47,15 @@ class UrlProblem(Exception):
 
 
 def secrets_of(url_text: Any) -> List[str]:
-    """Every form of the password the URL text carries, parsed or not."""
-    forms: List[str] = []
-    forms += secret_forms(url_password(url_text))
+    """The URL's password as written and as SQLAlchemy reads it (redaction adds the forms)."""
+    secrets = [url_password(url_text)]
     try:
         from sqlalchemy.engine import make_url
 
-        forms += secret_forms(make_url(url_text).password)
+        secrets.append(make_url(url_text).password)
     except Exception:
         pass
-    return sorted(set(forms), key=len, reverse=True)
+    return sorted({str(s) for s in secrets if s}, key=len, reverse=True)
 
 
 def parse(url_text: Any) -> Any:
