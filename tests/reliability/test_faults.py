@@ -370,13 +370,19 @@ def test_disk_full_writes_nothing_it_needs(running_pg, app_db, items_app):
         metrics = get("/metrics")[1]
         assert "sidecar_ready 1.0" in metrics
         assert get("/diagnose")[0] == 200
+
         def cycles() -> float:
             line = next(x for x in get("/metrics")[1].splitlines()
                         if x.startswith("sidecar_cycles_total "))
             return float(line.split()[1])
 
         before = cycles()
-        time.sleep(1.5)  # more cycles, each logging to /dev/full
+        # more cycles, each logging to /dev/full: wait for one (a deadline against hangs,
+        # not a speed claim: a loaded machine may take long for one cycle)
+        deadline = time.monotonic() + 60
+        while cycles() <= before and time.monotonic() < deadline:
+            assert proc.poll() is None, f"the daemon died: status {proc.returncode}"
+            time.sleep(0.2)
         assert cycles() > before
         assert get("/livez") == (200, "ok\n")
         assert proc.poll() is None
