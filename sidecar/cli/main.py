@@ -68,7 +68,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.list_checks:
         sys.stdout.write(list_checks())
         return EXIT_OK
+    from sidecar.cycle import reaper
+
     settings = resolve(args)
+    reaper.become_subreaper()  # what the app daemonizes is reaped, not left to init
     report = asyncio.run(diagnose(settings))
     if settings.format == "json":
         text = json.dumps(report.to_dict(), indent=2) + "\n"

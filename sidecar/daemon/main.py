@@ -1,6 +1,6 @@
 """`sidecar serve`: the scheduler and the HTTP server in one event loop, stopped cleanly.
 
-On SIGTERM/SIGINT readiness turns 503 first, then the running worker's process group is
+On SIGTERM/SIGINT/SIGHUP readiness turns 503 first, then the running worker's process group is
 killed (by cancelling the cycle), then the server closes — well within Docker's and
 Kubernetes' grace period.
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sidecar.cycle import reaper
 from sidecar.daemon.connections import BACKLOG, KEEPALIVE_TIMEOUT_S, ConnectionGuard
 from sidecar.daemon.scheduler import Scheduler
 from sidecar.daemon.server import build_app
@@ -144,7 +145,9 @@ async def serve_async(settings: Settings, ready_file: Any = None) -> int:
         ready_file.flush()
 
     stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP (a closed terminal, some supervisors' "stop") stops like SIGTERM: the token file
+    # is read once at start, and a reload that half-applies is worse than a clean restart
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     scheduler.start()
     await stop.wait()
@@ -160,4 +163,5 @@ async def serve_async(settings: Settings, ready_file: Any = None) -> int:
 
 def serve(settings: Settings) -> int:
     setup_logging(settings.log_format)
+    reaper.become_subreaper()  # the app's daemonized children come back to us to be reaped
     return asyncio.run(serve_async(settings))
