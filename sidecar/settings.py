@@ -21,6 +21,16 @@ from sidecar.findings.registry import CATALOG
 from sidecar.worker import registry
 
 MIN_TOKEN_CHARS = 16
+MAX_TOKEN_BYTES = 4096  # a token file is one line; /dev/zero must not fill the memory
+# Ranges beyond which a value is a mistake, not a choice: a delay below 10 ms is a busy loop,
+# a timeout of 1e300 s overflows asyncio's clock, RLIMIT_AS below ~32 MiB cannot start Python
+# and above 4 TiB setrlimit refuses on common kernels (so every cycle would fail).
+MIN_DELAY_S = 0.01
+HOUR_S = 3600.0
+DAY_S = 86400.0
+INT32_MAX = 2**31 - 1  # PostgreSQL's statement_timeout/lock_timeout are int4 milliseconds
+MIN_MEMORY_MB = 32
+MAX_MEMORY_MB = 4 * 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -43,6 +53,24 @@ def _positive_float(value: str) -> float:
     if not number > 0 or number != number or number == float("inf"):
         raise ValueError(f"expected a positive number, got {value!r}")
     return number
+
+
+def _bounded(parse: Callable[[str], Any], low: float, high: float, unit: str
+             ) -> Callable[[str], Any]:
+    """``parse``, then a range check: a value far outside what works (``--timeout 1e300``,
+    ``--memory-limit 1``, ``SIDECAR_INTERVAL=1e-300``, a busy loop) is a usage error."""
+
+    def bounded(value: str) -> Any:
+        number = parse(value)
+        if not low <= number <= high:
+            raise ValueError(f"expected {_number(low)} to {_number(high)} {unit}, got {value!r}")
+        return number
+
+    return bounded
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if value < 1e6 else f"{int(value):,}"
 
 
 def _positive_int(value: str) -> int:
@@ -154,7 +182,8 @@ OPTIONS: tuple[Option, ...] = (
            "the app's interpreter, which runs the worker (default: the sidecar's own)",
            default=sys.executable, metavar="PATH"),
     Option("timeout_s", "--timeout", ("SIDECAR_TIMEOUT",),
-           "seconds one worker run may take before it is killed", _positive_float, 30.0,
+           "seconds one worker run may take before it is killed",
+           _bounded(_positive_float, 0.1, DAY_S, "seconds"), 30.0,
            metavar="SECONDS"),
     Option("database_url", "--database-url", ("SIDECAR_DATABASE_URL", "DATABASE_URL"),
            "SQLAlchemy URL of the app's database (checks are skipped without one)",
@@ -163,13 +192,16 @@ OPTIONS: tuple[Option, ...] = (
            "Alembic configuration (default: alembic.ini in the app path, if present)",
            metavar="PATH", commands=NOT_DEMO),
     Option("connect_timeout_s", "--connect-timeout", ("SIDECAR_CONNECT_TIMEOUT",),
-           "seconds to wait for the database connection", _positive_float, 5.0,
+           "seconds to wait for the database connection",
+           _bounded(_positive_float, 0.1, HOUR_S, "seconds"), 5.0,
            metavar="SECONDS"),
     Option("statement_timeout_ms", "--statement-timeout-ms", ("SIDECAR_STATEMENT_TIMEOUT_MS",),
-           "PostgreSQL statement_timeout for the sidecar's reads", _positive_int, 5000,
+           "PostgreSQL statement_timeout for the sidecar's reads",
+           _bounded(_positive_int, 1, INT32_MAX, "ms"), 5000,
            metavar="MS", commands=NOT_DEMO),
     Option("lock_timeout_ms", "--lock-timeout-ms", ("SIDECAR_LOCK_TIMEOUT_MS",),
-           "PostgreSQL lock_timeout for the sidecar's reads", _positive_int, 2000,
+           "PostgreSQL lock_timeout for the sidecar's reads",
+           _bounded(_positive_int, 1, INT32_MAX, "ms"), 2000,
            metavar="MS", commands=NOT_DEMO),
     Option("schemas", "--schema", ("SIDECAR_SCHEMAS",),
            "database schema(s) to compare (default: the default schema); repeatable",
@@ -200,20 +232,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("port", "--port", ("SIDECAR_PORT",), "TCP port to listen on", _port, 8787,
            metavar="PORT", commands=("serve", "demo")),
     Option("interval_s", "--interval", ("SIDECAR_INTERVAL",),
-           "seconds between cycles once ready (±10% jitter)", _positive_float, 60.0,
+           "seconds between cycles once ready (±10% jitter)",
+           _bounded(_positive_float, MIN_DELAY_S, DAY_S, "seconds"), 60.0,
            metavar="SECONDS", commands=("serve", "demo"), command_defaults={"demo": 10.0}),
     Option("retry_min_s", "--retry-min", ("SIDECAR_RETRY_MIN",),
-           "first retry delay while not ready; doubles up to --retry-max", _positive_float,
+           "first retry delay while not ready; doubles up to --retry-max",
+           _bounded(_positive_float, MIN_DELAY_S, DAY_S, "seconds"),
            1.0, metavar="SECONDS", commands=("serve", "demo")),
     Option("retry_max_s", "--retry-max", ("SIDECAR_RETRY_MAX",),
-           "longest retry delay while not ready", _positive_float, 15.0, metavar="SECONDS",
+           "longest retry delay while not ready",
+           _bounded(_positive_float, MIN_DELAY_S, DAY_S, "seconds"), 15.0, metavar="SECONDS",
            commands=("serve", "demo"), command_defaults={"demo": 5.0}),
     Option("fail_after", "--fail-after", ("SIDECAR_FAIL_AFTER",),
-           "failing cycles in a row before a ready daemon turns not ready", _positive_int, 1,
+           "failing cycles in a row before a ready daemon turns not ready",
+           _bounded(_positive_int, 1, 10_000, "cycles"), 1,
            metavar="N", commands=("serve", "demo")),
     Option("pass_after", "--pass-after", ("SIDECAR_PASS_AFTER",),
            "passing cycles in a row before a daemon that was ready turns ready again "
-           "(the first time is always after one)", _positive_int, 1, metavar="N",
+           "(the first time is always after one)", _bounded(_positive_int, 1, 10_000, "cycles"),
+           1, metavar="N",
            commands=("serve", "demo")),
     Option("ready_checks", "--ready-check", ("SIDECAR_READY_CHECKS",),
            "checks that gate /readyz (default: all); repeatable", _check_name,
@@ -222,10 +259,12 @@ OPTIONS: tuple[Option, ...] = (
            "lowest finding severity that makes a check not ready: error or warning",
            _ready_severity, "error", metavar="LEVEL", commands=("serve", "demo")),
     Option("refresh_min_s", "--refresh-min-interval", ("SIDECAR_REFRESH_MIN_INTERVAL",),
-           "POST /refresh is accepted at most once per this many seconds", _positive_float,
+           "POST /refresh is accepted at most once per this many seconds",
+           _bounded(_positive_float, MIN_DELAY_S, DAY_S, "seconds"),
            5.0, metavar="SECONDS", commands=("serve", "demo")),
     Option("history", "--history", ("SIDECAR_HISTORY",), "cycles kept in the report's history",
-           _positive_int, 20, metavar="N", commands=("serve", "demo")),
+           _bounded(_positive_int, 1, 10_000, "cycles"), 20, metavar="N",
+           commands=("serve", "demo")),
     Option("log_format", "--log-format", ("SIDECAR_LOG_FORMAT",), "text or json log lines",
            _format, "text", metavar="FORMAT", commands=("serve", "demo")),
     Option("token_file", "--token-file", ("SIDECAR_TOKEN_FILE",),
@@ -241,7 +280,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("memory_limit_mb", "--memory-limit", ("SIDECAR_MEMORY_LIMIT",),
            "address-space cap for one worker run, in MiB (RLIMIT_AS): an import that leaks "
            "memory beyond it becomes a finding instead of starving the node (virtual memory: "
-           "apps that reserve much address space, e.g. CUDA, need more)", _positive_int,
+           "apps that reserve much address space, e.g. CUDA, need more)",
+           _bounded(_positive_int, MIN_MEMORY_MB, MAX_MEMORY_MB, "MiB"),
            4096, metavar="MB"),
 )
 
@@ -376,10 +416,18 @@ def read_token(environ: Mapping[str, str], path: str | None = None) -> str | Non
     else SIDECAR_TOKEN; None when neither is set. An unreadable file raises OSError.
 
     The daemon (which validates it) and ``sidecar probe`` (which sends it) read it here.
+    A file larger than MAX_TOKEN_BYTES, or not UTF-8 text, raises ValueError.
     """
     path = path or environ.get("SIDECAR_TOKEN_FILE", "").strip()
     if path:
-        return Path(path).read_text(encoding="utf-8").strip() or None
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_TOKEN_BYTES + 1)
+        if len(data) > MAX_TOKEN_BYTES:
+            raise ValueError(f"is larger than {MAX_TOKEN_BYTES} bytes (a token is one line)")
+        try:
+            return data.decode("utf-8").strip() or None
+        except UnicodeDecodeError:
+            raise ValueError("is not UTF-8 text") from None
     return environ.get("SIDECAR_TOKEN", "").strip() or None
 
 
@@ -388,6 +436,8 @@ def _token(path: str | None, environ: Mapping[str, str]) -> str | None:
         token = read_token(environ, path)
     except OSError as exc:
         raise ConfigError(f"--token-file: cannot read {path!r}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError(f"--token-file: {path!r} {exc}") from None
     if path and len(token or "") < MIN_TOKEN_CHARS:
         raise ConfigError(f"--token-file: the token in {path!r} is shorter than "
                           f"{MIN_TOKEN_CHARS} characters")

@@ -1,7 +1,8 @@
 """``sidecar`` command line: check (one shot), later serve / probe / demo.
 
 Exit codes for ``check``: 0 no error-level finding, 1 at least one, 2 usage or configuration
-error (one line on stderr, never a traceback).
+error (one line on stderr, never a traceback), 3 the report could not be written (a full disk,
+a closed pipe): never the same code as "has findings".
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from sidecar import __version__
 from sidecar.settings import ConfigError, add_options, resolve
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_OUTPUT = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,13 +68,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.list_checks:
         sys.stdout.write(list_checks())
         return EXIT_OK
+    from sidecar.cycle import reaper
+
     settings = resolve(args)
+    reaper.become_subreaper()  # what the app daemonizes is reaped, not left to init
     report = asyncio.run(diagnose(settings))
     if settings.format == "json":
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        text = json.dumps(report.to_dict(), indent=2) + "\n"
     else:
-        sys.stdout.write(render(report, colour=sys.stdout.isatty()))
+        text = render(report, colour=sys.stdout.isatty())
+    if not _emit(text):
+        return EXIT_OUTPUT
     return EXIT_FINDINGS if report.has_errors() else EXIT_OK
+
+
+def _emit(text: str) -> bool:
+    """Write the report to stdout; False (and one line on stderr) when stdout refuses it.
+
+    ``check > /dev/full`` or a reader that went away would otherwise end in a traceback,
+    and a second one when the interpreter flushes stdout at exit.
+    """
+    import os
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return True
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"sidecar: error: cannot write the report to stdout: "
+                             f"{exc.strerror or exc}\n")
+        with contextlib.suppress(OSError, ValueError):  # nothing more reaches that stdout
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return False
 
 
 def list_checks() -> str:

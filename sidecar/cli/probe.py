@@ -36,7 +36,7 @@ def _token() -> str | None:
 
     try:
         return read_token(os.environ)
-    except OSError:
+    except (OSError, ValueError):
         return None  # best effort: the daemon said what is wrong with its token file
 
 
@@ -71,7 +71,11 @@ def summarize(status: int, body: str, hint: str | None) -> str:
 
 
 def probe(url: str, timeout: float) -> int:
-    parsed = urllib.parse.urlsplit(url)
+    try:
+        parsed = urllib.parse.urlsplit(url)
+    except ValueError as exc:  # 'http://[::1/readyz': Invalid IPv6 URL
+        sys.stderr.write(f"sidecar probe: error: {url!r} is not a valid URL: {exc}\n")
+        return 2
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         sys.stderr.write(f"sidecar probe: error: {url!r} is not an http(s) URL\n")
         return 2

@@ -82,7 +82,9 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
             raws.append(_flood(run, fault_check))
         tail = output_tail if check.imports_app_code else None
         findings = [_finding(raw, settings, secrets, tail) for raw in raws]
-        if not raw_result.get("ran", True):
+        # a check that skipped itself still fails when the run's fault (a timeout after its
+        # result, a child holding the pipes) is blamed on it: the fault must not vanish
+        if not raw_result.get("ran", True) and not (name == fault_check and fault):
             checks.append(CheckResult(name, "skip", float(raw_result.get("duration_s") or 0),
                                       reason=redact_text(str(raw_result.get("reason")),
                                                          secrets)))

@@ -1,8 +1,9 @@
 """Start the worker under the app's interpreter, bounded in time and output, and collect it.
 
 The worker runs in its own session (process group) so a timeout kills everything the app
-started at import time too. Its result comes back on a dedicated pipe; stdout/stderr are
-the app's and are only kept as a capped tail, because an app may print anything.
+started at import time too; what escapes the group is found by its run tag
+(cycle/reaper.py). Its result comes back on a dedicated pipe; stdout/stderr are the app's
+and are only kept as a capped tail, because an app may print anything.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import os
 import resource
 import signal
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sidecar.cycle import reaper
 from sidecar.worker import protocol
 from sidecar.worker.bootstrap import BOOTSTRAP
 
@@ -27,6 +30,7 @@ Outcome = Literal["ok", "timeout", "crashed", "exited", "no_result", "spawn_fail
 
 DEFAULT_TAIL_BYTES = 64 * 1024
 RESULT_LINE_LIMIT = 64 * 1024 * 1024  # one JSON line may carry a large drift result
+DONE_GRACE_S = 2.0  # a worker that said "done" and does not exit (an app's atexit hook)
 # The sidecar's own secrets: the app's import-time code has no business seeing them.
 PRIVATE_ENV = ("SIDECAR_TOKEN",)
 
@@ -130,20 +134,37 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-async def _drain(stream: asyncio.StreamReader | None, tail: Tail) -> None:
-    if stream is None:
-        return
-    while chunk := await stream.read(65536):
-        tail.feed(chunk)
+class _Collect(asyncio.Protocol):
+    """Reads one of the worker's output pipes into a Tail; ``closed`` when it hits EOF."""
+
+    def __init__(self, tail: Tail) -> None:
+        self.tail = tail
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.tail.feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
-async def _read_events(reader: asyncio.StreamReader, events: list[dict[str, Any]]) -> None:
+async def _read_events(reader: asyncio.StreamReader, events: list[dict[str, Any]],
+                       done: asyncio.Event) -> None:
     while line := await reader.readline():
         try:
             event = json.loads(line)
         except ValueError:
             continue  # a truncated last line from a killed worker
         events.append(event)
+        if event.get("event") == protocol.DONE:
+            done.set()
+
+
+def _pipe() -> tuple[int, int]:
+    read_fd, write_fd = os.pipe()
+    os.set_inheritable(write_fd, True)
+    return read_fd, write_fd
 
 
 async def run_worker(
@@ -154,46 +175,67 @@ async def run_worker(
     tail_bytes: int = DEFAULT_TAIL_BYTES,
     preexec: Callable[[], None] | None = None,
 ) -> WorkerRun:
-    """Run one worker to completion or to its timeout; never raises for the app's faults."""
+    """Run one worker to completion or to its timeout; never raises for the app's faults.
+
+    The worker's stdout and stderr are pipes of our own, not asyncio's subprocess pipes:
+    asyncio's ``Process.wait()`` (3.8-3.11) also waits for those pipes to close, and a child
+    the app daemonized keeps them open, so a finished worker looked like a timeout.
+    """
     started = time.monotonic()
-    read_fd, write_fd = os.pipe()
+    tag = uuid.uuid4().hex
+    fds = [_pipe(), _pipe(), _pipe()]  # result, stdout, stderr
+    (result_r, result_w), (out_r, out_w), (err_r, err_w) = fds
     # the deadline is absolute so the worker can dump its stack before *our* clock runs out,
     # however long its interpreter took to start
-    config = dict(config, result_fd=write_fd, timeout_s=timeout_s,
+    config = dict(config, result_fd=result_w, timeout_s=timeout_s,
                   deadline=time.time() + timeout_s)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")  # never write .pyc into the app
     for name in PRIVATE_ENV:
         env.pop(name, None)
+    env[reaper.RUN_TAG_VAR] = tag  # inherited by all the app starts: killed after the run
+
+    def child_setup() -> None:
+        reaper.die_with_parent()
+        if preexec is not None:
+            preexec()
+
     try:
         proc = await asyncio.create_subprocess_exec(
             python, "-c", BOOTSTRAP, WORKER_DIR,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, pass_fds=(write_fd,), start_new_session=True,
-            cwd=config["app_path"], env=env, preexec_fn=preexec,
+            stdin=asyncio.subprocess.PIPE, stdout=out_w, stderr=err_w,
+            pass_fds=(result_w,), start_new_session=True,
+            cwd=config["app_path"], env=env, preexec_fn=child_setup,
         )
     except OSError as exc:
-        os.close(read_fd)
-        os.close(write_fd)
+        for fd in (result_r, result_w, out_r, out_w, err_r, err_w):
+            os.close(fd)
         return WorkerRun("spawn_failed", None, time.monotonic() - started,
                          error=f"{type(exc).__name__}: {exc.strerror or exc}")
-    os.close(write_fd)
+    for fd in (result_w, out_w, err_w):
+        os.close(fd)
 
     run = WorkerRun("ok", None, 0.0, stdout=Tail(tail_bytes), stderr=Tail(tail_bytes))
-    readers: list[asyncio.Future] = []
-    transport = None
+    transports: list[asyncio.BaseTransport] = []
+    pending_fds = [result_r, out_r, err_r]
+    readers: list[asyncio.Future[Any]] = []
+    done = asyncio.Event()
     # From here on, whatever happens (timeout, cancellation by SIGTERM), the finally kills
-    # the group and closes our end of the pipe.
+    # the group and everything tagged, and closes our ends of the pipes.
     try:
         loop = asyncio.get_running_loop()
         result_reader = asyncio.StreamReader(limit=RESULT_LINE_LIMIT)
         transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(result_reader), os.fdopen(read_fd, "rb", 0)
-        )
-        readers = [
-            asyncio.ensure_future(_read_events(result_reader, run.events)),
-            asyncio.ensure_future(_drain(proc.stdout, run.stdout)),
-            asyncio.ensure_future(_drain(proc.stderr, run.stderr)),
-        ]
+            lambda: asyncio.StreamReaderProtocol(result_reader), os.fdopen(result_r, "rb", 0))
+        transports.append(transport)
+        pending_fds.remove(result_r)
+        readers.append(asyncio.ensure_future(_read_events(result_reader, run.events, done)))
+        for fd, tail in ((out_r, run.stdout), (err_r, run.stderr)):
+            collect = _Collect(tail)
+            transport, _ = await loop.connect_read_pipe(lambda c=collect: c,  # type: ignore[misc]
+                                                        os.fdopen(fd, "rb", 0))
+            transports.append(transport)
+            pending_fds.remove(fd)
+            readers.append(collect.closed)
 
         async def feed_and_wait() -> None:
             # writing the config counts against the timeout too: a worker that never
@@ -203,7 +245,16 @@ async def run_worker(
                 proc.stdin.write(json.dumps(config).encode())
                 await proc.stdin.drain()
                 proc.stdin.close()
-            await proc.wait()
+            exited = asyncio.ensure_future(proc.wait())
+            finished = asyncio.ensure_future(done.wait())
+            try:
+                await asyncio.wait({exited, finished}, return_when=asyncio.FIRST_COMPLETED)
+                if not exited.done():  # said done: a moment to exit, then it is killed
+                    await asyncio.wait({exited}, timeout=DONE_GRACE_S)
+            finally:
+                finished.cancel()
+                if not exited.done():
+                    exited.cancel()
 
         try:
             await asyncio.wait_for(feed_and_wait(), timeout_s)
@@ -212,22 +263,25 @@ async def run_worker(
     finally:
         # Also reaps what the app spawned and left holding our pipes.
         _kill_group(proc.pid)
+        killed = reaper.kill_tagged(tag)
         with contextlib.suppress(ProcessLookupError):
             await proc.wait()
-        if readers:
-            _, pending = await asyncio.wait(readers, timeout=1.0)
-            for task in pending:
+        if killed:  # waits (briefly) for the killed to die: in a thread, off the event loop
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: reaper.reap_orphans(keep=(proc.pid,), expect=killed))
+        if readers:  # what the killed processes wrote last, briefly; never their pipes' EOF
+            _, still = await asyncio.wait(readers, timeout=0.2 if done.is_set() else 1.0)
+            for task in still:
                 task.cancel()
-        if transport is not None:
-            transport.close()
-        else:
+        for pipe in transports:
+            pipe.close()
+        for fd in pending_fds:
             with contextlib.suppress(OSError):
-                os.close(read_fd)
+                os.close(fd)
     run.returncode = proc.returncode
     run.duration_s = time.monotonic() - started
     if run.outcome != "timeout":
-        done = any(e.get("event") == protocol.DONE for e in run.events)
-        if done:
+        if any(e.get("event") == protocol.DONE for e in run.events):
             run.outcome = "ok"
         elif proc.returncode is not None and proc.returncode < 0:
             run.outcome = "crashed"

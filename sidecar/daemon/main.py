@@ -1,6 +1,6 @@
 """`sidecar serve`: the scheduler and the HTTP server in one event loop, stopped cleanly.
 
-On SIGTERM/SIGINT readiness turns 503 first, then the running worker's process group is
+On SIGTERM/SIGINT/SIGHUP readiness turns 503 first, then the running worker's process group is
 killed (by cancelling the cycle), then the server closes — well within Docker's and
 Kubernetes' grace period.
 """
@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from sidecar.cycle import reaper
+from sidecar.daemon.connections import BACKLOG, KEEPALIVE_TIMEOUT_S, ConnectionGuard
 from sidecar.daemon.scheduler import Scheduler
 from sidecar.daemon.server import build_app
 from sidecar.daemon.state import DaemonState, ReadinessPolicy
@@ -57,6 +59,37 @@ class OneLine(logging.Filter):
         return True
 
 
+class RateLimit(logging.Filter):
+    """At most ``burst`` lines, then ``per_second`` a second, of what clients can trigger.
+
+    Any client could write ~1,400 ERROR lines a second with malformed requests, and an fd
+    shortage made asyncio log each failed accept(): the log is the on-call engineer's, not
+    the attacker's. Suppressed lines are counted on the next line let through.
+    """
+
+    def __init__(self, per_second: float = 5.0, burst: int = 20) -> None:
+        super().__init__()
+        self.per_second = per_second
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.last = time.monotonic()
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.per_second)
+        self.last = now
+        if self.tokens < 1:
+            self.suppressed += 1
+            return False
+        self.tokens -= 1
+        if self.suppressed:
+            record.msg = f"{record.getMessage()} ({self.suppressed} similar lines suppressed)"
+            record.args = ()
+            self.suppressed = 0
+        return True
+
+
 def setup_logging(fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -68,10 +101,12 @@ def setup_logging(fmt: str) -> None:
     log.setLevel(logging.INFO)
     log.propagate = False
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    server_log = logging.getLogger("aiohttp.server")
-    server_log.handlers[:] = [handler]
-    server_log.addFilter(OneLine())
-    server_log.propagate = False
+    limit = RateLimit()  # one budget for every line a client (or an fd shortage) can cause
+    for name in ("aiohttp.server", "aiohttp.web", "asyncio"):
+        client_log = logging.getLogger(name)
+        client_log.handlers[:] = [handler]
+        client_log.filters[:] = [OneLine(), limit]
+        client_log.propagate = False
 
 
 def make_state(settings: Settings) -> DaemonState:
@@ -84,11 +119,16 @@ async def serve_async(settings: Settings, ready_file: Any = None) -> int:
     state = make_state(settings)
     scheduler = Scheduler(settings, state)
     app = build_app(state, scheduler, settings.token, settings.metrics_auth)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           keepalive_timeout=KEEPALIVE_TIMEOUT_S)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    guard = ConnectionGuard()
+    loop = asyncio.get_running_loop()
+    assert runner.server is not None
     try:
-        await site.start()
+        # loop.create_server instead of web.TCPSite: the guard wraps aiohttp's protocol
+        listener = await loop.create_server(guard.factory(runner.server), settings.host,
+                                            settings.port, backlog=BACKLOG)
     except OSError as exc:
         await runner.cleanup()
         if exc.errno == errno.EADDRINUSE:
@@ -96,7 +136,7 @@ async def serve_async(settings: Settings, ready_file: Any = None) -> int:
                 from None
         raise ConfigError(f"--host/--port: cannot listen on {settings.host}:{settings.port}: "
                           f"{exc.strerror or exc}") from None
-    port = runner.addresses[0][1] if runner.addresses else settings.port
+    port = listener.sockets[0].getsockname()[1] if listener.sockets else settings.port
     url = f"http://{settings.host}:{port}"
     log.info("serving on %s (models: %s)", url, ", ".join(settings.models),
              extra={"event": "listening", "url": url})
@@ -105,14 +145,17 @@ async def serve_async(settings: Settings, ready_file: Any = None) -> int:
         ready_file.flush()
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP (a closed terminal, some supervisors' "stop") stops like SIGTERM: the token file
+    # is read once at start, and a reload that half-applies is worse than a clean restart
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     scheduler.start()
     await stop.wait()
     state.stopping = True  # /readyz answers 503 from now on
     log.info("stopping", extra={"event": "stopping"})
     await scheduler.stop()
+    listener.close()
+    guard.close()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(runner.cleanup(), 1.0)
     return 0
@@ -120,4 +163,5 @@ async def serve_async(settings: Settings, ready_file: Any = None) -> int:
 
 def serve(settings: Settings) -> int:
     setup_logging(settings.log_format)
+    reaper.become_subreaper()  # the app's daemonized children come back to us to be reaped
     return asyncio.run(serve_async(settings))

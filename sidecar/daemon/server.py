@@ -38,7 +38,12 @@ WITHHELD = "reason withheld"
 
 
 def authorized(request: web.Request) -> bool:
-    """No token configured, or the right bearer token (compared in constant time)."""
+    """No token configured, or the right bearer token (compared in constant time, as bytes).
+
+    aiohttp decodes header bytes that are not UTF-8 with surrogateescape, so a client can send
+    any byte: "surrogatepass" turns every str back into bytes without raising
+    (hmac.compare_digest on str refuses non-ASCII: a 500 before this).
+    """
     token = request.app.get(TOKEN_KEY)
     if not token:
         return True
@@ -46,7 +51,8 @@ def authorized(request: web.Request) -> bool:
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(given.strip().encode(), token.encode())
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"),
+                               token.encode("utf-8"))
 
 
 def _unauthorized() -> web.Response:

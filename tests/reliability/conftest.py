@@ -105,9 +105,10 @@ def items_app(tmp_path) -> Path:
 class RelDaemon(Daemon):
     """A real ``sidecar serve`` whose processes (and their children) carry a unique tag."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None,
+                 preexec: Callable[[], None] | None = None) -> None:
         self.tag = uuid.uuid4().hex
-        super().__init__(*args, env={**(env or {}), procs.TAG_VAR: self.tag})
+        super().__init__(*args, env={**(env or {}), procs.TAG_VAR: self.tag}, preexec=preexec)
 
     @property
     def pid(self) -> int:
@@ -170,8 +171,9 @@ class RelDaemon(Daemon):
 def daemon() -> Iterator[Callable[..., RelDaemon]]:
     started: list[RelDaemon] = []
 
-    def make(*args: str, env: dict[str, str] | None = None) -> RelDaemon:
-        d = RelDaemon(*args, env=env)
+    def make(*args: str, env: dict[str, str] | None = None,
+             preexec: Callable[[], None] | None = None) -> RelDaemon:
+        d = RelDaemon(*args, env=env, preexec=preexec)
         started.append(d)
         return d
 

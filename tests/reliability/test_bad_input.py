@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import socket
+import subprocess
+import sys
 import uuid
 from urllib.parse import quote
 
@@ -21,7 +24,7 @@ from sidecar.cli import main as cli
 from sidecar.settings import OPTIONS, ConfigError, resolve
 from sidecar.worker import registry
 from tests.reliability.conftest import RelDaemon
-from tests.support.helpers import EXAMPLES, FIXTURES, run_cli
+from tests.support.helpers import EXAMPLES, FIXTURES, ROOT, run_cli
 
 pytestmark = pytest.mark.reliability
 
@@ -228,9 +231,69 @@ def test_bad_variable_exits_2_naming_the_variable(opt, value):
     (["check", *GOOD, "--timeout"], {}, "--timeout"),
     (["check", *GOOD, "--no-such-flag"], {}, "--no-such-flag"),
     (["probe", "--timeout", "soon"], {}, "--timeout"),
+    # issue 11 item 8: values that parsed, then hung, ate memory or busy-looped
+    (["check", *GOOD, "--timeout", "1e300"], {}, "--timeout"),
+    (["check", *GOOD, "--memory-limit", "1"], {}, "--memory-limit"),
+    (["check", *GOOD, "--memory-limit", "99999999999999"], {}, "--memory-limit"),
+    (["serve", *GOOD], {"SIDECAR_INTERVAL": "1e-300"}, "SIDECAR_INTERVAL"),
+    (["serve", *GOOD, "--retry-min", "1e-9"], {}, "--retry-min"),
+    (["serve", *GOOD, "--token-file", "/dev/zero"], {}, "--token-file"),
+    (["probe", "http://[::1/readyz"], {}, "http://[::1/readyz"),
 ])
 def test_real_cli_bad_values_one_line_exit_2(argv, env, names):
     result = run_cli(*argv, env=env, timeout=30)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert result.stderr.count("\n") == 1, result.stderr
     assert names in result.stderr and "Traceback" not in result.stderr
+
+
+def test_binary_token_file_is_a_usage_error(tmp_path):
+    token = tmp_path / "token"
+    token.write_bytes(b"\xff\xfe" + b"\x00" * 40)
+    result = run_cli("serve", *GOOD, "--token-file", str(token), timeout=30)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.count("\n") == 1 and "--token-file" in result.stderr, result.stderr
+    assert "not UTF-8 text" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_probe_survives_a_token_file_it_cannot_use(tmp_path):
+    """The probe only sends the token; a /dev/zero token file must not fill its memory."""
+    result = run_cli("probe", "http://127.0.0.1:9/readyz", "--timeout", "1",
+                     env={"SIDECAR_TOKEN_FILE": "/dev/zero"}, timeout=30)
+    assert result.returncode == 1, (result.stdout, result.stderr)  # not reachable: not ready
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_check_to_a_full_stdout_exits_3_with_one_line():
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "sidecar", "check", *GOOD],
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=60,
+                                cwd=ROOT)
+    assert result.returncode == cli.EXIT_OUTPUT, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "cannot write the report" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("path,method", [("/diagnose", "GET"), ("/refresh", "POST"),
+                                         ("/readyz?verbose", "GET"),
+                                         ("/readyz/models_import", "GET")])
+@pytest.mark.parametrize("value", [b"Bearer \xe9\xe8", b"Bearer \xff\xfe\x80",
+                                   "Bearer tok\u00e9n\u2603".encode()])
+def test_non_ascii_authorization_is_refused_not_a_500(served, path, method, value):
+    """Issue 11 item 7: a token set, any bytes in Authorization: 401 (or the route's own
+    answer), never UnicodeEncodeError as a 500."""
+    raw = (f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
+           + b"Authorization: " + value + b"\r\n\r\n")
+    # no half-close here: aiohttp may drop a request whose client shut its side down
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as s:
+        s.sendall(raw)
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", reply)
+    status = int(m.group(1)) if m else None
+    assert status is not None and (status < 500 or status == 503), reply[:300]
+    if path.startswith(("/diagnose", "/refresh")):
+        assert status == 401, reply[:300]
+    check_reply(path, status, reply)

@@ -19,7 +19,8 @@ from tests.support.helpers import ROOT
 
 
 class Daemon:
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None,
+                 preexec: Callable[[], None] | None = None) -> None:
         full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith("SIDECAR_") or k == STRICT_ENV}
         full_env.pop("DATABASE_URL", None)
@@ -28,6 +29,7 @@ class Daemon:
             [sys.executable, "-m", "sidecar", "serve", "--host", "127.0.0.1", "--port", "0",
              *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env, cwd=ROOT,
+            preexec_fn=preexec,  # e.g. a container's fd limit
         )
         self.log: list[str] = []
         self._port_seen = threading.Event()
