@@ -23,7 +23,7 @@ from sidecar.findings.model import (
 from sidecar.findings.registry import CATALOG
 from sidecar.settings import Settings
 from sidecar.worker import protocol, registry
-from sidecar.worker.redact import redact_text, scrub, url_password
+from sidecar.worker.redact import config_secrets, redact_text, scrub
 
 OUTPUT_TAIL_CHARS = 2000  # what a finding carries; the docker health log keeps 4 KiB
 FLOOD_BYTES = 1024 * 1024
@@ -48,7 +48,8 @@ async def cycle(settings: Settings, extra_config: dict[str, Any] | None = None
 
 def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
                  duration_s: float) -> Report:
-    secrets = tuple(s for s in (url_password(settings.database_url),) if s)
+    secrets = tuple(s for s in (*config_secrets(settings.database_url, dict(os.environ)),
+                                settings.token) if s)
     selected = registry.selected(settings.checks)
     names = [check.name for check in selected]
     results = {c["name"]: c for c in run.checks}  # empty from a worker of another protocol

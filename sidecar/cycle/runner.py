@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sidecar.cycle import reaper
-from sidecar.worker import protocol
+from sidecar.worker import protocol, writes
 from sidecar.worker.bootstrap import BOOTSTRAP
 
 WORKER_DIR = str(Path(__file__).parent.parent / "worker")
@@ -32,7 +32,7 @@ DEFAULT_TAIL_BYTES = 64 * 1024
 RESULT_LINE_LIMIT = 64 * 1024 * 1024  # one JSON line may carry a large drift result
 DONE_GRACE_S = 2.0  # a worker that said "done" and does not exit (an app's atexit hook)
 # The sidecar's own secrets: the app's import-time code has no business seeing them.
-PRIVATE_ENV = ("SIDECAR_TOKEN",)
+PRIVATE_ENV = ("SIDECAR_TOKEN", "SIDECAR_TOKEN_FILE")
 
 
 class Tail:
@@ -193,6 +193,8 @@ async def run_worker(
     for name in PRIVATE_ENV:
         env.pop(name, None)
     env[reaper.RUN_TAG_VAR] = tag  # inherited by all the app starts: killed after the run
+    # libpq connections the app opens at import refuse writes in PostgreSQL itself
+    env["PGOPTIONS"] = writes.pgoptions(env.get("PGOPTIONS"))
 
     def child_setup() -> None:
         reaper.die_with_parent()

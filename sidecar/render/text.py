@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from sidecar.findings.model import CheckResult, Finding, Report
@@ -10,6 +11,20 @@ _COLOURS = {"error": "31", "warning": "33", "info": "36", "fail": "31", "warn": 
             "pass": "32", "skip": "90"}
 _MARK = {"pass": "ok", "warn": "warn", "fail": "FAIL", "skip": "skip"}
 _ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+# C0/C1 controls but newline and tab, and the bidi overrides/isolates (Trojan Source): the
+# app's output, exception text and names reach a terminal, where ESC sequences could
+# rewrite the screen and bidi controls reorder what on-call reads
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                     "\u2066-\u2069]")
+
+
+def safe(text: str | None) -> str:
+    """``text`` with every control character shown as its escape (``\\x1b``, ``\\u202e``)."""
+    if not text:
+        return text or ""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _paint(text: str, key: str, colour: bool) -> str:
@@ -25,19 +40,20 @@ def _indent(text: str, prefix: str = "      ") -> str:
 
 
 def render_finding(f: Finding, colour: bool = False) -> str:
-    head = f"  {_paint(f.severity.upper(), f.severity, colour)} {f.code} {f.title}"
+    head = f"  {_paint(f.severity.upper(), f.severity, colour)} {f.code} {safe(f.title)}"
     lines = [head]
     if f.where:
-        lines.append(f"      at {f.where}")
-    lines.append(_indent(f.message if not f.exception else f"{f.exception}: {f.message}"))
+        lines.append(f"      at {safe(f.where)}")
+    message = f.message if not f.exception else f"{f.exception}: {f.message}"
+    lines.append(_indent(safe(message)))
     if f.hint:
-        lines.append(_indent(f"fix: {f.hint}"))
+        lines.append(_indent(f"fix: {safe(f.hint)}"))
     if f.fix_sql:
-        lines.append(_indent(f"sql: {f.fix_sql}"))
+        lines.append(_indent(f"sql: {safe(f.fix_sql)}"))
     if f.facts.get("alembic_op"):
-        lines.append(_indent(f"alembic: {f.facts['alembic_op']}"))
+        lines.append(_indent(f"alembic: {safe(str(f.facts['alembic_op']))}"))
     if f.output:
-        tail = "\n".join(f.output.strip().splitlines()[-12:])
+        tail = "\n".join(safe(line) for line in f.output.strip().splitlines()[-12:])
         lines.append("      output (tail):")
         lines.append(textwrap.indent(tail, "        | "))
     if f.docs:
@@ -49,7 +65,7 @@ def render_check(check: CheckResult, colour: bool = False) -> str:
     mark = _paint(_MARK[check.status], check.status, colour)
     head = f"[{mark}] {check.name} ({check.duration_s:.2f}s)"
     if check.status == "skip" and check.reason:
-        head += f": skipped, {check.reason}"
+        head += f": skipped, {safe(check.reason)}"
     body = [render_finding(f, colour)
             for f in sorted(check.findings, key=lambda f: _ORDER[f.severity])]
     return "\n".join([head, *body])
@@ -65,7 +81,7 @@ def render(report: Report, colour: bool = False) -> str:
              f"{sum(f.severity == 'warning' for f in report.findings)} warning(s) "
              f"in {report.duration_s:.2f}s at {report.started_at}"]
     if errors:
-        lines.append(f"first problem: {errors[0].summary()}")
+        lines.append(f"first problem: {safe(errors[0].summary())}")
     lines.append("")
     lines.extend(render_check(c, colour) for c in report.checks)
     v = report.versions

@@ -32,6 +32,7 @@ from .protocol import (
     finding,
 )
 from .registry import Check, selected
+from .writes import WriteGuard, fold_refused_writes
 
 
 def _versions() -> Dict[str, Optional[str]]:
@@ -147,6 +148,9 @@ def main() -> int:
     caches = config.get("cache") or {}
     checks = selected(config.get("checks") or ())
     fallback_installed = False
+    guard = WriteGuard()
+    if versions["sqlalchemy"] is not None:
+        guard.install()
     for check in checks:
         current["check"] = check.name
         emit_phase("starting")
@@ -160,7 +164,15 @@ def main() -> int:
         if versions["sqlalchemy"] is None:
             result = _no_sqlalchemy(check, first=check is checks[0])
         else:
-            result, cache = _run_check(ctx, check)
+            guard.active = check.imports_app_code  # the app's code runs: writes refused
+            try:
+                result, cache = _run_check(ctx, check)
+            finally:
+                guard.active = False
+            if check.imports_app_code:
+                fold_refused_writes(result, guard, ctx.locator)
+                guard.secrets = ctx.secrets or []
+                guard.attempts = []
         if cache is not None:
             channel.send(CACHE, check=check.name, data=cache)
         channel.send(CHECK, result=result)

@@ -14,9 +14,11 @@ What is masked, in this order:
 2. the password of anything URL-shaped (``scheme://user:password@``), up to the *last* '@'
    of the whitespace-delimited token: an app printing its URL unquoted
    (``postgresql://app:p@ss@db/x``) must not leak the part after the first '@';
-3. the value of every ``password=`` (also passwd, pwd, PGPASSWORD) in libpq DSNs, query
+3. the value of every ``password=`` (also passwd, pwd, sslpassword, PGPASSWORD, ``*secret*``,
+   ``*token*``; ``=`` also percent-encoded, as inside ``?dsn=``) in libpq DSNs, query
    strings and key=value text: quoted (backslash escapes allowed, as in libpq) or bare up to
    whitespace, '&', ';' or ',' (not ')': a password may contain one).
+``config_secrets`` learns the secrets a configuration carries before anything is shown.
 ``scrub`` applies this to every string of a JSON-like value, dict keys included.
 """
 
@@ -35,7 +37,11 @@ MIN_SECRET = 3
 # The scheme is matched from the start of its run of scheme characters only: trying every
 # position inside a long word again would take quadratic time.
 _URL_USERINFO = re.compile(r"(?<![\w+.-])[\w+.-]+://[^:/@\s]*:(?P<value>\S*)@")
-_PASSWORD_KEY = re.compile(r"\b(?:password|passwd|pgpassword|pwd)\s*=\s*", re.I)
+# password, sslpassword, PGPASSWORD, client_secret, api_token, ...: in key=value text, query
+# strings, and percent-encoded inside another value (``?dsn=...password%3D...``)
+_PASSWORD_KEY = re.compile(
+    r"\b(?:\w*password|passwd|pwd|\w*secret\w*|\w*token)\s*(?:=|%3D)\s*", re.I)
+_SECRET_QUERY_KEY = re.compile(r"password|passwd|pwd|secret|token", re.I)
 # quoted with backslash escapes (libpq), or without (a value ending in a backslash), or bare
 _PASSWORD_VALUE = re.compile(r"(?P<quoted>'(?:[^'\\]|\\.)*'|'[^']*'|\"[^\"]*\")|[^\s&;,]+")
 
@@ -58,6 +64,25 @@ def url_password(url_text: Any) -> Optional[str]:
         return None
     m = _URL_USERINFO.search(url_text)
     return (m["value"] or None) if m else None
+
+
+def config_secrets(url_text: Any, environ: Optional[Dict[str, str]] = None) -> List[str]:
+    """Every secret the configuration carries, so its every printed form is masked: the URL's
+    userinfo password, the value of each query key that names a secret (``password``,
+    ``sslpassword``, ``*secret*``, ``*token*``), a password inside ``?dsn=``, and PGPASSWORD
+    (libpq's, which the app's own connections may print)."""
+    found: List[str] = [url_password(url_text) or ""]
+    if isinstance(url_text, str) and "?" in url_text:
+        from urllib.parse import parse_qsl
+
+        for key, value in parse_qsl(url_text.split("?", 1)[1], keep_blank_values=True):
+            if _SECRET_QUERY_KEY.search(key):
+                found.append(value)
+            elif key.lower() == "dsn":
+                for start, end in _password_values(value):
+                    found.append(value[start:end].strip("'\""))
+    found.append((environ or {}).get("PGPASSWORD", ""))
+    return sorted({f for f in found if f}, key=len, reverse=True)
 
 
 def redact_text(text: str, secrets: Iterable[Any] = ()) -> str:

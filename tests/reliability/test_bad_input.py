@@ -297,3 +297,19 @@ def test_non_ascii_authorization_is_refused_not_a_500(served, path, method, valu
     if path.startswith(("/diagnose", "/refresh")):
         assert status == 401, reply[:300]
     check_reply(path, status, reply)
+
+
+def test_control_characters_from_the_app_are_escaped_in_text(tmp_path):
+    """Issue 11 item 9: ANSI escapes and bidi controls in what the app prints or raises reach
+    the terminal as visible escapes, never raw (the JSON keeps the app's text as it was)."""
+    app = tmp_path / "ansi"
+    (app / "app").mkdir(parents=True)
+    (app / "app" / "__init__.py").write_text("")
+    (app / "app" / "models.py").write_text(
+        'import sys\nprint("\\x1b[2J\\x1b[31mcleared\\x07", file=sys.stderr)\n'
+        'raise RuntimeError("bad \\x1b]0;owned\\x07 title \\u202egnp.exe")\n')
+    result = run_cli("check", "--app-path", str(app), "--models", "app.models", timeout=60)
+    assert result.returncode == 1, result.stderr
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in result.stdout, repr(result.stdout[-1500:])
+    assert "\\x1b]0;owned\\x07" in result.stdout and "\\u202e" in result.stdout

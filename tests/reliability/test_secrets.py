@@ -144,3 +144,54 @@ def test_secret_never_leaks(path, pg, secret_db, daemon):
     d.stop_and_check()
     assert_clean("daemon log", "\n".join(d.log))
     assert seen > 5000, "the bodies were read"
+
+
+PRINTS_ENV = '''
+import os, sys
+
+# an app that logs its configuration at import, as many do
+print("config:", os.environ.get("PGPASSWORD"), os.environ.get("DATABASE_URL"),
+      os.environ.get("SIDECAR_TOKEN_FILE"), file=sys.stderr)
+raise RuntimeError("cannot start with " + os.environ.get("DATABASE_URL", ""))
+'''
+
+
+def _elsewhere(pg, dbname: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """Issue 11 item 2: the password where it is not the URL's userinfo."""
+    host = f"127.0.0.1:{pg.port}"
+    return {
+        "query-password": (f"postgresql://{ROLE}@{host}/{dbname}?password="
+                           f"{quote_plus(SECRET)}", {}),
+        "query-sslpassword": (f"postgresql://{ROLE}@{host}/{dbname}?sslpassword="
+                              f"{quote_plus(SECRET)}&sslmode=disable", {}),
+        "dsn-password": ("postgresql:///?dsn=" + quote_plus(
+            f"host=127.0.0.1 port={pg.port} dbname={dbname} user={ROLE} "
+            f"password='{SECRET}'"), {}),
+        "pgpassword": (f"postgresql://{ROLE}@{host}/no_such_db_pgpass",
+                       {"PGPASSWORD": SECRET}),
+    }
+
+
+@pytest.mark.parametrize("where", ["query-password", "query-sslpassword", "dsn-password",
+                                   "pgpassword"])
+def test_secrets_outside_the_userinfo_never_leak(where, pg, secret_db, tmp_path):
+    url, extra = _elsewhere(pg, secret_db["ok"])[where]
+    app = tmp_path / "prints"
+    (app / "app").mkdir(parents=True)
+    (app / "app" / "__init__.py").write_text("")
+    (app / "app" / "models.py").write_text(PRINTS_ENV)
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    env = {"SIDECAR_DATABASE_URL": url, "DATABASE_URL": url, **extra}
+    for fmt in ("json", "text"):
+        result = run_cli("check", "--app-path", str(app), "--models", "app.models",
+                         "--format", fmt, "--timeout", "20", env=env)
+        assert result.returncode == 1, result.stderr
+        assert_clean(f"{where}: check --format {fmt}", result.stdout + result.stderr)
+        if fmt == "json":
+            database = result.check("database")
+            assert_clean("observed", json.dumps(database.get("observed")))
+    # the app never sees the token file's path (nor the token)
+    result = run_cli("check", "--app-path", str(app), "--models", "app.models", "--timeout",
+                     "20", env={**env, "SIDECAR_TOKEN_FILE": str(token_file)})
+    assert str(token_file) not in result.stdout + result.stderr

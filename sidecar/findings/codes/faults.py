@@ -341,6 +341,45 @@ the package) under a running daemon leaves an old daemon with a new worker.
 The other checks are skipped with `the worker speaks another protocol (see models_import)`.
 """,
     ),
+    Entry(
+        "SIDE011", "The app's code writes to the database when imported", "error",
+        "models_import",
+        "Importing the models ran `{statement}`{where_text} ({statements} write(s) in all). "
+        "sidecar imports the models with writes refused, so this never reached the database; "
+        "in the app it runs on every start, in every replica, before any migration. Move it "
+        "out of import time: schema changes into a migration, seed data into a command or "
+        "the app factory (e.g. `create_all()` under `if __name__ == \"__main__\":`).",
+        facts=("statement", "statements", "import_failed"),
+        optional=("where_text",),
+        samples={"statement": "CREATE TABLE audit_log (id INTEGER NOT NULL, PRIMARY KEY (id))",
+                 "statements": "2", "import_failed": "yes",
+                 "where_text": " at app/models.py:31"},
+        explanation="""\
+**What it means.** While the worker imported the `--models` modules, the app's own code
+issued a statement that writes (`CREATE`, `INSERT`, `UPDATE`, `DELETE`, `ALTER`, `DROP`, ...).
+sidecar refused it before it reached the database: SQLAlchemy engines get a
+`before_cursor_execute` guard while the app's code runs, and libpq connections are opened
+with `PGOPTIONS=-c default_transaction_read_only=on`. An error when the refusal made the
+import fail (the models could not be checked), a warning when the app caught it.
+
+**Why it happens.** `Base.metadata.create_all(engine)` or a seed INSERT at module level, an
+extension that creates its tables on import.
+
+**How to fix.** Keep imports free of I/O: schema changes belong in migrations, seed data in
+a command or the app factory.
+
+**Example.**
+
+```text
+  ERROR SIDE011 The app's code writes to the database when imported
+      at app/models.py:31
+      the app's code tried to write to the database while sidecar imported it (1 statement
+      refused): CREATE TABLE audit_log (id SERIAL NOT NULL, PRIMARY KEY (id))
+```
+
+What is and is not guaranteed: docs/reliability.md, "Read-only proof".
+""",
+    ),
 )
 
 FAMILY = Family(

@@ -19,7 +19,7 @@ import sqlite3
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
-from ...redact import url_password
+from ...redact import config_secrets, url_password
 
 # Synchronous DBAPI drivers per backend, preferred first. SQLAlchemy's name for each.
 DRIVERS: Dict[str, List[str]] = {
@@ -47,8 +47,10 @@ class UrlProblem(Exception):
 
 
 def secrets_of(url_text: Any) -> List[str]:
-    """The URL's password as written and as SQLAlchemy reads it (redaction adds the forms)."""
-    secrets = [url_password(url_text)]
+    """The URL's password as written and as SQLAlchemy reads it, and every other secret the
+    configuration carries (``redact.config_secrets``); redaction adds the printed forms."""
+    secrets: List[Optional[str]] = [url_password(url_text),
+                                    *config_secrets(url_text, dict(os.environ))]
     try:
         from sqlalchemy.engine import make_url
 
