@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Mapping
 from typing import Any
@@ -39,17 +40,18 @@ def _env_prefix(r: Mapping[str, Any]) -> str:
 
 def _api_code(r: Mapping[str, Any], action: str, args: tuple[str, ...]) -> str:
     """Alembic's API with the resolved folder and the URL from DATABASE_URL: for a config
-    whose ini names another database (the CLI would migrate that one)."""
+    whose ini names another database (the CLI would migrate that one). Python strings in
+    double quotes (JSON's are valid Python), so the shell's single quotes stay simple."""
+    q = json.dumps
     ini = r.get("ini_abs")
     code = ["import os", "from alembic import command", "from alembic.config import Config",
-            f"c = Config({ini!r})" if ini else "c = Config()",
-            f"c.set_main_option('script_location', {str(r.get('script_location'))!r})",
-            "c.set_main_option('sqlalchemy.url', "
-            "os.environ['DATABASE_URL'].replace('%', '%%'))"]
+            f"c = Config({q(str(ini))})" if ini else "c = Config()",
+            f"c.set_main_option({q('script_location')}, {q(str(r.get('script_location')))})",
+            'c.set_main_option("sqlalchemy.url", os.environ["DATABASE_URL"].replace("%", "%%"))']
     if action == "merge":
-        code.append(f"command.merge(c, {list(args)!r}, message='merge heads')")
+        code.append(f'command.merge(c, {q(list(args))}, message="merge heads")')
     else:
-        code.append(f"command.{action}(c, {args[0]!r})")
+        code.append(f"command.{action}(c, {q(args[0] if args else 'head')})")
     return "; ".join(code)
 
 
@@ -65,7 +67,7 @@ def migrate_command(r: Mapping[str, Any], action: str, *args: str) -> str:
         directory = f" -d {shlex.quote(str(r['directory']))}" if r.get("directory") else ""
         flask_app = r.get("flask_app")
         env = f"FLASK_APP={shlex.quote(str(flask_app))} " if flask_app else ""
-        cmd = f"`{cd}{env}flask db{directory} {sub}`"
+        cmd = f"`{cd}{env}{r.get('flask') or 'flask'} db{directory} {sub}`"
         if not flask_app and not r.get("flask_app_from"):
             notes.append("with FLASK_APP set to the module that creates the Flask app (no "
                          "FLASK_APP in the environment, .flaskenv or .env, and no app.py or "
@@ -77,10 +79,11 @@ def migrate_command(r: Mapping[str, Any], action: str, *args: str) -> str:
         cmd = (f"`{cd}DATABASE_URL={_value(r)} {shlex.quote(str(r.get('python')))} "
                f"-c {shlex.quote(code)}`")
         ini_url = r.get("ini_url")
-        notes.append(("its ini's sqlalchemy.url " + (f"({ini_url}) " if ini_url else "")
-                      + "names another database, so `alembic upgrade head` would migrate "
-                        "that one; this sets the URL first") if ini_url else
+        notes.append(f"the ini's sqlalchemy.url is {ini_url}, another database, which the "
+                     "alembic command would migrate: this sets the URL first" if ini_url else
                      "env.py reads no URL variable, so this sets sqlalchemy.url first")
+        if not r.get("url_value") and r.get("url_shown"):
+            notes.append("put the password where *** is")
         if r.get("package"):
             notes.append(f"the migrations ship inside the package {r['package']!r}: its own "
                          "upgrade command, if it has one, does the same")

@@ -86,7 +86,8 @@ def _run(ctx: Context) -> CheckOutcome:
     observed["heads"] = heads
     observed["revision_count"] = len(revisions)
     runner = runner_facts(resolved, cfg, env, ctx.app_path, ctx.config.get("database_url"),
-                          secrets_for(ctx), list(ctx.config.get("fallback_sys_path") or []))
+                          secrets_for(ctx), list(ctx.config.get("fallback_sys_path") or []),
+                          packages)
     observed["runs_with"] = runner["tool"]
     observed["summary"] = _summary(observed)
     unreadable = _unreadable(resolved, env, revisions)

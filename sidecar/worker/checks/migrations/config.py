@@ -121,7 +121,9 @@ def find_candidates(app_path: str, configured: Optional[str],
             depth = dirpath[len(root):].count(os.sep)
             if "alembic.ini" in filenames:
                 inis.append((depth, os.path.join(dirpath, "alembic.ini"), name))
-            elif "env.py" in filenames and os.path.isdir(os.path.join(dirpath, "versions")):
+            elif ("env.py" in filenames and os.path.isdir(os.path.join(dirpath, "versions"))
+                  and not os.path.isfile(os.path.join(os.path.dirname(dirpath),
+                                                      "alembic.ini"))):  # that ini's folder
                 folders.append((depth, dirpath, name))
     for _, path, name in sorted(inis):
         out.append(Candidate(path, "ini", f"alembic.ini inside the package {name!r}", name))

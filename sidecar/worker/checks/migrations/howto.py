@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...redact import redact_text, url_password
 from .config import Resolved, option
@@ -24,7 +24,8 @@ _FLASK_AUTODETECT = ("wsgi.py", "app.py")
 
 def runner_facts(resolved: Resolved, cfg: Any, env: EnvFacts, app_path: str,
                  database_url: Optional[str], secrets: List[str],
-                 fallback_paths: List[str]) -> Dict[str, Any]:
+                 fallback_paths: List[str],
+                 packages: Sequence[Tuple[str, str]] = ()) -> Dict[str, Any]:
     candidate = resolved.candidate
     app_path = os.path.abspath(app_path)
     facts: Dict[str, Any] = {"python": sys.executable,
@@ -35,12 +36,13 @@ def runner_facts(resolved: Resolved, cfg: Any, env: EnvFacts, app_path: str,
         folder = os.path.relpath(resolved.script_location, app_path)
         facts["directory"] = None if folder == "migrations" else _shown(
             resolved.script_location, app_path)
-        facts.update(_flask_app(app_path))
+        facts["flask"] = _console_command("flask")
+        facts.update(_flask_app(app_path, packages))
         return facts
     ini = candidate.path if candidate.kind != "dir" else None
     facts["cwd"] = _cwd(resolved, app_path)
     facts["config"] = _shown(ini, facts["cwd"]) if ini else None
-    facts["alembic"] = _alembic_command()
+    facts["alembic"] = _console_command("alembic")
     url_vars = env.url_vars
     facts["url_var"] = url_vars[0] if url_vars else None
     facts["other_env"] = [v for v in env.env_vars if v not in url_vars[:1]]
@@ -74,15 +76,14 @@ def _alembic_is_the_apps(fallback_paths: List[str]) -> bool:
     return not any(where.startswith(os.path.abspath(p) + os.sep) for p in fallback_paths if p)
 
 
-def _alembic_command() -> str:
-    """``alembic`` when the app's interpreter's own console script is on PATH, else
-    ``<python> -m alembic`` (works wherever the app's Alembic imports)."""
-    found = shutil.which("alembic")
-    own = os.path.join(os.path.dirname(sys.executable), "alembic")
+def _console_command(name: str) -> str:
+    """``alembic`` / ``flask`` when the app's interpreter's own console script is the one on
+    PATH, else ``<python> -m alembic`` (runs wherever the app's package imports)."""
+    found = shutil.which(name)
     if found and os.path.realpath(os.path.dirname(found)) == os.path.realpath(
-            os.path.dirname(own)):
-        return "alembic"
-    return f"{sys.executable} -m alembic"
+            os.path.dirname(sys.executable)):
+        return name
+    return f"{sys.executable} -m {name}"
 
 
 def _cwd(resolved: Resolved, app_path: str) -> str:
@@ -138,8 +139,10 @@ def _same_database(a: str, b: str) -> bool:
         return False
 
 
-def _flask_app(app_path: str) -> Dict[str, Any]:
-    """FLASK_APP as the app's shell would have it: set, in .flaskenv/.env, or not needed."""
+def _flask_app(app_path: str, packages: Sequence[Tuple[str, str]]) -> Dict[str, Any]:
+    """FLASK_APP as the app's shell would have it: set, in .flaskenv/.env, found by flask
+    itself (wsgi.py, app.py, or an ``app``/``wsgi`` package in the working directory), or the
+    models' top-level package when it defines the app (``create_app``, ``Flask(``)."""
     value = os.environ.get("FLASK_APP")
     if value:
         return {"flask_app": value, "flask_app_from": "environment"}
@@ -149,9 +152,25 @@ def _flask_app(app_path: str) -> Dict[str, Any]:
             return {"flask_app": found, "flask_app_from": name}  # set it: python-dotenv may
             # be missing, and then flask does not read the file
     for name in _FLASK_AUTODETECT:
-        if os.path.isfile(os.path.join(app_path, name)):
-            return {"flask_app": None, "flask_app_from": name}
+        package = os.path.join(app_path, name[:-3], "__init__.py")
+        for path in (os.path.join(app_path, name), package):
+            if os.path.isfile(path) and _defines_flask_app(path):
+                return {"flask_app": None, "flask_app_from": os.path.relpath(path, app_path)}
+    for name, root in packages:
+        init = os.path.join(root, "__init__.py")
+        if _defines_flask_app(init):
+            return {"flask_app": name, "flask_app_from": f"the package {name!r} defines the app"}
     return {"flask_app": None, "flask_app_from": None}
+
+
+def _defines_flask_app(path: str) -> bool:
+    """The module makes a Flask app flask's CLI can find (an app object or a factory)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return False
+    return "Flask(" in text or "def create_app" in text or "def make_app" in text
 
 
 def _dotenv_value(path: str, key: str) -> Optional[str]:
