@@ -21,6 +21,8 @@ from sidecar.worker.context import Skip
 from tests.db.db_helpers import assert_required_facts, assert_secret_free, codes, only
 from tests.support.helpers import FIXTURES
 
+pytestmark = pytest.mark.postgres
+
 FLASK_APP = FIXTURES / "migrations_flask_migrate"
 FLASK_HEAD, FLASK_FIRST = "8b41e0f5c2d3", "3f2a9c1d7b10"
 HISTORY = [("a1f0", None, "create users"), ("b2e1", "a1f0", "add users.email"),

@@ -102,8 +102,8 @@ def migrate_command(r: Mapping[str, Any], action: str, *args: str) -> str:
     if other:
         notes.append(f"env.py also reads {', '.join(other)}: set them as the app's deploy does")
     if r.get("alembic_own") is False:
-        notes.append("Alembic is not installed in the app's environment (sidecar lent its "
-                     "own to read the scripts): install it there first")
+        notes.append("Alembic is not installed in the app's environment, sidecar lent its "
+                     "own to read the scripts: install it there first")
     return cmd + (f" ({'; '.join(notes)})" if notes else "")
 
 

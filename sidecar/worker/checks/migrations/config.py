@@ -234,6 +234,8 @@ def resolve(candidate: Candidate, cfg: Any, app_path: str,
     else:
         location, how = _resolve_path(str(raw_location), bases, "script_location",
                                       candidate.path)
+        if "%(here)s" in (_uninterpolated(cfg, "script_location") or ""):
+            how = "%(here)s, the config's folder"
     versions: Optional[List[str]] = None
     written = _version_locations(cfg)
     raw["version_locations"] = written
@@ -243,6 +245,14 @@ def resolve(candidate: Candidate, cfg: Any, app_path: str,
     recursive = str(option(cfg, "recursive_version_locations") or "").lower() in ("true", "1")
     sourceless = str(option(cfg, "sourceless") or "").lower() in ("true", "1")
     return Resolved(candidate, location, how, versions, raw, recursive, sourceless)
+
+
+def _uninterpolated(cfg: Any, name: str) -> Optional[str]:
+    try:
+        section = getattr(cfg, "config_ini_section", "alembic")
+        return str(cfg.file_config.get(section, name, raw=True))
+    except Exception:  # absent, or pyproject.toml (its value is already a plain string)
+        return None
 
 
 def _version_locations(cfg: Any) -> Optional[List[str]]:

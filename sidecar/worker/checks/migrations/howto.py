@@ -69,11 +69,13 @@ def runner_facts(resolved: Resolved, cfg: Any, env: EnvFacts, app_path: str,
 
 
 def _alembic_is_the_apps(fallback_paths: List[str]) -> bool:
-    """Alembic came from the app's environment, not sidecar's fallback."""
+    """Alembic came from the app's environment, not sidecar's fallback finder (which serves
+    only from folders that are not on the app's sys.path)."""
     import alembic
 
-    where = os.path.abspath(getattr(alembic, "__file__", "") or "")
-    return not any(where.startswith(os.path.abspath(p) + os.sep) for p in fallback_paths if p)
+    package_dir = os.path.dirname(os.path.abspath(getattr(alembic, "__file__", "") or ""))
+    on_path = {os.path.abspath(p or os.curdir) for p in sys.path}
+    return os.path.dirname(package_dir) in on_path or not fallback_paths
 
 
 def _console_command(name: str) -> str:
