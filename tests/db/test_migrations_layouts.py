@@ -151,6 +151,35 @@ def test_flask_migrate_without_revisions_is_a_warning_not_no_heads(sqlite_file, 
     assert out["observed"]["state"] == "unknown"
 
 
+def test_alembic_ini_flag_may_name_the_flask_migrate_folder(sqlite_file, make_run, tmp_path):
+    app = flask_app(tmp_path)
+    (app / "migrations").rename(app / "deploy_migrations")
+    out = check(make_run(stamp_sqlite(sqlite_file, FLASK_HEAD), app_path=tmp_path,
+                         alembic_ini=str(app / "deploy_migrations")))
+    assert out["findings"] == []
+    assert out["observed"]["config"] == "flaskapp/deploy_migrations/alembic.ini"
+
+
+def test_flask_migrate_folder_inside_the_package(sqlite_file, make_run, tmp_path,
+                                                 monkeypatch):
+    root = package(tmp_path / "site", "flaskpkg", monkeypatch)
+    shutil.copytree(FLASK_APP / "migrations", root / "migrations")
+    write_env(root / "tests" / "fixture_migrations")  # a test suite's config ranks last
+    write_versions(root / "tests" / "fixture_migrations" / "versions")
+    (root / "tests" / "alembic.ini").write_text("[alembic]\nscript_location = x\n")
+    app = tmp_path / "app"
+    app.mkdir()
+    out = check(make_run(stamp_sqlite(sqlite_file, FLASK_FIRST), app_path=app,
+                         models=["flaskpkg.models"]))
+    o = out["observed"]
+    assert o["found_by"] == "Flask-Migrate folder inside the package 'flaskpkg'"
+    assert o["config"] == str(root / "migrations" / "alembic.ini")
+    assert o["also_found"] == [f"{root / 'tests' / 'alembic.ini'} (alembic.ini inside the "
+                               "package 'flaskpkg')"]
+    f = only(out, "MIG301")
+    assert f" db -d {root / 'migrations'} upgrade`" in hint(f)
+
+
 # --- an alembic.ini inside the models' package, installed elsewhere ------------------------
 
 def write_optuna_like(root: Path) -> Path:

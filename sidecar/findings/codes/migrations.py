@@ -297,7 +297,8 @@ FAMILY = Family(
 4. a Flask-Migrate folder at the app path: `migrations/`, then any other direct subfolder
    with `alembic.ini` and `env.py`;
 5. an `alembic.ini` shipped inside the top-level packages of the `--models` targets, wherever
-   they are installed (`optuna/storages/_rdb/alembic.ini`), shallowest first;
+   they are installed (`optuna/storages/_rdb/alembic.ini`), shallowest first, a `tests/`
+   folder's last;
 6. a migrations folder without an ini inside those packages (`env.py` beside `versions/`).
 
 **Where its scripts are**, as the app's tool resolves them: no `script_location` in a folder

@@ -8,7 +8,8 @@ Candidates, in this order (the first one is used; the others are named in ``obse
 4. a Flask-Migrate folder at the app path: ``migrations/`` (Flask-Migrate's default), then
    any other direct subfolder holding ``alembic.ini`` and ``env.py``;
 5. an ``alembic.ini`` shipped inside the top-level packages of the ``--models`` targets
-   (installed or not: ``optuna/storages/_rdb/alembic.ini``), shallowest first;
+   (installed or not: ``optuna/storages/_rdb/alembic.ini``), shallowest first, those in a
+   ``tests/`` folder last;
 6. a migrations folder without an ini inside those packages (``env.py`` beside ``versions/``:
    apps that build Alembic's Config in code).
 
@@ -125,9 +126,11 @@ def find_candidates(app_path: str, configured: Optional[str],
                   and not os.path.isfile(os.path.join(os.path.dirname(dirpath),
                                                       "alembic.ini"))):  # that ini's folder
                 folders.append((depth, dirpath, name))
-    for _, path, name in sorted(inis):
-        out.append(Candidate(path, "ini", f"alembic.ini inside the package {name!r}", name))
-    for _, path, name in sorted(folders):
+    for _, _, path, name in sorted((_in_tests(p), d, p, n) for d, p, n in inis):
+        flask = is_flask_env(os.path.join(os.path.dirname(path), "env.py"))
+        out.append(Candidate(path, "ini", f"{'Flask-Migrate folder' if flask else 'alembic.ini'} "
+                             f"inside the package {name!r}", name))
+    for _, _, path, name in sorted((_in_tests(p), d, p, n) for d, p, n in folders):
         out.append(Candidate(path, "dir", f"migrations folder (env.py + versions/) inside "
                              f"the package {name!r}", name))
     seen = set()
@@ -138,6 +141,11 @@ def find_candidates(app_path: str, configured: Optional[str],
             seen.add(key)
             unique.append(c)
     return unique
+
+
+def _in_tests(path: str) -> bool:
+    """A test suite's config (fixtures of the package's own tests) ranks after the others."""
+    return any(part in ("tests", "test", "testing") for part in path.split(os.sep))
 
 
 def _has_tool_alembic(path: str) -> bool:
