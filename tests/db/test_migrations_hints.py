@@ -225,6 +225,7 @@ def test_package_ini_hint_migrates_this_database_not_the_inis(tmp_path, pgdb):
     command = command_of(f["hint"])
     password = url_password(url)
     assert password not in result.stdout and "***" in command
+    assert command.startswith(f"cd {app} && DATABASE_URL=")
     assert "put the password where *** is" in f["hint"]
     run_dir = tmp_path / "elsewhere"
     run_dir.mkdir()

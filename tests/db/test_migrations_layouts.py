@@ -297,7 +297,7 @@ def test_relative_to_the_app_path_when_not_beside_the_ini(sqlite_file, make_run,
 
 @pytest.mark.parametrize("separator,joined", [
     (None, "{a} {b}"), (None, "{a}, {b}"), ("os", "{a}:{b}"), ("space", "{a} {b}"),
-    (";", "{a};{b}")])
+    (";", "{a};{b}"), ("version_path_separator = os", "{a}:{b}")])
 def test_version_locations_in_the_ini(sqlite_file, make_run, tmp_path, separator, joined):
     write_env(tmp_path / "migrations")
     write_versions(tmp_path / "migrations" / "versions", HISTORY[:2])
@@ -305,8 +305,8 @@ def test_version_locations_in_the_ini(sqlite_file, make_run, tmp_path, separator
     lines = ["[alembic]", "script_location = migrations",
              "version_locations = " + joined.format(a="%(here)s/migrations/versions",
                                                     b="plugins/audit/versions")]
-    if separator:
-        lines.append(f"path_separator = {separator}")
+    if separator:  # Alembic < 1.16 named it version_path_separator
+        lines.append(separator if "=" in separator else f"path_separator = {separator}")
     (tmp_path / "alembic.ini").write_text("\n".join(lines) + "\n")
     out = check(make_run(stamp_sqlite(sqlite_file, "b2e1")))
     f = only(out, "MIG301")

@@ -57,6 +57,8 @@ def runner_facts(resolved: Resolved, cfg: Any, env: EnvFacts, app_path: str,
         # the ini names another database (optuna's ships sqlite:///alembic.db): the CLI would
         # migrate that one, so set sqlalchemy.url (and the resolved script_location) in code
         facts["tool"] = "alembic" if same else "alembic-api"
+        if not same:  # the API call takes absolute paths: run it where the app runs
+            facts["cwd"] = app_path
         facts["url_var"] = None if same else "DATABASE_URL"
         if not same:
             facts.update(_url_value("DATABASE_URL", database_url, secrets))
