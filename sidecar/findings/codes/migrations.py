@@ -147,7 +147,8 @@ def _unreadable_hint(f: Facts) -> str:
     reason = f.get("reason")
     if reason == "runtime":
         return (f"List every folder env.py adds in `version_locations` in {f['config']} "
-                "(with `path_separator = os`), so the revisions can be read without running "
+                "(separated by spaces, with `path_separator = space`: older Alembic splits on "
+                "spaces anyway), so the revisions can be read without running "
                 "env.py; until then the database's revision is not compared with the "
                 "scripts (a static read would report heads that the app does not have).")
     if reason == "no_versions":

@@ -14,7 +14,9 @@ static read produced. How the app runs its migrations (``howto.py``) goes into t
 
 Leaves ``ctx.migration_state`` for the schema_drift verdict:
 ``{"state": at_head | behind | unknown_revision | no_version_table | unknown, "current": [...],
-"heads": [...], "pending": [{"revision", "message"}...]}``.
+"heads": [...], "pending": [{"revision", "message"}...], "runner": {...}}`` (``runner``: how
+the app runs its migrations, see howto.py; ``sidecar.findings.codes.migrations.migrate_command``
+turns it into the command).
 """
 
 from __future__ import annotations
@@ -100,7 +102,9 @@ def _run(ctx: Context) -> CheckOutcome:
     ctx.emit_phase("reading alembic_version")
     current, has_table, table_count = read_current(engine)
     observed["current"] = current
-    state: Dict[str, Any] = {"current": current, "heads": heads, "pending": []}
+    # runner: how the app runs its migrations, for hints of other checks (drift's DRIFT431)
+    state: Dict[str, Any] = {"current": current, "heads": heads, "pending": [],
+                             "runner": runner}
     if unreadable is not None:
         reason, detail = unreadable
         state["state"] = "unknown"
