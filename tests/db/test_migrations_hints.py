@@ -106,6 +106,25 @@ def test_demo_text_report_says_which_config_in_one_line(tmp_path):
                             "migrations (%(here)s, the config's folder); heads 0002")
 
 
+def test_hint_says_when_alembic_is_not_the_apps_own(tmp_path, sqla20_python):
+    """An app without Alembic (sqla20: SQLAlchemy 2.0 + Flask-SQLAlchemy): the scripts are
+    read with the Alembic sidecar lends, and the hint says to install it first."""
+    db = tmp_path / "demo.db"
+    subprocess.run([sys.executable, "-m", "alembic", "-c", str(GOOD / "alembic.ini"),
+                    "upgrade", "0001"], check=True, capture_output=True, cwd=GOOD,
+                   env=dict(os.environ, DATABASE_URL=f"sqlite:///{db}",
+                            PYTHONDONTWRITEBYTECODE="1"))
+    probe = subprocess.run([sqla20_python, "-c", "import alembic"], capture_output=True)
+    assert probe.returncode != 0, "the sqla20 venv must not have Alembic for this test"
+    result = run_cli("check", "--python", sqla20_python, "--app-path", str(GOOD),
+                     "--models", "server.models_sql", "--models", "server.models_plain",
+                     "--database-url", f"sqlite:///{db}", "--format", "json")
+    f = mig301(result)
+    assert f["facts"]["runner"]["alembic_own"] is False
+    assert "Alembic is not installed in the app's environment" in f["hint"]
+    assert f"{sqla20_python} -m alembic -c alembic.ini upgrade head" in command_of(f["hint"])
+
+
 # --- Flask-Migrate: `flask db upgrade` ------------------------------------------------------
 
 @pytest.fixture(scope="session")

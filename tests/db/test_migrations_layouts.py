@@ -132,6 +132,39 @@ def test_flask_migrate_behind_on_postgres_says_flask_db_upgrade(pgdb, make_run, 
     assert f"cd {app} && " in text
 
 
+def test_flask_app_from_flaskenv(sqlite_file, make_run, tmp_path, monkeypatch):
+    monkeypatch.delenv("FLASK_APP", raising=False)
+    app = flask_app(tmp_path)
+    (app / ".flaskenv").write_text("FLASK_APP=app:create_app\nFLASK_DEBUG=0\n")
+    f = only(check(make_run(stamp_sqlite(sqlite_file, FLASK_FIRST), app_path=app)), "MIG301")
+    assert "FLASK_APP=app:create_app " in hint(f)
+
+
+def test_flask_app_named_after_the_models_package(sqlite_file, make_run, tmp_path,
+                                                  monkeypatch):
+    monkeypatch.delenv("FLASK_APP", raising=False)
+    app = flask_app(tmp_path)
+    (app / "app").rename(app / "shopfront")  # flask finds no app.py / app/ by itself
+    monkeypatch.syspath_prepend(str(app))
+    f = only(check(make_run(stamp_sqlite(sqlite_file, FLASK_FIRST), app_path=app,
+                            models=["shopfront.models"])), "MIG301")
+    assert f"cd {app} && FLASK_APP=shopfront " in hint(f)
+
+
+def test_flask_app_unknown_says_what_flask_needs(sqlite_file, make_run, tmp_path,
+                                                 monkeypatch):
+    monkeypatch.delenv("FLASK_APP", raising=False)
+    app = flask_app(tmp_path)
+    (app / "app" / "__init__.py").write_text("")  # the app is made somewhere flask can't see
+    f = only(check(make_run(stamp_sqlite(sqlite_file, FLASK_FIRST), app_path=app)), "MIG301")
+    assert "FLASK_APP=" not in command_of(hint(f))
+    assert "with FLASK_APP set to the module that creates the Flask app" in hint(f)
+
+
+def command_of(text: str) -> str:
+    return text.split("`")[1]
+
+
 def test_flask_migrate_folder_with_another_name_needs_dash_d(sqlite_file, make_run, tmp_path):
     app = flask_app(tmp_path)
     (app / "migrations").rename(app / "db_migrations")
@@ -151,11 +184,14 @@ def test_flask_migrate_without_revisions_is_a_warning_not_no_heads(sqlite_file, 
     assert out["observed"]["state"] == "unknown"
 
 
-def test_alembic_ini_flag_may_name_the_flask_migrate_folder(sqlite_file, make_run, tmp_path):
+@pytest.mark.parametrize("given", ["deploy_migrations", "deploy_migrations/alembic.ini"])
+def test_alembic_ini_flag_may_name_the_flask_migrate_folder_or_its_ini(
+        sqlite_file, make_run, tmp_path, given):
+    # on main, `--alembic-ini migrations/alembic.ini` was MIG305: no script_location in it
     app = flask_app(tmp_path)
     (app / "migrations").rename(app / "deploy_migrations")
     out = check(make_run(stamp_sqlite(sqlite_file, FLASK_HEAD), app_path=tmp_path,
-                         alembic_ini=str(app / "deploy_migrations")))
+                         alembic_ini=str(app / given)))
     assert out["findings"] == []
     assert out["observed"]["config"] == "flaskapp/deploy_migrations/alembic.ini"
 
