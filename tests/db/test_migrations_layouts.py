@@ -377,6 +377,14 @@ def test_env_py_setting_version_locations_is_a_warning_never_several_heads(
     assert run.ctx.migration_state["state"] == "unknown"
 
 
+def test_env_py_setting_version_locations_and_no_version_table(pgdb, make_run, tmp_path):
+    runtime_locations_app(tmp_path)
+    out = check(make_run(pgdb("CREATE TABLE users (id int primary key);").url(),
+                         app_path=tmp_path))
+    assert codes(out) == ["MIG306", "MIG304"]  # no alembic_version is true whatever the files
+    assert only(out, "MIG304")["facts"]["head"] == "head"
+
+
 def test_several_heads_read_statically_are_real(sqlite_file, make_run, tmp_path):
     write_env(tmp_path / "migrations")
     write_versions(tmp_path / "migrations" / "versions",

@@ -115,16 +115,16 @@ def _run(ctx: Context) -> CheckOutcome:
             + ") is not compared with the scripts.",
             facts={"reason": reason, "detail": detail, "config": observed["config"],
                    "locations": [_shown(v, ctx.app_path) for v in resolved.version_dirs]}))
-    elif not has_table:
+    if not has_table:  # true whatever the files say: migrations never ran here
         state["state"] = "no_version_table"
         findings.append(finding(
             "MIG304", f"The database has no {VERSION_TABLE} table"
             + (f" but {table_count} other tables" if table_count else " (and no tables)")
             + ": migrations never ran against it, or it was built by create_all().",
             table=VERSION_TABLE, facts={"table_count": str(table_count),
-                                        "head": heads[0] if heads else "head",
+                                        "head": _stamp_target(heads, unreadable is None),
                                         "runner": runner}))
-    else:
+    elif unreadable is None:  # else MIG306 said it: nothing concluded from a partial read
         unknown = [rev for rev in current if not _known(script, rev)]
         if unknown:
             state["state"] = "unknown_revision"
@@ -149,6 +149,13 @@ def _run(ctx: Context) -> CheckOutcome:
     observed["pending_count"] = len(state["pending"])
     ctx.migration_state = state
     return {"findings": findings, "observed": observed}
+
+
+def _stamp_target(heads: List[str], readable: bool) -> str:
+    """What `stamp` should name: the one head, or Alembic's ``heads`` for all of them."""
+    if readable and len(heads) == 1:
+        return heads[0]
+    return "heads" if readable and heads else "head"
 
 
 def scripts_for(resolved: Resolved) -> Any:
