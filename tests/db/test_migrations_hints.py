@@ -252,3 +252,36 @@ def test_package_ini_hint_migrates_this_database_not_the_inis(tmp_path, pgdb):
     assert db.sql("SELECT version_num FROM alembic_version").split() == ["v2"]
     assert not list(tmp_path.rglob("alembic.db")), "the ini's own database was migrated"
     assert run_cli(*args, env=env).returncode == 0
+
+
+def test_real_flask_db_init_and_migrate_output(tmp_path, flask_migrate_python):
+    """The folder Flask-Migrate itself writes: `flask db init` (alembic.ini without
+    script_location), `flask db migrate`; found without flags, and the hint's `flask db
+    upgrade` (MIG304's, then MIG301's) builds the database."""
+    app = tmp_path / "flaskapp"
+    shutil.copytree(FLASK_APP, app, ignore=shutil.ignore_patterns("migrations"))
+    db = tmp_path / "app.db"
+    app_env = {"DATABASE_URL": f"sqlite:///{db}", "PYTHONDONTWRITEBYTECODE": "1"}
+    flask = f"cd {app} && {flask_migrate_python} -m flask"
+    shell(f"{flask} db init", app_env)
+    sqlite3.connect(str(db)).close()  # the app's empty database (the sidecar never creates one)
+    ini = (app / "migrations" / "alembic.ini").read_text()
+    assert "[alembic]" in ini and "script_location" not in ini.replace("# ", "")
+    args = ["check", "--python", flask_migrate_python, "--app-path", str(app), "--models",
+            "app.models", "--database-url", f"sqlite:///{db}", "--format", "json",
+            "--check", "migrations"]
+    fresh = run_cli(*args, env=app_env)
+    # no revisions yet: a warning, never "no heads"; the empty database is still unmigrated
+    assert [f["code"] for f in fresh.findings()] == ["MIG306", "MIG304"], fresh.stdout[-2000:]
+    assert fresh.findings("MIG306")[0]["facts"]["reason"] == "no_revisions"
+    shell(f"{flask} db migrate -m 'create users'", app_env)
+    result = run_cli(*args, env=app_env)
+    # autogenerate left an empty alembic_version behind: the one revision is pending
+    behind = mig301(result)
+    assert behind["facts"]["current"] == "none" and result.returncode == 1
+    command = command_of(behind["hint"])
+    assert command == f"{flask} db upgrade"
+    shell(command, app_env)
+    after = run_cli(*args, env=app_env)
+    assert after.returncode == 0 and not after.findings(), after.stdout[-2000:]
+    assert after.check("migrations")["observed"]["state"] == "at_head"

@@ -72,8 +72,8 @@ def migrate_command(r: Mapping[str, Any], action: str, *args: str) -> str:
             notes.append("with FLASK_APP set to the module that creates the Flask app (no "
                          "FLASK_APP in the environment, .flaskenv or .env, and no app.py or "
                          "wsgi.py for flask to find)")
-        notes.append("in the app's environment: Flask-Migrate migrates the database the Flask "
-                     "app is configured with (SQLALCHEMY_DATABASE_URI)")
+        notes.append("in the app's environment: Flask-Migrate migrates the database that the "
+                     "Flask app's SQLALCHEMY_DATABASE_URI names")
     elif tool == "alembic-api":
         code = _api_code(r, action, args)
         cmd = (f"`{cd}DATABASE_URL={_value(r)} {shlex.quote(str(r.get('python')))} "

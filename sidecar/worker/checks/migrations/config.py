@@ -233,11 +233,11 @@ def resolve(candidate: Candidate, cfg: Any, app_path: str,
         if not os.path.isfile(os.path.join(folder, "env.py")):
             raise ConfigProblem(f"{candidate.path} has no script_location, and there is no "
                                 f"env.py beside it to take its folder as the script location")
-        how = ("the migrations folder itself (script_location is absent: Flask-Migrate sets "
-               "it to its directory at run time)" if is_flask_env(os.path.join(folder, "env.py"))
-               else "the config's own folder (script_location is absent; env.py is there)")
+        how = ("the migrations folder itself: script_location is absent, Flask-Migrate sets "
+               "it at run time" if is_flask_env(os.path.join(folder, "env.py"))
+               else "the config's own folder: script_location is absent, env.py is there")
         if candidate.kind == "dir":
-            how = "the folder itself (env.py + versions/)"
+            how = "the folder itself, with env.py and versions/"
         location = folder
     else:
         location, how = _resolve_path(str(raw_location), bases, "script_location",
