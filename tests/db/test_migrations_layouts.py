@@ -441,3 +441,40 @@ def test_nothing_found_names_where_it_looked(sqlite_file, make_run, tmp_path, mo
     with pytest.raises(Skip, match=r"inside the models' packages \(barestore "):
         migrations.run_migrations(make_run(stamp_sqlite(sqlite_file, "a1f0"), app_path=app,
                                            models=["barestore.models"]).ctx)
+
+
+# --- the URL variable in the hint: never the password -------------------------------------
+
+def url_env_app(app: Path) -> None:
+    write_env(app / "migrations", """\
+        import os
+        url = os.environ["APP_DATABASE_URL"]
+        settings = os.getenv("APP_SETTINGS", "prod")
+        """)
+    write_versions(app / "migrations" / "versions")
+    (app / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+
+
+def test_url_variable_with_a_password_is_shown_masked(pgdb, make_run, tmp_path, monkeypatch):
+    monkeypatch.delenv("APP_DATABASE_URL", raising=False)
+    url_env_app(tmp_path)
+    db = pgdb()
+    f = only(check(make_run(stamp_pg(db, "a1f0"), app_path=tmp_path)), "MIG301")
+    text = hint(f)
+    assert "APP_DATABASE_URL='postgresql+psycopg2://app:***@" in text
+    assert "put the password where *** is" in text
+    assert "env.py also reads APP_SETTINGS" in text
+
+
+def test_url_variable_already_set_or_held_by_another(pgdb, make_run, tmp_path, monkeypatch):
+    url_env_app(tmp_path)
+    db = pgdb()
+    url = stamp_pg(db, "a1f0")
+    monkeypatch.setenv("APP_DATABASE_URL", url)
+    text = hint(only(check(make_run(url, app_path=tmp_path)), "MIG301"))
+    assert f"cd {tmp_path} && " in text and "APP_DATABASE_URL=" not in command_of(text)
+    assert "APP_DATABASE_URL is already set in the app's environment" in text
+    monkeypatch.delenv("APP_DATABASE_URL")
+    monkeypatch.setenv("ZZ_PRIMARY_DSN", url)  # the deploy keeps it under another name
+    text = hint(only(check(make_run(url, app_path=tmp_path)), "MIG301"))
+    assert 'APP_DATABASE_URL="$ZZ_PRIMARY_DSN" ' in command_of(text)
