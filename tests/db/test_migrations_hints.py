@@ -153,6 +153,7 @@ def test_flask_migrate_hint_is_flask_db_upgrade_and_it_runs(tmp_path, flask_migr
             "app.models", "--database-url", f"sqlite:///{db}", "--format", "json"]
     result = run_cli(*args, env=app_env)
     f = mig301(result)
+    assert result.returncode == 1  # on main: no config found, migrations skipped, "ready"
     migrations = result.check("migrations")["observed"]
     assert migrations["found_by"] == "Flask-Migrate folder at the app path"
     command = command_of(f["hint"])
