@@ -424,6 +424,17 @@ def test_app_path_ini_wins_over_the_package_one_and_says_so(sqlite_file, make_ru
     assert "also found, not used" in o["summary"]
 
 
+def test_ini_in_a_subfolder_of_the_app_path(sqlite_file, make_run, tmp_path, monkeypatch):
+    write_env(tmp_path / "db" / "migrations")
+    write_versions(tmp_path / "db" / "migrations" / "versions")
+    (tmp_path / "db" / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    monkeypatch.chdir("/")
+    out = check(make_run(stamp_sqlite(sqlite_file, "c3d2")))
+    assert out["findings"] == []
+    assert out["observed"]["found_by"] == "alembic.ini in a subfolder of the app path"
+    assert out["observed"]["script_location"] == "db/migrations"
+
+
 def test_pyproject_tool_alembic(sqlite_file, make_run, tmp_path):
     write_env(tmp_path / "migrations")
     write_versions(tmp_path / "migrations" / "versions")

@@ -296,7 +296,8 @@ FAMILY = Family(
 2. `alembic.ini` at the app path;
 3. `pyproject.toml` with `[tool.alembic]` at the app path (Alembic 1.16+);
 4. a Flask-Migrate folder at the app path: `migrations/`, then any other direct subfolder
-   with `alembic.ini` and `env.py`;
+   with `alembic.ini` and `env.py`; then an `alembic.ini` in any other direct subfolder
+   (`db/alembic.ini`);
 5. an `alembic.ini` shipped inside the top-level packages of the `--models` targets, wherever
    they are installed (`optuna/storages/_rdb/alembic.ini`), shallowest first, a `tests/`
    folder's last;

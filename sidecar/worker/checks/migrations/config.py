@@ -6,7 +6,8 @@ Candidates, in this order (the first one is used; the others are named in ``obse
 2. ``alembic.ini`` at the app path;
 3. ``pyproject.toml`` with ``[tool.alembic]`` at the app path (Alembic 1.16+);
 4. a Flask-Migrate folder at the app path: ``migrations/`` (Flask-Migrate's default), then
-   any other direct subfolder holding ``alembic.ini`` and ``env.py``;
+   any other direct subfolder holding ``alembic.ini`` and ``env.py``; then an ``alembic.ini``
+   in any other direct subfolder (``db/alembic.ini``);
 5. an ``alembic.ini`` shipped inside the top-level packages of the ``--models`` targets
    (installed or not: ``optuna/storages/_rdb/alembic.ini``), shallowest first, those in a
    ``tests/`` folder last;
@@ -115,6 +116,11 @@ def find_candidates(app_path: str, configured: Optional[str],
                              "Flask-Migrate folder at the app path"
                              if is_flask_env(os.path.join(folder, "env.py"))
                              else "migrations folder (alembic.ini + env.py) at the app path"))
+    for folder in _subfolders(app_path):  # a deploy layout: db/alembic.ini, backend/...
+        ini = os.path.join(folder, "alembic.ini")
+        if (os.path.isfile(ini) and not os.path.isfile(os.path.join(folder, "env.py"))
+                and not _in_tests(folder)):  # a test suite's fixture is not the deploy's
+            out.append(Candidate(ini, "ini", "alembic.ini in a subfolder of the app path"))
     inis: List[Tuple[int, str, str]] = []
     folders: List[Tuple[int, str, str]] = []
     for name, root in packages:
@@ -162,16 +168,17 @@ def _flask_migrate_folders(app_path: str) -> List[str]:
 
     default = os.path.join(app_path, "migrations")
     found = [default] if shaped(default) else []
+    return found + [f for f in _subfolders(app_path) if f != default and shaped(f)]
+
+
+def _subfolders(app_path: str) -> List[str]:
     try:
         names = sorted(os.listdir(app_path))
     except OSError:
-        return found
-    for name in names:
-        folder = os.path.join(app_path, name)
-        if (name != "migrations" and not name.startswith(".") and name not in _PRUNE
-                and os.path.isdir(folder) and shaped(folder)):
-            found.append(folder)
-    return found
+        return []
+    return [os.path.join(app_path, n) for n in names
+            if not n.startswith(".") and n not in _PRUNE
+            and os.path.isdir(os.path.join(app_path, n))]
 
 
 def _walk(root: str) -> List[Tuple[str, List[str]]]:
