@@ -119,24 +119,26 @@ def find_candidates(app_path: str, configured: Optional[str],
     for folder in _subfolders(app_path):  # a deploy layout: db/alembic.ini, backend/...
         ini = os.path.join(folder, "alembic.ini")
         if (os.path.isfile(ini) and not os.path.isfile(os.path.join(folder, "env.py"))
-                and not _in_tests(folder)):  # a test suite's fixture is not the deploy's
+                and not _in_tests(os.path.basename(folder))):  # a test fixture's, not the app's
             out.append(Candidate(ini, "ini", "alembic.ini in a subfolder of the app path"))
-    inis: List[Tuple[int, str, str]] = []
-    folders: List[Tuple[int, str, str]] = []
+    inis: List[Tuple[int, str, str, str]] = []  # (depth, path, package, package folder)
+    folders: List[Tuple[int, str, str, str]] = []
     for name, root in packages:
         for dirpath, filenames in _walk(root):
             depth = dirpath[len(root):].count(os.sep)
             if "alembic.ini" in filenames:
-                inis.append((depth, os.path.join(dirpath, "alembic.ini"), name))
+                inis.append((depth, os.path.join(dirpath, "alembic.ini"), name, root))
             elif ("env.py" in filenames and os.path.isdir(os.path.join(dirpath, "versions"))
                   and not os.path.isfile(os.path.join(os.path.dirname(dirpath),
                                                       "alembic.ini"))):  # that ini's folder
-                folders.append((depth, dirpath, name))
-    for _, _, path, name in sorted((_in_tests(p), d, p, n) for d, p, n in inis):
+                folders.append((depth, dirpath, name, root))
+    for _, _, path, name in sorted((_in_tests(os.path.relpath(p, r)), d, p, n)
+                                   for d, p, n, r in inis):
         flask = is_flask_env(os.path.join(os.path.dirname(path), "env.py"))
         out.append(Candidate(path, "ini", f"{'Flask-Migrate folder' if flask else 'alembic.ini'} "
                              f"inside the package {name!r}", name))
-    for _, _, path, name in sorted((_in_tests(p), d, p, n) for d, p, n in folders):
+    for _, _, path, name in sorted((_in_tests(os.path.relpath(p, r)), d, p, n)
+                                   for d, p, n, r in folders):
         out.append(Candidate(path, "dir", f"migrations folder (env.py + versions/) inside "
                              f"the package {name!r}", name))
     seen = set()
@@ -150,7 +152,8 @@ def find_candidates(app_path: str, configured: Optional[str],
 
 
 def _in_tests(path: str) -> bool:
-    """A test suite's config (fixtures of the package's own tests) ranks after the others."""
+    """A test suite's config (fixtures of the package's own tests) ranks after the others;
+    ``path`` is relative to the package (or a folder name), not the whole path."""
     return any(part in ("tests", "test", "testing") for part in path.split(os.sep))
 
 
