@@ -286,3 +286,53 @@ def test_real_flask_db_init_and_migrate_output(tmp_path, flask_migrate_python):
     after = run_cli(*args, env=app_env)
     assert after.returncode == 0 and not after.findings(), after.stdout[-2000:]
     assert after.check("migrations")["observed"]["state"] == "at_head"
+
+
+def test_folder_without_an_ini_inside_a_package(tmp_path, monkeypatch):
+    """Apps that build Alembic's Config in code ship only env.py + versions/: found inside
+    the models' package, and the hint drives Alembic's API with that folder."""
+    from sidecar.findings.registry import CATALOG
+    from sidecar.worker.checks.migrations import check as migrations
+    from tests.db.conftest import Run
+
+    site = tmp_path / "site"
+    folder = site / "codecfg" / "db" / "migrations"
+    (folder / "versions").mkdir(parents=True)
+    (site / "codecfg" / "__init__.py").write_text("")
+    (site / "codecfg" / "models.py").write_text("")
+    (folder / "env.py").write_text(textwrap.dedent("""\
+        import os
+        from alembic import context
+        from sqlalchemy import create_engine
+        with create_engine(os.environ["CODECFG_DB_URL"]).connect() as connection:
+            context.configure(connection=connection)
+            with context.begin_transaction():
+                context.run_migrations()
+        """))
+    for rev, down in (("r1", None), ("r2", "r1")):
+        (folder / "versions" / f"{rev}.py").write_text(
+            f"revision = {rev!r}\ndown_revision = {down!r}\n"
+            "branch_labels = depends_on = None\n\n\ndef upgrade():\n    pass\n")
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(str(db))
+    conn.executescript("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);"
+                       "INSERT INTO alembic_version VALUES ('r1');")
+    conn.commit()
+    conn.close()
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("CODECFG_DB_URL", raising=False)
+    app = tmp_path / "app"
+    app.mkdir()
+    run = Run(str(app), {"database_url": f"sqlite:///{db}", "models": ["codecfg.models"]})
+    try:
+        out = migrations.run_migrations(run.ctx)
+    finally:
+        run.close()
+    assert out["observed"]["found_by"] == ("migrations folder (env.py + versions/) inside the "
+                                           "package 'codecfg'")
+    f = next(x for x in out["findings"] if x["code"] == "MIG301")
+    text = CATALOG["MIG301"].render_hint(f)
+    command = command_of(text)
+    assert f"CODECFG_DB_URL=sqlite:///{db} " in command and "sqlalchemy.url" not in command
+    shell(command)
+    assert sqlite_version(db) == ["r2"]

@@ -46,8 +46,10 @@ def _api_code(r: Mapping[str, Any], action: str, args: tuple[str, ...]) -> str:
     ini = r.get("ini_abs")
     code = ["import os", "from alembic import command", "from alembic.config import Config",
             f"c = Config({q(str(ini))})" if ini else "c = Config()",
-            f"c.set_main_option({q('script_location')}, {q(str(r.get('script_location')))})",
-            'c.set_main_option("sqlalchemy.url", os.environ["DATABASE_URL"].replace("%", "%%"))']
+            f"c.set_main_option({q('script_location')}, {q(str(r.get('script_location')))})"]
+    if r.get("api_sets_url", True):  # else env.py reads the URL variable itself
+        var = q(str(r.get("url_var") or "DATABASE_URL"))
+        code.append(f'c.set_main_option("sqlalchemy.url", os.environ[{var}].replace("%", "%%"))')
     if action == "merge":
         code.append(f'command.merge(c, {q(list(args))}, message="merge heads")')
     else:
@@ -76,13 +78,19 @@ def migrate_command(r: Mapping[str, Any], action: str, *args: str) -> str:
                      "Flask app's SQLALCHEMY_DATABASE_URI names")
     elif tool == "alembic-api":
         code = _api_code(r, action, args)
-        cmd = (f"`{cd}DATABASE_URL={_value(r)} {shlex.quote(str(r.get('python')))} "
+        cmd = (f"`{cd}{_env_prefix(r)}{shlex.quote(str(r.get('python')))} "
                f"-c {shlex.quote(code)}`")
         ini_url = r.get("ini_url")
-        notes.append(f"the ini's sqlalchemy.url is {ini_url}, another database, which the "
-                     "alembic command would migrate: this sets the URL first" if ini_url else
-                     "env.py reads no URL variable, so this sets sqlalchemy.url first")
-        if not r.get("url_value") and r.get("url_shown"):
+        if ini_url:
+            notes.append(f"the ini's sqlalchemy.url is {ini_url}, another database, which the "
+                         "alembic command would migrate: this sets the URL first")
+        elif r.get("api_sets_url", True):
+            notes.append("env.py reads no URL variable, so this sets sqlalchemy.url first")
+        else:
+            notes.append("there is no ini for the alembic command: this names the folder")
+        if r.get("url_var") and r.get("url_set"):
+            notes.append(f"{r['url_var']} is already set in the app's environment")
+        elif not r.get("url_value") and r.get("url_shown"):
             notes.append("put the password where *** is")
         if r.get("package"):
             notes.append(f"the migrations ship inside the package {r['package']!r}: its own "

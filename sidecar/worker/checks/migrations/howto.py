@@ -48,22 +48,22 @@ def runner_facts(resolved: Resolved, cfg: Any, env: EnvFacts, app_path: str,
     facts["other_env"] = [v for v in env.env_vars if v not in url_vars[:1]]
     facts.update(_url_value(facts["url_var"], database_url, secrets))
     ini_url = option(cfg, "sqlalchemy.url") if cfg is not None else None
-    if facts["url_var"] or not env.exists:
-        facts["tool"] = "alembic"
-    elif env.flask is False and (env.reads_ini_url or ini_url):
+    facts["api_sets_url"] = False
+    facts["tool"] = "alembic" if ini else "alembic-api"  # no ini: the CLI has no config
+    if not facts["url_var"] and env.exists and (env.reads_ini_url or ini_url):
         same = bool(ini_url) and bool(database_url) and _same_database(str(ini_url),
                                                                          str(database_url))
-        facts["ini_url"] = redact_text(str(ini_url), secrets) if ini_url else None
-        # the ini names another database (optuna's ships sqlite:///alembic.db): the CLI would
-        # migrate that one, so set sqlalchemy.url (and the resolved script_location) in code
-        facts["tool"] = "alembic" if same else "alembic-api"
-        if not same:  # the API call takes absolute paths: run it where the app runs
-            facts["cwd"] = app_path
-        facts["url_var"] = None if same else "DATABASE_URL"
         if not same:
+            # the ini names another database (optuna's ships sqlite:///alembic.db), or none:
+            # the CLI would migrate that one, so set sqlalchemy.url (and the resolved
+            # script_location) through Alembic's API
+            facts["ini_url"] = redact_text(str(ini_url), secrets) if ini_url else None
+            facts["tool"] = "alembic-api"
+            facts["api_sets_url"] = True
+            facts["url_var"] = "DATABASE_URL"
             facts.update(_url_value("DATABASE_URL", database_url, secrets))
-    else:
-        facts["tool"] = "alembic"
+    if facts["tool"] == "alembic-api":  # the API call takes absolute paths
+        facts["cwd"] = app_path
     facts["script_location"] = resolved.script_location
     facts["ini_abs"] = ini
     facts["package"] = candidate.package
