@@ -189,7 +189,9 @@ OPTIONS: tuple[Option, ...] = (
            "SQLAlchemy URL of the app's database (checks are skipped without one)",
            metavar="URL", commands=NOT_DEMO),
     Option("alembic_ini", "--alembic-ini", ("SIDECAR_ALEMBIC_INI",),
-           "Alembic configuration (default: alembic.ini in the app path, if present)",
+           "Alembic configuration: an ini, a pyproject.toml or a migrations folder (default: "
+           "found: alembic.ini, pyproject.toml [tool.alembic] or a Flask-Migrate migrations/ "
+           "folder in the app path, else an alembic.ini inside the models' package)",
            metavar="PATH", commands=NOT_DEMO),
     Option("connect_timeout_s", "--connect-timeout", ("SIDECAR_CONNECT_TIMEOUT",),
            "seconds to wait for the database connection",

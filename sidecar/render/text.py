@@ -66,6 +66,8 @@ def render_check(check: CheckResult, colour: bool = False) -> str:
     head = f"[{mark}] {check.name} ({check.duration_s:.2f}s)"
     if check.status == "skip" and check.reason:
         head += f": skipped, {safe(check.reason)}"
+    if check.observed.get("summary"):  # what the check looked at, one line (migrations: the
+        head += f"\n      {safe(str(check.observed['summary']))}"  # config used and why)
     body = [render_finding(f, colour)
             for f in sorted(check.findings, key=lambda f: _ORDER[f.severity])]
     return "\n".join([head, *body])

@@ -54,6 +54,7 @@ SAMPLES = {
     "MIG303": {"facts": {"heads": "a b"}},
     "MIG304": {"facts": {"head": "c3d2"}},
     "MIG305": {"facts": {"config": "alembic.ini"}},
+    "MIG306": {"facts": {"reason": "runtime", "config": "migrations/alembic.ini"}},
     "DRIFT405": {"facts": {"db_type": "VARCHAR(20)", "model_type": "VARCHAR(50)"}},
     "DRIFT407": {"facts": {"db_default": "'1'", "model_default": "'5'"}},
     "DRIFT414": {"table": "security_events", "column": "event_metadata",

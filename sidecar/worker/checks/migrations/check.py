@@ -5,9 +5,18 @@ MigrationContext on our read-only connection reads ``alembic_version``; env.py i
 (it may run migrations or need the app's settings), so a custom version table set only in
 env.py is not seen: the default ``alembic_version`` in the default schema is read.
 
+Which config is used, and how its folders resolve, is ``config.py`` (the order of the
+candidates is documented there and in docs/findings.md); ``observed`` names the config, why it
+was chosen, the others found and how script_location resolved. When the revisions cannot be
+read from the files (env.py sets version_locations at run time, no version files), MIG306 says
+so and nothing else is concluded: never a "several heads" or "unknown revision" that only the
+static read produced. How the app runs its migrations (``howto.py``) goes into the hints.
+
 Leaves ``ctx.migration_state`` for the schema_drift verdict:
-``{"state": at_head | behind | unknown_revision | no_version_table, "current": [...],
-"heads": [...], "pending": [{"revision", "message"}...]}``.
+``{"state": at_head | behind | unknown_revision | no_version_table | unknown, "current": [...],
+"heads": [...], "pending": [{"revision", "message"}...], "runner": {...}}`` (``runner``: how
+the app runs its migrations, see howto.py; ``sidecar.findings.codes.migrations.migrate_command``
+turns it into the command).
 """
 
 from __future__ import annotations
@@ -19,6 +28,9 @@ from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...redact import guarded
 from ..database.check import ensure_engine, read_only_connection, secrets_for
+from . import envpy
+from .config import ConfigProblem, Resolved, find_candidates, load_config, package_dirs, resolve
+from .howto import runner_facts
 
 VERSION_TABLE = "alembic_version"
 
@@ -28,93 +40,97 @@ def run_migrations(ctx: Context) -> CheckOutcome:
                    secrets_for(ctx))
 
 
-def find_config(ctx: Context) -> Optional[Tuple[str, str]]:
-    """(path, kind) of the Alembic config: the configured ini, alembic.ini, pyproject.toml;
-    None if there is none."""
-    configured = ctx.config.get("alembic_ini")
-    if configured:
-        path = configured if os.path.isabs(configured) else os.path.join(ctx.app_path,
-                                                                         configured)
-        return path, "toml" if path.endswith(".toml") else "ini"
-    ini = os.path.join(ctx.app_path, "alembic.ini")
-    if os.path.exists(ini):
-        return ini, "ini"
-    toml = os.path.join(ctx.app_path, "pyproject.toml")
-    if os.path.exists(toml):
-        with open(toml, encoding="utf-8", errors="replace") as f:
-            if "[tool.alembic]" in f.read():
-                return toml, "toml"
-    return None
-
-
-def load_scripts(path: str, kind: str) -> Any:
-    """Alembic's ScriptDirectory for the config, without running env.py."""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    cfg = Config(toml_file=path) if kind == "toml" else Config(path)
-    location = cfg.get_main_option("script_location")
-    if location and ":" not in location and not os.path.isabs(location):
-        # Alembic resolves a relative script_location against the current directory; the
-        # worker's cwd need not be the app's, so try it next to the config file as well.
-        beside = os.path.join(os.path.dirname(os.path.abspath(path)), location)
-        if not os.path.isdir(location) and os.path.isdir(beside):
-            cfg.set_main_option("script_location", beside)
-    return ScriptDirectory.from_config(cfg)
-
-
 def _run(ctx: Context) -> CheckOutcome:
-    found = find_config(ctx)  # first: no configuration means nothing to import
-    if found is None:
-        raise Skip("no Alembic configuration: no alembic.ini in the app path and "
-                   "--alembic-ini / SIDECAR_ALEMBIC_INI is not set")
+    packages = package_dirs(ctx.config.get("models") or [])
+    candidates = find_candidates(ctx.app_path, ctx.config.get("alembic_ini"), packages)
+    if not candidates:  # first: no configuration means nothing to import
+        where = ", ".join(f"{name} ({folder})" for name, folder in packages) or "none"
+        raise Skip("no Alembic configuration: no --alembic-ini / SIDECAR_ALEMBIC_INI, no "
+                   "alembic.ini, pyproject.toml [tool.alembic] or Flask-Migrate migrations/ "
+                   f"folder in the app path, no alembic.ini inside the models' packages "
+                   f"({where})")
     try:
         import alembic  # noqa: F401  (lazily: the app may not have Alembic)
     except Exception as exc:  # not only ImportError: an Alembic built for another Python
         raise Skip(f"Alembic cannot be imported by the app's interpreter: "
                    f"{type(exc).__name__}: {exc}") from None
-    path, kind = found
-    observed: Dict[str, Any] = {"config": os.path.relpath(path, ctx.app_path)}
-    findings: List[Dict[str, Any]] = []
-    if not os.path.exists(path):
-        return {"findings": [finding("MIG305", f"The Alembic config {path} does not exist.",
-                                     exception="FileNotFoundError",
-                                     facts={"config": path})], "observed": observed}
+    chosen = candidates[0]
+    observed: Dict[str, Any] = {
+        "config": _shown(chosen.path, ctx.app_path), "found_by": chosen.found_by,
+        "also_found": [f"{_shown(c.path, ctx.app_path)} ({c.found_by})" for c in candidates[1:]],
+    }
     ctx.emit_phase(f"reading migration scripts ({observed['config']})")
     try:
-        script = load_scripts(path, kind)
+        cfg = load_config(chosen)
+        resolved = resolve(chosen, cfg, ctx.app_path, packages)
+    except ConfigProblem as exc:
+        observed["summary"] = _summary(observed)
+        return {"findings": [_mig305(chosen, str(exc), "ConfigProblem")], "observed": observed}
+    except Exception as exc:
+        observed["summary"] = _summary(observed)
+        return {"findings": [_mig305(chosen, f"Alembic could not read it: {exc}",
+                                     type(exc).__name__)], "observed": observed}
+    observed["script_location"] = _shown(resolved.script_location, ctx.app_path)
+    observed["script_location_from"] = resolved.how
+    if resolved.version_locations:
+        observed["version_locations"] = [_shown(v, ctx.app_path)
+                                         for v in resolved.version_locations]
+    env = envpy.scan(os.path.join(resolved.script_location, "env.py"))
+    try:
+        script = scripts_for(resolved)
+        revisions = list(script.walk_revisions())
         heads = list(script.get_heads())
     except Exception as exc:
-        return {"findings": [finding("MIG305", f"Alembic could not load {path}: {exc}",
-                                     exception=type(exc).__name__,
-                                     facts={"config": path, "detail": str(exc)})],
-                "observed": observed}
-    observed["script_location"] = script.dir
+        observed["summary"] = _summary(observed)
+        return {"findings": [_mig305(chosen, f"Alembic could not read the revisions in "
+                                     f"{resolved.script_location}: {exc}",
+                                     type(exc).__name__)], "observed": observed}
     observed["heads"] = heads
-    if len(heads) > 1:
+    observed["revision_count"] = len(revisions)
+    runner = runner_facts(resolved, cfg, env, ctx.app_path, ctx.config.get("database_url"),
+                          secrets_for(ctx), list(ctx.config.get("fallback_sys_path") or []),
+                          packages)
+    observed["runs_with"] = runner["tool"]
+    observed["summary"] = _summary(observed)
+    unreadable = _unreadable(resolved, env, revisions)
+    findings: List[Dict[str, Any]] = []
+    if unreadable is None and len(heads) > 1:
         findings.append(finding(
             "MIG303", f"The migration scripts have {len(heads)} heads: {', '.join(heads)}.",
-            facts={"heads": " ".join(heads)}))
+            facts={"heads": " ".join(heads), "runner": runner}))
     engine = ensure_engine(ctx)
     ctx.emit_phase("reading alembic_version")
     current, has_table, table_count = read_current(engine)
     observed["current"] = current
-    state: Dict[str, Any] = {"current": current, "heads": heads, "pending": []}
-    if not has_table:
+    # runner: how the app runs its migrations, for hints of other checks (drift's DRIFT431)
+    state: Dict[str, Any] = {"current": current, "heads": heads, "pending": [],
+                             "runner": runner}
+    if unreadable is not None:
+        reason, detail = unreadable
+        state["state"] = "unknown"
+        findings.append(finding(
+            "MIG306", f"The migration revisions cannot be read from the files: {detail} The "
+            "database's revision ("
+            + (", ".join(current) or "none" if has_table else f"no {VERSION_TABLE} table")
+            + ") is not compared with the scripts.",
+            facts={"reason": reason, "detail": detail, "config": observed["config"],
+                   "locations": [_shown(v, ctx.app_path) for v in resolved.version_dirs]}))
+    if not has_table:  # true whatever the files say: migrations never ran here
         state["state"] = "no_version_table"
         findings.append(finding(
             "MIG304", f"The database has no {VERSION_TABLE} table"
             + (f" but {table_count} other tables" if table_count else " (and no tables)")
             + ": migrations never ran against it, or it was built by create_all().",
             table=VERSION_TABLE, facts={"table_count": str(table_count),
-                                        "head": heads[0] if heads else "head"}))
-    else:
+                                        "head": _stamp_target(heads, unreadable is None),
+                                        "runner": runner}))
+    elif unreadable is None:  # else MIG306 said it: nothing concluded from a partial read
         unknown = [rev for rev in current if not _known(script, rev)]
         if unknown:
             state["state"] = "unknown_revision"
             findings.append(finding(
                 "MIG302", f"The database is stamped with revision {', '.join(unknown)}, which "
-                f"the migration scripts in {script.dir} do not contain.",
+                f"the migration scripts in {observed['script_location']} do not contain.",
                 facts={"revision": ", ".join(unknown), "heads": " ".join(heads)}))
         else:
             pending = pending_revisions(script, current)
@@ -128,11 +144,76 @@ def _run(ctx: Context) -> CheckOutcome:
                     f"Pending: {lines}.",
                     facts={"pending": pending, "count": str(len(pending)),
                            "current": ", ".join(current) or "none",
-                           "heads": " ".join(heads)}))
+                           "heads": " ".join(heads), "runner": runner}))
     observed["state"] = state["state"]
     observed["pending_count"] = len(state["pending"])
     ctx.migration_state = state
     return {"findings": findings, "observed": observed}
+
+
+def _stamp_target(heads: List[str], readable: bool) -> str:
+    """What `stamp` should name: the one head, or Alembic's ``heads`` for all of them."""
+    if readable and len(heads) == 1:
+        return heads[0]
+    return "heads" if readable and heads else "head"
+
+
+def scripts_for(resolved: Resolved) -> Any:
+    """Alembic's ScriptDirectory over the resolved folders, without running env.py.
+
+    Built directly rather than by ``ScriptDirectory.from_config``: that one resolves relative
+    paths against the working directory and prepends ``prepend_sys_path`` to sys.path.
+    """
+    from alembic.script import ScriptDirectory
+
+    kwargs: Dict[str, Any] = {"sourceless": resolved.sourceless}
+    if resolved.version_locations:
+        kwargs["version_locations"] = resolved.version_locations
+    if resolved.recursive:
+        kwargs["recursive_version_locations"] = True
+    return ScriptDirectory(resolved.script_location, **kwargs)
+
+
+def _unreadable(resolved: Resolved, env: envpy.EnvFacts,
+                revisions: List[Any]) -> Optional[Tuple[str, str]]:
+    """(reason, sentence) when the files cannot say which revisions the app has."""
+    if env.runtime_sets:
+        sets = ", ".join(f"{name} (line {line})" for name, line in env.runtime_sets)
+        return "runtime", (f"{os.path.basename(env.path)} sets {sets} while it runs, so the "
+                           "revisions its migrate step sees are not known without running it.")
+    if not revisions:
+        dirs = resolved.version_dirs
+        missing = [d for d in dirs if not os.path.isdir(d)]
+        if missing:
+            return "no_versions", (f"the version folder {', '.join(missing)} does not exist "
+                                   "(generated at deploy time, or not shipped).")
+        return "no_revisions", (f"no revision files in {', '.join(dirs)}.")
+    return None
+
+
+def _mig305(chosen: Any, detail: str, exception: str) -> Dict[str, Any]:
+    return finding("MIG305", f"The Alembic config {chosen.path} ({chosen.found_by}) cannot be "
+                   f"used: {detail}", exception=exception,
+                   facts={"config": chosen.path, "detail": detail})
+
+
+def _shown(path: str, base: str) -> str:
+    """A path relative to the app path when it is inside it, else absolute."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base))
+    return os.path.abspath(path) if rel.startswith("..") else rel
+
+
+def _summary(observed: Dict[str, Any]) -> str:
+    """One line for the text report: which config, found how, resolved how."""
+    line = f"config {observed['config']} ({observed['found_by']})"
+    if observed.get("script_location"):
+        line += (f"; scripts {observed['script_location']} "
+                 f"({observed['script_location_from']})")
+    if "heads" in observed:
+        line += f"; heads {', '.join(observed['heads']) or 'none'}"
+    if observed.get("also_found"):
+        line += f"; also found, not used: {'; '.join(observed['also_found'])}"
+    return line
 
 
 def read_current(engine: Any) -> Tuple[List[str], bool, int]:
