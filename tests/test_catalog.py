@@ -98,6 +98,8 @@ BRANCHES = [
     ("SQLA114", {"second_import": "app/models.py:17"}, "The second import happens at"),
     ("SIDE001", {"phase": "schema_drift: comparing"}, "--include-table"),
     ("SIDE001", {"phase": "models_import: importing app.models"}, "Import-time code"),
+    ("SIDE011", {"import_failed": "yes"}, "could not be checked"),
+    ("SIDE011", {"import_failed": "no"}, "caught the refusal"),
     ("DB204", {"reason": "role"}, "CREATE ROLE"),
     ("DB204", {"reason": "hba"}, "pg_hba.conf"),
     ("DB206", {"suggested": ""}, "name another installed driver"),

@@ -24,6 +24,19 @@ def _timeout_hint(f: Facts) -> str:
     return f"{head} {advice}"
 
 
+def _write_hint(f: Facts) -> str:
+    """Whether the models were checked depends on whether the refusal broke the import."""
+    outcome = ("The refusal made the import fail, so the models could not be checked."
+               if f["import_failed"] == "yes" else
+               "The app caught the refusal, so the models were checked.")
+    return (f"Importing the models ran `{f['statement']}`{f.get('where_text') or ''} "
+            f"({f['statements']} write(s) in all); sidecar refused it before it reached the "
+            f"database. {outcome} In the app it runs on every start, in every replica, "
+            "before any migration. Move it out of import time: schema changes into a "
+            "migration, seed data into a command or the app factory (e.g. `create_all()` "
+            "under `if __name__ == \"__main__\":`).")
+
+
 WORKER_CHECK = "(or the check the worker was in)"
 
 ENTRIES = (
@@ -344,11 +357,7 @@ The other checks are skipped with `the worker speaks another protocol (see model
     Entry(
         "SIDE011", "The app's code writes to the database when imported", "error",
         "models_import",
-        "Importing the models ran `{statement}`{where_text} ({statements} write(s) in all). "
-        "sidecar imports the models with writes refused, so this never reached the database; "
-        "in the app it runs on every start, in every replica, before any migration. Move it "
-        "out of import time: schema changes into a migration, seed data into a command or "
-        "the app factory (e.g. `create_all()` under `if __name__ == \"__main__\":`).",
+        _write_hint,
         facts=("statement", "statements", "import_failed"),
         optional=("where_text",),
         samples={"statement": "CREATE TABLE audit_log (id INTEGER NOT NULL, PRIMARY KEY (id))",
