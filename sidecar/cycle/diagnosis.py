@@ -119,7 +119,8 @@ def _output_tail(run: WorkerRun, secrets: tuple[str, ...]) -> str | None:
 
 
 def _stuck_at(run: WorkerRun, settings: Settings) -> tuple[dict[str, Any], str]:
-    frame = tracebacks.user_frame_from_dump(run.stderr.text(), str(settings.app_path))
+    frame = tracebacks.user_frame_from_dump(run.stderr.text(), str(settings.app_path),
+                                            settings.models)
     if frame is None:
         return {}, ""
     rel, line = frame

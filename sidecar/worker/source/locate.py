@@ -1,14 +1,16 @@
 """Point at the user's statement, not at SQLAlchemy's internals.
 
 Tracebacks and warnings end inside SQLAlchemy (or Flask-SQLAlchemy). We keep only frames in
-files under the app path that are not installed packages, then use the module's AST to move
-from the ``class`` line to the exact statement (``metadata = Column(...)``) the message names.
+the app's files (its ``--models`` packages wherever installed, and its source tree under the
+app path), then use the module's AST to move from the ``class`` line to the exact statement
+(``metadata = Column(...)``) the message names.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import importlib.util
 import os
 import sys
 import sysconfig
@@ -28,46 +30,139 @@ def _library_roots() -> Tuple[str, ...]:
 _LIB_ROOTS = _library_roots()
 
 
-def is_app_file(filename: Optional[str], app_path: str) -> bool:
-    """Is ``filename`` the app's own source? Under ``app_path`` (a real path), not an
-    installed package, the standard library or the sidecar's worker.
+def target_packages(targets: Iterable[str]) -> Tuple[str, ...]:
+    """The top-level package names of ``--models`` targets: ``pkg`` for ``pkg.models:db``."""
+    out: List[str] = []
+    for target in targets:
+        name = target.partition(":")[0].split(".")[0].strip()
+        if name and name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def package_roots(packages: Iterable[str]) -> Tuple[str, ...]:
+    """Where the app's top-level packages live, wherever installed (real paths).
+
+    A package's directories (every portion of a namespace package), or the file of a
+    top-level module. An imported package answers from ``sys.modules``; otherwise the
+    import system's finders are asked (``find_spec`` of a top-level name runs no app code,
+    and it honours editable installs: ``.pth`` entries and setuptools' finder hooks).
+    """
+    roots: List[str] = []
+    for name in packages:
+        module = sys.modules.get(name)
+        spec = getattr(module, "__spec__", None) if module is not None else None
+        if spec is None:
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError, AttributeError):  # a broken finder: not ours
+                spec = None
+        if spec is None:
+            continue
+        locations = list(getattr(module, "__path__", None) or spec.submodule_search_locations
+                         or [])
+        if not locations and spec.origin and os.path.isfile(spec.origin):
+            locations = [spec.origin]
+        for location in locations:
+            path = os.path.realpath(location)
+            if path not in roots:
+                roots.append(path)
+    return tuple(roots)
+
+
+def _in_library_dir(parts: Sequence[str]) -> Optional[int]:
+    """Index of the innermost ``site-packages``/``dist-packages`` part of a path, if any."""
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] in ("site-packages", "dist-packages"):
+            return i
+    return None
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + os.sep)
+
+
+def is_app_file(filename: Optional[str], app_path: str, packages: Sequence[str] = (),
+                roots: Sequence[str] = ()) -> bool:
+    """Is ``filename`` the app's own source?
+
+    The app's code is the ``--models`` targets' top-level packages wherever they are
+    installed (``packages``: their names; ``roots``: their directories, when the app's
+    interpreter could tell), plus the files under ``app_path`` (a real path) that are not
+    an installed package, the standard library or the sidecar's worker. Everything else
+    (SQLAlchemy, Flask-SQLAlchemy, Alembic, the app's other dependencies) is a library.
 
     Asked by the worker (which frame to point at) and by the daemon (where a faulthandler
-    dump of the worker was stuck); both load this file, so both answer the same.
+    dump of the worker was stuck); both load this file, so both answer the same. The daemon
+    knows only the names: a frame in ``site-packages/<package>/`` is the app's.
     """
     if not filename or filename.startswith("<"):
         return False
     path = os.path.realpath(filename)
-    if not (path == app_path or path.startswith(app_path + os.sep)):
-        return False
     if path.startswith(_WORKER_DIR + os.sep):
         return False
+    if any(_under(path, root) for root in roots):
+        return True
     parts = path.split(os.sep)
-    if "site-packages" in parts or "dist-packages" in parts:
+    lib = _in_library_dir(parts)
+    if lib is not None:
+        top = parts[lib + 1] if lib + 1 < len(parts) else ""
+        return bool(top) and (top[:-3] if top.endswith(".py") else top) in packages
+    if not _under(path, app_path):
         return False
     # an app path that *contains* a venv (./.venv) must not make libraries user code
     return not any(path.startswith(root + os.sep) for root in _LIB_ROOTS)
 
 
+def app_relative(filename: str, app_path: str, roots: Sequence[str] = ()) -> str:
+    """How a finding names the app's file: relative to the app path for its source tree,
+    else relative to the folder that holds the package (``pkg/models.py`` for
+    ``site-packages/pkg/models.py``, an editable install or a namespace portion)."""
+    path = os.path.realpath(filename)
+    parts = path.split(os.sep)
+    lib = _in_library_dir(parts)
+    if _under(path, app_path) and lib is None and not any(
+            path.startswith(root + os.sep) for root in _LIB_ROOTS):
+        return os.path.relpath(path, app_path)
+    for root in sorted(roots, key=len, reverse=True):
+        if _under(path, root):
+            return os.path.relpath(path, os.path.dirname(root))
+    if lib is not None and lib + 1 < len(parts):
+        return os.sep.join(parts[lib + 1:])
+    try:
+        return os.path.relpath(path, app_path)
+    except ValueError:
+        return path
+
+
 class Locator:
     """Knows the app path; answers "is this the user's file" and "which line is it"."""
 
-    def __init__(self, app_path: str) -> None:
+    def __init__(self, app_path: str, targets: Sequence[str] = ()) -> None:
         self.app_path = os.path.realpath(app_path)
+        self.packages = target_packages(targets)
+        self._roots: Tuple[str, ...] = ()
+        self._roots_at = -1  # len(sys.modules) when the roots were last computed
         self._ast_cache: Dict[str, Optional[ast.Module]] = {}
         self._source_cache: Dict[str, List[str]] = {}
 
     # --- files -------------------------------------------------------------------------
 
+    @property
+    def roots(self) -> Tuple[str, ...]:
+        """The app's packages' folders, refreshed when modules were imported since (a
+        namespace package gains portions, a package first found by a finder gets its
+        ``__path__``)."""
+        if self.packages and self._roots_at != len(sys.modules):
+            self._roots_at = len(sys.modules)
+            self._roots = package_roots(self.packages)
+        return self._roots
+
     def is_user_file(self, filename: Optional[str]) -> bool:
-        return is_app_file(filename, self.app_path)
+        return is_app_file(filename, self.app_path, self.packages, self.roots)
 
     def relative(self, filename: str) -> str:
-        path = os.path.realpath(filename)
-        try:
-            return os.path.relpath(path, self.app_path)
-        except ValueError:
-            return path
+        return app_relative(filename, self.app_path, self.roots)
 
     def user_frames(self, frames: Iterable[Any]) -> List[Tuple[str, int]]:
         """(filename, lineno) of user frames, outermost first; accepts traceback summaries."""

@@ -192,7 +192,7 @@ def _double_imports(locator: locate.Locator, out: Findings) -> None:
 
 
 def run_models_import(ctx: Context) -> CheckOutcome:
-    locator = locate.Locator(ctx.app_path)
+    locator = locate.Locator(ctx.app_path, ctx.config.get("models") or [])
     out = Findings()
     targets: List[Tuple[str, Any]] = []
     ok = True
@@ -246,12 +246,10 @@ def run_mappers(ctx: Context) -> CheckOutcome:
     ctx.emit_phase("discovering MetaData")
     found = discover.discover(locator, ctx.targets)
     ctx.metadatas = found["metadatas"]
+    ctx.metadata_sources = found["sources"]
     ctx.mappers = found["mappers"]
     _foreign_key_targets(ctx, locator, out)
-    if not found["observed"]["tables"] and not found["observed"]["mapped_classes"]:
-        targets = ", ".join(ctx.config.get("models") or [])
-        out.add(finding("SQLA130", "no mapped class or table found after importing %s"
-                        % targets, facts={"targets": targets}))
+    out.add(discover.nothing_mapped(ctx.targets, ctx.config.get("models") or [], found))
     # what blocks the later checks is the daemon's data, not a list of codes here: every
     # code's effective severity (catalog default + --severity); an unknown code is an error
     severities = ctx.config.get("severities") or {}
