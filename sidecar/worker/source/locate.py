@@ -40,15 +40,30 @@ def target_packages(targets: Iterable[str]) -> Tuple[str, ...]:
     return tuple(out)
 
 
-def package_roots(packages: Iterable[str]) -> Tuple[str, ...]:
-    """Where the app's top-level packages live, wherever installed (real paths).
+def package_roots(packages: Iterable[str]) -> Tuple[Tuple[str, str], ...]:
+    """Where the app's packages live, wherever installed: (folder or file, import base).
 
-    A package's directories (every portion of a namespace package), or the file of a
-    top-level module. An imported package answers from ``sys.modules``; otherwise the
-    import system's finders are asked (``find_spec`` of a top-level name runs no app code,
-    and it honours editable installs: ``.pth`` entries and setuptools' finder hooks).
+    A top-level package's folders (every portion of a namespace package) or the file of a
+    top-level module, and the folders of imported subpackages that live elsewhere (an
+    editable portion of a namespace, served by setuptools' finder hook, is in no parent's
+    ``__path__``). The import base is the folder the dotted name starts from (the
+    ``sys.path`` entry): a finding names the file relative to it (``pkg/models.py``).
+    A top-level name not imported yet is asked of the import system's finders
+    (``find_spec`` of a top-level name runs no app code, and honours ``.pth`` entries and
+    finder hooks of editable installs). Real paths.
     """
-    roots: List[str] = []
+    found: List[Tuple[str, str]] = []
+
+    def add(location: str, depth: int) -> None:
+        path = os.path.realpath(location)
+        if any(_under(path, root) for root, _ in found):
+            return
+        base = os.path.dirname(path)
+        for _ in range(depth):
+            base = os.path.dirname(base)
+        found.append((path, base))
+
+    wanted = set(packages)
     for name in packages:
         module = sys.modules.get(name)
         spec = getattr(module, "__spec__", None) if module is not None else None
@@ -61,13 +76,22 @@ def package_roots(packages: Iterable[str]) -> Tuple[str, ...]:
             continue
         locations = list(getattr(module, "__path__", None) or spec.submodule_search_locations
                          or [])
-        if not locations and spec.origin and os.path.isfile(spec.origin):
-            locations = [spec.origin]
         for location in locations:
-            path = os.path.realpath(location)
-            if path not in roots:
-                roots.append(path)
-    return tuple(roots)
+            if os.path.isdir(location):  # not a finder's placeholder entry
+                add(location, 0)
+        if not locations and spec.origin and os.path.isfile(spec.origin):
+            add(spec.origin, 0)
+    for name, module in sorted(list(sys.modules.items()), key=lambda item: item[0]):
+        if "." not in name or name.split(".")[0] not in wanted:
+            continue
+        depth = name.count(".")
+        for location in list(getattr(module, "__path__", None) or []):
+            if os.path.isdir(location):
+                add(location, depth)
+        filename = getattr(module, "__file__", None)
+        if filename and os.path.isfile(filename) and not getattr(module, "__path__", None):
+            add(filename, depth)
+    return tuple(found)
 
 
 def _in_library_dir(parts: Sequence[str]) -> Optional[int]:
@@ -114,7 +138,8 @@ def is_app_file(filename: Optional[str], app_path: str, packages: Sequence[str] 
     return not any(path.startswith(root + os.sep) for root in _LIB_ROOTS)
 
 
-def app_relative(filename: str, app_path: str, roots: Sequence[str] = ()) -> str:
+def app_relative(filename: str, app_path: str,
+                 roots: Sequence[Tuple[str, str]] = ()) -> str:
     """How a finding names the app's file: relative to the app path for its source tree,
     else relative to the folder that holds the package (``pkg/models.py`` for
     ``site-packages/pkg/models.py``, an editable install or a namespace portion)."""
@@ -124,9 +149,9 @@ def app_relative(filename: str, app_path: str, roots: Sequence[str] = ()) -> str
     if _under(path, app_path) and lib is None and not any(
             path.startswith(root + os.sep) for root in _LIB_ROOTS):
         return os.path.relpath(path, app_path)
-    for root in sorted(roots, key=len, reverse=True):
+    for root, base in sorted(roots, key=lambda pair: len(pair[0]), reverse=True):
         if _under(path, root):
-            return os.path.relpath(path, os.path.dirname(root))
+            return os.path.relpath(path, base)
     if lib is not None and lib + 1 < len(parts):
         return os.sep.join(parts[lib + 1:])
     try:
@@ -141,7 +166,7 @@ class Locator:
     def __init__(self, app_path: str, targets: Sequence[str] = ()) -> None:
         self.app_path = os.path.realpath(app_path)
         self.packages = target_packages(targets)
-        self._roots: Tuple[str, ...] = ()
+        self._roots: Tuple[Tuple[str, str], ...] = ()
         self._roots_at = -1  # len(sys.modules) when the roots were last computed
         self._ast_cache: Dict[str, Optional[ast.Module]] = {}
         self._source_cache: Dict[str, List[str]] = {}
@@ -149,20 +174,24 @@ class Locator:
     # --- files -------------------------------------------------------------------------
 
     @property
-    def roots(self) -> Tuple[str, ...]:
-        """The app's packages' folders, refreshed when modules were imported since (a
-        namespace package gains portions, a package first found by a finder gets its
-        ``__path__``)."""
+    def package_roots(self) -> Tuple[Tuple[str, str], ...]:
+        """(folder or file, import base) of the app's packages, refreshed when modules were
+        imported since (a namespace package gains portions, an editable subpackage appears)."""
         if self.packages and self._roots_at != len(sys.modules):
             self._roots_at = len(sys.modules)
             self._roots = package_roots(self.packages)
         return self._roots
 
+    @property
+    def roots(self) -> Tuple[str, ...]:
+        """The folders (and top-level module files) of the app's packages."""
+        return tuple(root for root, _ in self.package_roots)
+
     def is_user_file(self, filename: Optional[str]) -> bool:
         return is_app_file(filename, self.app_path, self.packages, self.roots)
 
     def relative(self, filename: str) -> str:
-        return app_relative(filename, self.app_path, self.roots)
+        return app_relative(filename, self.app_path, self.package_roots)
 
     def user_frames(self, frames: Iterable[Any]) -> List[Tuple[str, int]]:
         """(filename, lineno) of user frames, outermost first; accepts traceback summaries."""

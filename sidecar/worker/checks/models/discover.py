@@ -92,7 +92,7 @@ def _candidates(obj: Any) -> List[Tuple[str, Any]]:
         return out
     if isinstance(obj, types.ModuleType):
         return out  # a module's attributes are scanned as a module, not as a base
-    for attr in ("registry", "metadata"):
+    for attr in ("metadata", "registry"):  # "Base.metadata" names it, not via the registry
         value = _attribute(obj, attr)
         if _is_metadata(value) or _is_registry(value):
             out.append(("." + attr, value))
