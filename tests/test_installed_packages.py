@@ -240,3 +240,22 @@ def test_models_that_map_nothing_are_an_error(target: str, empty: bool, good_pyt
         assert looked_for in finding["message"]
     assert ("emptyshop.db:Base.metadata" in finding["hint"]) is empty, finding["hint"]
     assert result.check("schema_drift")["status"] == "skip"
+
+
+def test_a_target_spelled_through_src_is_imported_under_the_apps_own_name(
+        good_python: Path, tmp_path: Path) -> None:
+    """``--models src.ledger.models`` when the app imports itself as ``ledger.*``
+    (``PYTHONPATH=src``): importing the spelling would run models.py twice and redefine its
+    table (SQLA102/SQLA114 blaming the app for the worker's import); the worker imports the
+    file under the app's name instead, and says so."""
+    app = FIXTURES / "src_spelling"
+    result = run_cli("check", "--python", str(good_python), "--app-path", str(app),
+                     "--models", "src.ledger.models", "--models", "src.ledger.reports",
+                     "--format", "json", cwd=tmp_path, timeout=120,
+                     env={"PYTHONPATH": str(app / "src")})
+    assert result.returncode == 0, result.stdout
+    assert result.findings() == []
+    observed = result.check("models_import")["observed"]
+    assert observed["imported_as"] == {"src.ledger.models": "ledger.models",
+                                       "src.ledger.reports": "ledger.reports"}
+    assert result.check("mappers")["observed"]["class_names"] == ["ledger.models.Account"]

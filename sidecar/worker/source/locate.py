@@ -160,12 +160,77 @@ def app_relative(filename: str, app_path: str,
         return path
 
 
+def _module_file(name: str) -> Optional[str]:
+    """The file ``import name`` would run, found on ``sys.path`` without running any code
+    (no parent package is imported: a wrong spelling must not execute the app under it)."""
+    from importlib.machinery import PathFinder
+
+    path: Optional[List[str]] = None
+    spec = None
+    parts = name.split(".")
+    for i in range(len(parts)):
+        try:
+            spec = PathFinder.find_spec(".".join(parts[: i + 1]), path)
+        except (ImportError, ValueError, AttributeError):
+            return None
+        if spec is None:
+            return None
+        if i < len(parts) - 1:
+            locations = spec.submodule_search_locations
+            if locations is None:
+                return None
+            path = list(locations)
+    origin = getattr(spec, "origin", None)
+    return os.path.realpath(origin) if origin and os.path.isfile(origin) else None
+
+
+def canonical_module(name: str) -> str:
+    """The name the app itself imports ``name``'s file by, when ``--models`` spells it
+    through a folder that is not a package (``src.shop.models`` for a ``src/`` layout whose
+    ``shop`` is importable, or installed editable).
+
+    Importing one file under two names runs it twice: the second run redefines every table
+    ("Table 'x' is already defined") and the app would be blamed for the worker's spelling.
+    The file's own package chain (folders with ``__init__.py``) gives the name; it is used
+    only when that top-level package is importable and is that very folder. Otherwise, and
+    for a name already imported, ``name`` is returned unchanged.
+    """
+    if name in sys.modules:
+        return name
+    filename = _module_file(name)
+    if filename is None:
+        return name
+    folder, leaf = os.path.split(filename)
+    parts = [] if leaf == "__init__.py" else [os.path.splitext(leaf)[0]]
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        parts.insert(0, os.path.basename(folder))
+        folder = os.path.dirname(folder)
+    canonical = ".".join(parts)
+    if not parts or canonical == name or not (name.endswith("." + canonical)
+                                              or canonical.endswith("." + name)):
+        return name
+    top_dir = os.path.join(folder, parts[0])
+    if sys.modules.get(parts[0]) is not None:
+        where = list(getattr(sys.modules[parts[0]], "__path__", None) or [])
+    else:
+        try:
+            spec = importlib.util.find_spec(parts[0])  # top-level: runs no app code
+        except (ImportError, ValueError, AttributeError):
+            return name
+        where = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not any(os.path.realpath(w) == os.path.realpath(top_dir) for w in where):
+        return name
+    return canonical
+
+
 class Locator:
     """Knows the app path; answers "is this the user's file" and "which line is it"."""
 
     def __init__(self, app_path: str, targets: Sequence[str] = ()) -> None:
         self.app_path = os.path.realpath(app_path)
-        self.packages = target_packages(targets)
+        # as spelled, and as the app names them (``src.shop.models`` is ``shop.models``)
+        self.packages = target_packages(list(targets) + [
+            canonical_module(t.partition(":")[0]) for t in targets])
         self._roots: Tuple[Tuple[str, str], ...] = ()
         self._roots_at = -1  # len(sys.modules) when the roots were last computed
         self._ast_cache: Dict[str, Optional[ast.Module]] = {}

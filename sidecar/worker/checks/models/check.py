@@ -58,6 +58,7 @@ def parse_target(target: str) -> Tuple[str, Optional[str]]:
 def _import_target(ctx: Context, locator: locate.Locator, target: str,
                    out: Findings) -> Tuple[bool, Any]:
     module_name, attr = parse_target(target)
+    module_name = locate.canonical_module(module_name)  # never one file under two names
     ctx.emit_phase("importing %s" % target)
     with WarningRecorder() as recorder:
         try:
@@ -209,7 +210,8 @@ def run_models_import(ctx: Context) -> CheckOutcome:
     if not ok:
         ctx.models_error = "the models did not import (see models_import)"
     observed = {"targets": list(ctx.config.get("models") or []),
-                "imported": [name for name, _ in targets]}
+                "imported": [name for name, _ in targets],
+                "imported_as": discover.imported_as(ctx.config.get("models") or [])}
     return {"findings": out.items, "observed": observed}
 
 

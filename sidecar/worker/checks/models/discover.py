@@ -24,7 +24,7 @@ import types
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ...protocol import finding
-from ...source.locate import Locator
+from ...source.locate import Locator, canonical_module
 
 # what step 1-4 look for, in the words of a finding that found none of it
 LOOKED_FOR = ("MetaData, Table, registry, declarative base (DeclarativeBase subclass or "
@@ -206,11 +206,22 @@ def imported_modules(targets: Iterable[Tuple[str, Any]]) -> List[str]:
     out = []
     for name, obj in targets:
         module: Any = obj if isinstance(obj, types.ModuleType) else sys.modules.get(
-            name.partition(":")[0])
+            canonical_module(name.partition(":")[0]))
         filename = getattr(module, "__file__", None)
         if filename is None and getattr(module, "__path__", None) is not None:
             filename = "namespace package: " + ", ".join(list(module.__path__))
         out.append("%s (%s)" % (name, filename or "no file"))
+    return out
+
+
+def imported_as(models: Sequence[str]) -> Dict[str, str]:
+    """``{"src.shop.models": "shop.models"}``: targets imported under the app's own name."""
+    out = {}
+    for target in models:
+        module = target.partition(":")[0]
+        canonical = canonical_module(module)
+        if canonical != module:
+            out[module] = canonical
     return out
 
 
