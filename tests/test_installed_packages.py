@@ -33,7 +33,7 @@ from tests.support.helpers import FIXTURES, ROOT, CliResult, assert_required_fac
 INSTALLED = FIXTURES / "installed"
 # (fixture project, installed editable?) in install order: acme_core before acme_billing
 PROJECTS = (
-    ("shop_wheel", False), ("shop_editable", True), ("src_layout", False),
+    ("shop_wheel", False), ("shop_editable", True), ("src_layout", True),
     ("acme_core", False), ("acme_billing", True), ("flask_shop", False),
     ("core_tables", False), ("lazy_models", False), ("no_models_installed", False),
 )
@@ -47,35 +47,42 @@ PLANT = re.compile(r"# <- SIDECAR: planted as `(?P<stmt>[^`]+)`: (?P<code>\w+) a
 class Scenario:
     project: str
     models: tuple[str, ...]  # the --models values
-    metadata: str  # "module:expression" of the MetaData that creates the test's database
+    metadata: str  # "module:expression" of the MetaData (or list) that creates the database
+    tables: tuple[str, ...]  # every table the models define: what discovery must find
     renamed: tuple[str, str, str]  # table, column in the models, its new name in the DB
     model_file: str | None  # where drift findings on that table point (None: Core only)
 
 
 SCENARIOS = {
     "wheel": Scenario("shop_wheel", ("shopwheel.models",), "shopwheel.models:Base.metadata",
+                      ("customers", "orders"),
                       ("customers", "display_name", "full_name"), "shopwheel/models.py"),
     "editable": Scenario("shop_editable", ("shopedit.models",), "shopedit.models:Base.metadata",
+                         ("accounts", "invoices"),
                          ("accounts", "plan", "plan_code"), "shopedit/models.py"),
     "src_layout": Scenario("src_layout", ("srcshop.models",), "srcshop.models:Base.metadata",
+                           ("products", "suppliers"),
                            ("products", "sku", "stock_code"), "srcshop/models.py"),
     "namespace": Scenario("acme_billing", ("acme.billing.models",),
-                          "acme.billing.models:Base.metadata",
+                          "acme.billing.models:Base.metadata", ("ledger_entries", "ledgers"),
                           ("ledger_entries", "memo", "note"), "acme/billing/models.py"),
     "flask_sqlalchemy": Scenario("flask_shop", ("flaskshop.models",),
-                                 "flaskshop.models:db.metadata",
+                                 # binds share the test's one database file
+                                 "flaskshop.models:list(db.metadatas.values())",
+                                 ("addresses", "audit_events", "users"),
                                  ("addresses", "street", "street_line"), "flaskshop/models.py"),
     "core_tables": Scenario("core_tables", ("coreshop.tables",), "coreshop.tables:metadata",
+                            ("audit_log", "stock", "warehouses"),
                             ("warehouses", "city", "town"), None),
     "lazy_models": Scenario("lazy_models", ("lazyshop.models",),
-                            "lazyshop.models:base.Base.metadata",
+                            "lazyshop.models:base.Base.metadata", ("posts", "tags"),
                             ("posts", "title", "headline"), "lazyshop/models/posts.py"),
 }
 
 
 def _fixture_key(variant: str) -> str:
     digest = hashlib.sha256()
-    for part in (variant, *REQUIREMENTS, sys.version, str(ROOT)):
+    for part in (variant, *REQUIREMENTS, repr(PROJECTS), sys.version, str(ROOT)):
         digest.update(part.encode() + b"\0")
     for path in sorted(INSTALLED.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -153,7 +160,10 @@ def _database(python: Path, workdir: Path, scenario: Scenario) -> str:
     module, _, expression = scenario.metadata.partition(":")
     script = (f"import importlib\nfrom sqlalchemy import create_engine\n"
               f"m = importlib.import_module({module!r})\n"
-              f"m.{expression}.create_all(create_engine({'sqlite:///' + str(path)!r}))\n")
+              f"found = eval({expression!r}, vars(m))\n"
+              f"engine = create_engine({'sqlite:///' + str(path)!r})\n"
+              "for md in found if isinstance(found, list) else [found]:\n"
+              "    md.create_all(engine)\n")
     subprocess.run([str(python), "-c", script], check=True, timeout=120, cwd=workdir)
     return f"sqlite:///{path}"
 
@@ -173,6 +183,19 @@ def _marked(project: str) -> dict[str, str | int | None]:
     raise AssertionError(f"no planted line in {project}")
 
 
+def test_the_venv_holds_each_kind_of_install(good_python: Path) -> None:
+    """What the scenarios claim to cover: copies in site-packages, an editable install by a
+    ``.pth`` path entry (the src/ layout) and by setuptools' finder hook (the others)."""
+    site = next(good_python.parent.parent.glob("lib/python*/site-packages"))
+    assert (site / "shopwheel" / "models.py").is_file()
+    assert (site / "acme" / "core" / "base.py").is_file()
+    pth = (site / "__editable__.src_shop-1.0.0.pth").read_text().strip()
+    assert pth.endswith("src") and Path(pth, "srcshop", "models.py").is_file()
+    assert (site / "__editable___shop_editable_1_0_0_finder.py").is_file()
+    assert (site / "__editable___acme_billing_1_0_0_finder.py").is_file()
+    assert not (site / "acme" / "billing").exists()  # the namespace has two portions
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_installed_models_are_found_and_compared(name: str, good_python: Path,
                                                  tmp_path: Path) -> None:
@@ -182,7 +205,7 @@ def test_installed_models_are_found_and_compared(name: str, good_python: Path,
     assert result.returncode == 0, result.stdout
     assert not result.findings("SQLA130")
     mappers = result.check("mappers")["observed"]
-    assert scenario.renamed[0] in mappers["table_names"]
+    assert sorted(mappers["table_names"]) == sorted(scenario.tables)
     drift = result.check("schema_drift")
     assert drift["status"] == "pass", drift
     assert not drift["findings"]

@@ -132,7 +132,12 @@ def discover(locator: Locator, targets: List[Tuple[str, Any]]) -> Dict[str, Any]
     metadatas: Dict[int, Tuple[str, Any]] = {}
     registries: Dict[int, Tuple[str, Any]] = {}
 
+    direct_mappers: Dict[int, Any] = {}  # SQLAlchemy 1.3 has no registry to list them
+
     def add(source: str, obj: Any) -> None:
+        mapper = _mapper_of(obj)
+        if mapper is not None:
+            direct_mappers.setdefault(id(mapper), mapper)
         for how, found in _candidates(obj):
             if _is_registry(found):
                 if id(found) in registries:
@@ -180,6 +185,8 @@ def discover(locator: Locator, targets: List[Tuple[str, Any]]) -> Dict[str, Any]
                         table.metadata))
 
     mappers = [m for _, reg in registries.values() for m in list(reg.mappers)]
+    listed = {id(m) for m in mappers}
+    mappers += [m for key, m in direct_mappers.items() if key not in listed]
     classes = sorted({"%s.%s" % (m.class_.__module__, m.class_.__qualname__)
                       for m in mappers})
     entries = sorted(metadatas.values(), key=lambda e: e[0])
