@@ -111,15 +111,14 @@ TWO_MODULES = ({"name": "app.helpers", "path_entry": "/app"},
 
 
 def _nothing_mapped_hint(f: Facts) -> str:
-    imported = f.get("imported") or f.get("targets") or "the --models modules"
+    imported = f.get("targets") or "the --models modules"
     text = (f"Nothing mapped was found after importing {imported}. Point --models at the "
             "module(s) that define the model classes, or at `module:attribute` for the "
             "declarative base, `db` object or MetaData.")
     if f.get("empty_metadata"):
         text += (f" {f.get('empty_metadata')} has no tables: the model classes were never "
                  "imported (an app factory or a function that imports them does not run "
-                 "here): add the module(s) that define them, one more --models each, after "
-                 f"--models {f.get('targets')}.")
+                 "here); add the module(s) that define them, one more --models each.")
     return text
 
 
@@ -914,9 +913,9 @@ modules.
       base (DeclarativeBase subclass or declarative_base() result), mapped class,
       Flask-SQLAlchemy db in its attributes, in every imported module of package(s) app and
       in the registries of their mapped classes: found none
-      fix: Nothing mapped was found after importing app.models (app/models.py). Point --models
-      at the module(s) that define the model classes, or at `module:attribute` for the
-      declarative base, `db` object or MetaData.
+      fix: Nothing mapped was found after importing app.models. Point --models at the module(s)
+      that define the model classes, or at `module:attribute` for the declarative base, `db`
+      object or MetaData.
 ```
 """,
     ),
