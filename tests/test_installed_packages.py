@@ -45,7 +45,7 @@ PLANT = re.compile(r"# <- SIDECAR: planted as `(?P<stmt>[^`]+)`: (?P<code>\w+) a
 
 @dataclass(frozen=True)
 class Scenario:
-    project: str
+    project: str  # the fixture project (its first planted line is this scenario's bug)
     models: tuple[str, ...]  # the --models values
     metadata: str  # "module:expression" of the MetaData (or list) that creates the database
     tables: tuple[str, ...]  # every table the models define: what discovery must find
@@ -77,6 +77,9 @@ SCENARIOS = {
     "lazy_models": Scenario("lazy_models", ("lazyshop.models",),
                             "lazyshop.models:base.Base.metadata", ("posts", "tags"),
                             ("posts", "title", "headline"), "lazyshop/models/posts.py"),
+    "lazy_exports": Scenario("lazy_models", ("lazyshop.catalog",),
+                             "lazyshop.catalog:Item.metadata", ("categories", "items"),
+                             ("items", "name", "title"), "lazyshop/catalog/items.py"),
 }
 
 
@@ -158,9 +161,9 @@ def _database(python: Path, workdir: Path, scenario: Scenario) -> str:
     """A SQLite file made by the models' own ``metadata.create_all`` (the test's database)."""
     path = workdir / "app.sqlite"
     module, _, expression = scenario.metadata.partition(":")
-    script = (f"import importlib\nfrom sqlalchemy import create_engine\n"
-              f"m = importlib.import_module({module!r})\n"
-              f"found = eval({expression!r}, vars(m))\n"
+    script = (f"from {module} import *\n"  # a lazy package's __all__ loads its models
+              "from sqlalchemy import create_engine\n"
+              f"found = {expression}\n"
               f"engine = create_engine({'sqlite:///' + str(path)!r})\n"
               "for md in found if isinstance(found, list) else [found]:\n"
               "    md.create_all(engine)\n")
@@ -168,8 +171,9 @@ def _database(python: Path, workdir: Path, scenario: Scenario) -> str:
     return f"sqlite:///{path}"
 
 
-def _marked(project: str) -> dict[str, str | int | None]:
-    """The planted line: file relative to the package root, line, code, class, attribute."""
+def _marked(project: str, target: str) -> dict[str, str | int | None]:
+    """The planted line in ``target``'s module or package: file relative to the package
+    root, line, code, class, attribute."""
     root = INSTALLED / project
     for path in sorted(root.rglob("*.py")):
         for number, line in enumerate(path.read_text().splitlines(), start=1):
@@ -178,6 +182,8 @@ def _marked(project: str) -> dict[str, str | int | None]:
                 rel = path.relative_to(root)
                 if rel.parts[0] == "src":
                     rel = rel.relative_to("src")
+                if not str(rel).startswith(target.replace(".", "/")):
+                    continue
                 return {"file": str(rel), "line": number, "code": m["code"],
                         "owner": m["owner"], "attribute": m["attr"]}
     raise AssertionError(f"no planted line in {project}")
@@ -234,7 +240,7 @@ def test_a_column_renamed_behind_the_installed_apps_back(name: str, good_python:
 def test_a_planted_bug_in_an_installed_package_is_located(name: str, broken_python: Path,
                                                           tmp_path: Path) -> None:
     scenario = SCENARIOS[name]
-    marked = _marked(scenario.project)
+    marked = _marked(scenario.project, scenario.models[0])
     result = _check(broken_python, tmp_path, scenario.models)
     assert result.returncode == 1, result.stdout
     found = result.findings(str(marked["code"]))

@@ -202,6 +202,10 @@ def run_models_import(ctx: Context) -> CheckOutcome:
         ok = ok and imported
         if imported:
             targets.append((target, obj))
+    lazy_ok, lazy_findings = discover.load_lazy_exports(targets, locator)
+    ok = ok and lazy_ok
+    for raw in lazy_findings:
+        out.add(raw)
     _reserved_attribute_lint(locator, out)
     _double_imports(locator, out)
     ctx.targets = targets

@@ -25,6 +25,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ...protocol import finding
 from ...source.locate import Locator, canonical_module
+from . import classify
+from .capture import WarningRecorder
 
 # what step 1-4 look for, in the words of a finding that found none of it
 LOOKED_FOR = ("MetaData, Table, registry, declarative base (DeclarativeBase subclass or "
@@ -253,3 +255,41 @@ def nothing_mapped(targets: List[Tuple[str, Any]], models: Sequence[str],
         facts={"targets": ", ".join(models), "imported": "; ".join(imported),
                "looked_for": LOOKED_FOR, "empty_metadata": ", ".join(empty)},
     )
+
+
+def load_lazy_exports(targets: List[Tuple[str, Any]],
+                      locator: Locator) -> Tuple[bool, List[Dict[str, Any]]]:
+    """Resolve the names a lazy models package exports, as ``from pkg.models import *`` would.
+
+    A package with a module-level ``__getattr__`` (PEP 562) and ``__all__`` imports each
+    model module only when its name is first read, so after ``import pkg.models`` no model
+    is mapped yet (the app itself reads them all later). Reading the names in ``__all__`` is
+    the package's own, documented way to load them; what that raises or warns is a finding
+    like any import's. (ok, raw findings).
+    """
+    ok = True
+    out: List[Dict[str, Any]] = []
+    for target, module in targets:
+        if not isinstance(module, types.ModuleType):
+            continue
+        namespace = vars(module)
+        exported = namespace.get("__all__")
+        if not callable(namespace.get("__getattr__")) or not isinstance(
+                exported, (list, tuple)):
+            continue
+        for name in [n for n in exported if isinstance(n, str) and n not in namespace]:
+            where = "%s:%s" % (target, name)
+            with WarningRecorder() as recorder:
+                try:
+                    getattr(module, name)
+                    error: Optional[BaseException] = None
+                except Exception as exc:  # the lazy import failed: the app's own error
+                    error = exc
+            out.extend(raw for raw in (classify.from_warning(w, "import", where, locator)
+                                       for w in recorder.take()) if raw is not None)
+            if error is not None:
+                ok = False
+                raw = classify.from_exception(error, "import", where, locator)
+                raw.setdefault("facts", {}).setdefault("app_path", locator.app_path)
+                out.append(raw)
+    return ok, out
