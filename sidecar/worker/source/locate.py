@@ -206,8 +206,9 @@ def canonical_module(name: str) -> str:
         parts.insert(0, os.path.basename(folder))
         folder = os.path.dirname(folder)
     canonical = ".".join(parts)
-    if not parts or canonical == name or not (name.endswith("." + canonical)
-                                              or canonical.endswith("." + name)):
+    # only leading folders that are not packages are dropped (``src.``): a longer name
+    # would be a guess at how the app imports itself
+    if not parts or not name.endswith("." + canonical):
         return name
     top_dir = os.path.join(folder, parts[0])
     if sys.modules.get(parts[0]) is not None:
