@@ -137,10 +137,14 @@ def discover(locator: Locator, targets: List[Tuple[str, Any]]) -> Dict[str, Any]
     direct_mappers: Dict[int, Any] = {}  # SQLAlchemy 1.3 has no registry to list them
 
     def add(source: str, obj: Any) -> None:
-        mapper = _mapper_of(obj)
+        try:
+            mapper = _mapper_of(obj)
+            candidates = _candidates(obj)
+        except Exception:  # a proxy whose __class__ raises (outside an app context)
+            return
         if mapper is not None:
             direct_mappers.setdefault(id(mapper), mapper)
-        for how, found in _candidates(obj):
+        for how, found in candidates:
             if _is_registry(found):
                 if id(found) in registries:
                     continue
