@@ -139,3 +139,22 @@ def test_the_daemon_places_a_dump_inside_an_installed_app_package(tmp_path: Path
 def test_the_target_packages_are_their_top_level_names() -> None:
     assert locate.target_packages(["shop.models", "shop.db:db", "acme.billing.models",
                                    "flat"]) == ("shop", "acme", "flat")
+
+
+def test_the_daemon_places_a_dump_in_a_package_folder_the_worker_reported(
+        tmp_path: Path) -> None:
+    """An editable install lives outside site-packages: the names alone cannot tell, the
+    [folder, import base] pairs of the worker's hello can."""
+    app, site = _installed_app(tmp_path)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (site / "shop").rename(checkout / "shop")  # the package is now only in the checkout
+    dump = subprocess.run([sys.executable, "-c", "import shop.models"], capture_output=True,
+                          text=True, timeout=60, check=True, cwd=app,
+                          env={**os.environ,
+                               "PYTHONPATH": os.pathsep.join([str(checkout), str(site)])}
+                          ).stderr
+    assert tracebacks.user_frame_from_dump(dump, str(app), ["shop.models"]) is None
+    roots = [[os.path.realpath(checkout / "shop"), os.path.realpath(checkout)]]
+    assert tracebacks.user_frame_from_dump(dump, str(app), ["shop.models"], roots) == (
+        os.path.join("shop", "models.py"), 5)

@@ -13,18 +13,21 @@ _HEADER = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-f]+ .*\(most recent ca
                      re.M)
 
 
-def user_frame_from_dump(stderr: str, app_path: str,
-                         targets: Sequence[str] = ()) -> tuple[str, int] | None:
+def user_frame_from_dump(stderr: str, app_path: str, targets: Sequence[str] = (),
+                         roots: Sequence[Sequence[str]] = ()) -> tuple[str, int] | None:
     """(relative file, line) of the innermost app frame in the last faulthandler dump.
 
     ``targets`` (the ``--models`` values) make a frame in ``site-packages/<their package>/``
-    the app's, as in the worker.
+    the app's, as in the worker; ``roots`` ([folder, import base] from the worker's hello)
+    add the packages' folders elsewhere (editable installs, namespace portions).
 
     faulthandler prints the most recent call first; with several threads the main thread's
     block is the one that contains the import machinery, which we prefer.
     """
     app_path = os.path.realpath(app_path)
     packages = target_packages(targets)
+    pairs = [(str(r[0]), str(r[1])) for r in roots if len(r) == 2]
+    folders = [folder for folder, _ in pairs]
     headers = list(_HEADER.finditer(stderr))
     if not headers:
         return None
@@ -34,8 +37,8 @@ def user_frame_from_dump(stderr: str, app_path: str,
     blocks.sort(key=lambda b: "importlib" not in b)  # the importing thread first
     for block in blocks:
         for m in _FRAME.finditer(block):
-            if is_app_file(m.group("file"), app_path, packages):
-                return app_relative(m.group("file"), app_path), int(m.group("line"))
+            if is_app_file(m.group("file"), app_path, packages, folders):
+                return app_relative(m.group("file"), app_path, pairs), int(m.group("line"))
     return None
 
 
