@@ -75,3 +75,86 @@ def test_the_worker_asks_the_same_function(tmp_path: Path) -> None:
         path = str(app / name)
         assert locator.is_user_file(path) == is_app_file(path, os.path.realpath(app))
     assert locate.is_app_file is is_app_file
+
+
+def _installed_app(tmp_path: Path) -> tuple[Path, Path]:
+    """A package ``shop`` installed into a site-packages outside the app path, beside a
+    library ``libdump`` that the app calls (which dumps the stack, as the worker does)."""
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    (site / "shop").mkdir(parents=True)
+    (site / "shop" / "__init__.py").write_text("")
+    (site / "libdump.py").write_text(textwrap.dedent("""\
+        import faulthandler
+        import sys
+
+
+        def dump():
+            faulthandler.dump_traceback(sys.stderr, all_threads=True)
+    """))
+    (site / "shop" / "models.py").write_text(textwrap.dedent("""\
+        import libdump
+
+
+        def build():
+            libdump.dump()  # the app's line
+
+
+        build()
+    """))
+    app = tmp_path / "workdir"
+    app.mkdir()
+    return app, site
+
+
+def test_the_targets_packages_are_the_app_wherever_installed(tmp_path: Path) -> None:
+    app, site = _installed_app(tmp_path)
+    models = str(site / "shop" / "models.py")
+    assert not is_app_file(models, str(app))  # without the targets: a library like any
+    assert is_app_file(models, str(app), packages=("shop",))
+    assert is_app_file(str(site / "shop.py"), str(app), packages=("shop",))  # a module
+    assert not is_app_file(str(site / "libdump.py"), str(app), packages=("shop",))
+    assert not is_app_file(str(site / "shopping" / "x.py"), str(app), packages=("shop",))
+    sqla = os.path.join(str(site), "sqlalchemy", "orm", "decl_api.py")
+    assert not is_app_file(sqla, str(app), packages=("shop", "app"))  # dependencies stay
+    # the folders the app's interpreter reports (an editable install, a namespace portion)
+    elsewhere = tmp_path / "checkout" / "shop" / "models.py"
+    assert is_app_file(str(elsewhere), str(app), roots=(str(tmp_path / "checkout" / "shop"),))
+    assert locate.app_relative(models, str(app)) == os.path.join("shop", "models.py")
+    assert locate.app_relative(str(elsewhere), str(app), (
+        (str(tmp_path / "checkout" / "shop"), str(tmp_path / "checkout")),)) == os.path.join(
+        "shop", "models.py")
+
+
+def test_the_daemon_places_a_dump_inside_an_installed_app_package(tmp_path: Path) -> None:
+    app, site = _installed_app(tmp_path)
+    dump = subprocess.run([sys.executable, "-c", "import shop.models"], capture_output=True,
+                          text=True, timeout=60, check=True, cwd=app,
+                          env={**os.environ, "PYTHONPATH": str(site)}).stderr
+    assert "libdump.py" in dump
+    assert tracebacks.user_frame_from_dump(dump, str(app)) is None  # no target: not placed
+    assert tracebacks.user_frame_from_dump(dump, str(app), ["shop.models:db"]) == (
+        os.path.join("shop", "models.py"), 5)
+
+
+def test_the_target_packages_are_their_top_level_names() -> None:
+    assert locate.target_packages(["shop.models", "shop.db:db", "acme.billing.models",
+                                   "flat"]) == ("shop", "acme", "flat")
+
+
+def test_the_daemon_places_a_dump_in_a_package_folder_the_worker_reported(
+        tmp_path: Path) -> None:
+    """An editable install lives outside site-packages: the names alone cannot tell, the
+    [folder, import base] pairs of the worker's hello can."""
+    app, site = _installed_app(tmp_path)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (site / "shop").rename(checkout / "shop")  # the package is now only in the checkout
+    dump = subprocess.run([sys.executable, "-c", "import shop.models"], capture_output=True,
+                          text=True, timeout=60, check=True, cwd=app,
+                          env={**os.environ,
+                               "PYTHONPATH": os.pathsep.join([str(checkout), str(site)])}
+                          ).stderr
+    assert tracebacks.user_frame_from_dump(dump, str(app), ["shop.models"]) is None
+    roots = [[os.path.realpath(checkout / "shop"), os.path.realpath(checkout)]]
+    assert tracebacks.user_frame_from_dump(dump, str(app), ["shop.models"], roots) == (
+        os.path.join("shop", "models.py"), 5)

@@ -141,10 +141,16 @@ def test_module_level_metadata_is_discovered() -> None:
     assert result.check("mappers")["observed"]["tables"] >= 1
 
 
-def test_no_models_is_a_warning() -> None:
+def test_no_models_is_an_error_saying_what_was_imported_and_looked_for() -> None:
     result = check_fixture("no_models")
-    assert result.returncode == 0
-    assert result.findings("SQLA130")[0]["severity"] == "warning"
+    assert result.returncode == 1, result.stdout
+    found = result.findings("SQLA130")[0]
+    assert found["severity"] == "error"
+    assert "app.models (" in found["message"] and "models.py)" in found["message"]
+    for looked_for in ("MetaData", "Table", "registry", "declarative base",
+                       "Flask-SQLAlchemy db"):
+        assert looked_for in found["message"]
+    assert result.check("schema_drift")["status"] != "pass"
 
 
 def test_module_that_does_not_exist_is_a_finding() -> None:

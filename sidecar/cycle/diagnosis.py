@@ -122,16 +122,21 @@ def _output_tail(run: WorkerRun, secrets: tuple[str, ...]) -> str | None:
 
 
 def _stuck_at(run: WorkerRun, settings: Settings) -> tuple[dict[str, Any], str]:
-    frame = tracebacks.user_frame_from_dump(run.stderr.text(), str(settings.app_path))
+    roots = (run.hello or {}).get("app_packages") or ()
+    frame = tracebacks.user_frame_from_dump(run.stderr.text(), str(settings.app_path),
+                                            settings.models, roots)
     if frame is None:
         return {}, ""
     rel, line = frame
     source = ""
-    try:
-        with open(os.path.join(settings.app_path, rel), encoding="utf-8") as fh:
-            source = fh.read().splitlines()[line - 1].strip()
-    except (OSError, IndexError, UnicodeDecodeError):
-        pass
+    # the file is relative to the app path, or to the folder of an installed package
+    for base in [str(settings.app_path), *(str(r[1]) for r in roots if len(r) == 2)]:
+        try:
+            with open(os.path.join(base, rel), encoding="utf-8") as fh:
+                source = fh.read().splitlines()[line - 1].strip()
+            break
+        except (OSError, IndexError, UnicodeDecodeError):
+            continue
     text = f"It was at {rel}:{line}" + (f" (`{source}`)." if source else ".")
     return {"file": rel, "line": line}, text
 

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 
-from sidecar.worker.source.locate import is_app_file
+from sidecar.worker.source.locate import app_relative, is_app_file, target_packages
 
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>.+)$', re.M)
 _HEADER = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-f]+ .*\(most recent call first\):$",
                      re.M)
 
 
-def user_frame_from_dump(stderr: str, app_path: str) -> tuple[str, int] | None:
+def user_frame_from_dump(stderr: str, app_path: str, targets: Sequence[str] = (),
+                         roots: Sequence[Sequence[str]] = ()) -> tuple[str, int] | None:
     """(relative file, line) of the innermost app frame in the last faulthandler dump.
+
+    ``targets`` (the ``--models`` values) make a frame in ``site-packages/<their package>/``
+    the app's, as in the worker; ``roots`` ([folder, import base] from the worker's hello)
+    add the packages' folders elsewhere (editable installs, namespace portions).
 
     faulthandler prints the most recent call first; with several threads the main thread's
     block is the one that contains the import machinery, which we prefer.
     """
     app_path = os.path.realpath(app_path)
+    packages = target_packages(targets)
+    pairs = [(str(r[0]), str(r[1])) for r in roots if len(r) == 2]
+    folders = [folder for folder, _ in pairs]
     headers = list(_HEADER.finditer(stderr))
     if not headers:
         return None
@@ -28,9 +37,8 @@ def user_frame_from_dump(stderr: str, app_path: str) -> tuple[str, int] | None:
     blocks.sort(key=lambda b: "importlib" not in b)  # the importing thread first
     for block in blocks:
         for m in _FRAME.finditer(block):
-            if is_app_file(m.group("file"), app_path):
-                rel = os.path.relpath(os.path.realpath(m.group("file")), app_path)
-                return rel, int(m.group("line"))
+            if is_app_file(m.group("file"), app_path, packages, folders):
+                return app_relative(m.group("file"), app_path, pairs), int(m.group("line"))
     return None
 
 

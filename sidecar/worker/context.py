@@ -28,6 +28,8 @@ class Context:
     models_ok: bool = False  # every target imported and mappers configured
     models_error: Optional[str] = None  # why not, for checks that depend on models
     metadatas: List[Any] = field(default_factory=list)  # discovered sqlalchemy MetaData
+    # where each of ``metadatas`` was found (same order), e.g. "pkg.models:Base.metadata"
+    metadata_sources: List[str] = field(default_factory=list)
     mappers: List[Any] = field(default_factory=list)  # every configured Mapper
     # database →
     engine: Any = None  # the run's Engine, after a successful connection

@@ -46,6 +46,19 @@ def _versions() -> Dict[str, Optional[str]]:
     return out
 
 
+def _app_packages(config: Dict[str, Any]) -> List[List[str]]:
+    """[folder, import base] of the targets' packages as this interpreter finds them (no app
+    code runs), so the daemon can place a hang in an editable install or a namespace
+    portion outside site-packages, where the names alone do not tell."""
+    from .source.locate import package_roots, target_packages
+
+    try:
+        return [list(pair) for pair in package_roots(target_packages(config.get("models")
+                                                                     or []))]
+    except Exception:  # a broken finder of the app's: the names still place site-packages
+        return []
+
+
 def _prepare(config: Dict[str, Any]) -> None:
     """Work where the app works: its folder first on sys.path, as ``python -m`` would."""
     app_path = config["app_path"]
@@ -143,7 +156,8 @@ def main() -> int:
 
     _prepare(config)
     versions = _versions()
-    channel.send(HELLO, protocol=PROTOCOL_VERSION, versions=versions, pid=os.getpid())
+    channel.send(HELLO, protocol=PROTOCOL_VERSION, versions=versions, pid=os.getpid(),
+                 app_packages=_app_packages(config))
     ctx = Context(config, emit_phase)
     caches = config.get("cache") or {}
     checks = selected(config.get("checks") or ())

@@ -3,7 +3,8 @@
 Both sides import this module (the daemon as ``sidecar.worker.protocol``), so event names,
 the version and the shape of a check result are written once. Standard library only.
 
-Events, in order: ``hello`` (PROTOCOL_VERSION, versions, pid), ``versions`` (updated after
+Events, in order: ``hello`` (PROTOCOL_VERSION, versions, pid, app_packages: [folder, import
+base] of the targets' packages), ``versions`` (updated after
 the Alembic fallback), then per check ``phase`` (what is running now, so a hang or crash can
 be placed), ``cache`` (what the check keeps for its next run, handed back as
 ``config["cache"][name]``) and ``check`` (its result); finally ``done``. Anything the app

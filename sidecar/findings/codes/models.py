@@ -110,6 +110,18 @@ TWO_MODULES = ({"name": "app.helpers", "path_entry": "/app"},
                {"name": "helpers", "path_entry": "/app/app"})
 
 
+def _nothing_mapped_hint(f: Facts) -> str:
+    imported = f.get("targets") or "the --models modules"
+    text = (f"Nothing mapped was found after importing {imported}. Point --models at the "
+            "module(s) that define the model classes, or at `module:attribute` for the "
+            "declarative base, `db` object or MetaData.")
+    if f.get("empty_metadata"):
+        text += (f" {f.get('empty_metadata')} has no tables: the model classes were never "
+                 "imported (an app factory or a function that imports them does not run "
+                 "here); add the module(s) that define them, one more --models each.")
+    return text
+
+
 def _missing_dependency_hint(f: Facts) -> str:
     missing = f.get("missing_module") or "?"
     top = missing.split(".")[0]
@@ -868,18 +880,24 @@ with `--severity SQLA121=warning`.
 """,
     ),
     Entry(
-        "SQLA130", "No SQLAlchemy models found", "warning", "mappers",
-        "Nothing mapped was found after importing {targets}. Point --models at the module(s) "
-        "that define the model classes (or `module:attribute` for the declarative base, "
-        "`db` object or MetaData).",
-        facts=("targets",),
+        "SQLA130", "No SQLAlchemy models found", "error", "mappers", _nothing_mapped_hint,
+        facts=("targets", "imported", "looked_for", "empty_metadata"),
+        samples={"targets": "app.models", "imported": "app.models (app/models.py)",
+                 "empty_metadata": ""},
         explanation="""\
 **What it means.** The `--models` modules imported without error, but no mapped class and no
-table was found afterwards. Nothing was actually checked.
+table was reachable from them afterwards: nothing was checked, so this is an error and the
+app is never reported ready. The message names what was imported (each module and its file)
+and what was looked for: a `MetaData`, `Table`, `registry`, declarative base
+(`DeclarativeBase` subclass or `declarative_base()` result), mapped class or
+Flask-SQLAlchemy `db` among the targets' attributes, in every imported module of the
+targets' top-level packages (wherever they are installed: site-packages, an editable
+install, a `src/` layout), and in the registries of their mapped classes.
 
 **Why it happens.** `--models` points at the wrong module (the app factory that imports
 models lazily inside a function, a `__init__.py` that imports nothing), or the models are
-only imported when the app is created.
+only imported when the app is created. A `db`/`Base` found with no tables (named in the
+message as empty MetaData) means the base was imported but the classes never were.
 
 **How to fix.** Point `--models` at the module(s) that define the classes, or at the
 declarative base / `db` / `MetaData` object with `module:attribute` (e.g.
@@ -889,12 +907,15 @@ modules.
 **Example** (`tests/fixtures/no_models`).
 
 ```text
-[warn] mappers (0.05s)
-  WARNING SQLA130 No SQLAlchemy models found
-      no mapped class or table found after importing app.models
-      fix: Nothing mapped was found after importing app.models. Point --models at the module(s) that
-      define the model classes (or `module:attribute` for the declarative base, `db` object or
-      MetaData).
+[FAIL] mappers (0.05s)
+  ERROR SQLA130 No SQLAlchemy models found
+      imported app.models (app/models.py); looked for MetaData, Table, registry, declarative
+      base (DeclarativeBase subclass or declarative_base() result), mapped class,
+      Flask-SQLAlchemy db in its attributes, in every imported module of package(s) app and
+      in the registries of their mapped classes: found none
+      fix: Nothing mapped was found after importing app.models. Point --models at the module(s)
+      that define the model classes, or at `module:attribute` for the declarative base, `db`
+      object or MetaData.
 ```
 """,
     ),

@@ -1,14 +1,16 @@
 """Point at the user's statement, not at SQLAlchemy's internals.
 
 Tracebacks and warnings end inside SQLAlchemy (or Flask-SQLAlchemy). We keep only frames in
-files under the app path that are not installed packages, then use the module's AST to move
-from the ``class`` line to the exact statement (``metadata = Column(...)``) the message names.
+the app's files (its ``--models`` packages wherever installed, and its source tree under the
+app path), then use the module's AST to move from the ``class`` line to the exact statement
+(``metadata = Column(...)``) the message names.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import importlib.util
 import os
 import sys
 import sysconfig
@@ -28,46 +30,234 @@ def _library_roots() -> Tuple[str, ...]:
 _LIB_ROOTS = _library_roots()
 
 
-def is_app_file(filename: Optional[str], app_path: str) -> bool:
-    """Is ``filename`` the app's own source? Under ``app_path`` (a real path), not an
-    installed package, the standard library or the sidecar's worker.
+def target_packages(targets: Iterable[str]) -> Tuple[str, ...]:
+    """The top-level package names of ``--models`` targets: ``pkg`` for ``pkg.models:db``."""
+    out: List[str] = []
+    for target in targets:
+        name = target.partition(":")[0].split(".")[0].strip()
+        if name and name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def package_roots(packages: Iterable[str]) -> Tuple[Tuple[str, str], ...]:
+    """Where the app's packages live, wherever installed: (folder or file, import base).
+
+    A top-level package's folders (every portion of a namespace package) or the file of a
+    top-level module, and the folders of imported subpackages that live elsewhere (an
+    editable portion of a namespace, served by setuptools' finder hook, is in no parent's
+    ``__path__``). The import base is the folder the dotted name starts from (the
+    ``sys.path`` entry): a finding names the file relative to it (``pkg/models.py``).
+    A top-level name not imported yet is asked of the import system's finders
+    (``find_spec`` of a top-level name runs no app code, and honours ``.pth`` entries and
+    finder hooks of editable installs). Real paths.
+    """
+    found: List[Tuple[str, str]] = []
+
+    def add(location: str, depth: int) -> None:
+        path = os.path.realpath(location)
+        if any(_under(path, root) for root, _ in found):
+            return
+        base = os.path.dirname(path)
+        for _ in range(depth):
+            base = os.path.dirname(base)
+        found.append((path, base))
+
+    wanted = set(packages)
+    for name in packages:
+        module = sys.modules.get(name)
+        spec = getattr(module, "__spec__", None) if module is not None else None
+        if spec is None:
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError, AttributeError):  # a broken finder: not ours
+                spec = None
+        if spec is None:
+            continue
+        locations = list(getattr(module, "__path__", None) or spec.submodule_search_locations
+                         or [])
+        for location in locations:
+            if os.path.isdir(location):  # not a finder's placeholder entry
+                add(location, 0)
+        if not locations and spec.origin and os.path.isfile(spec.origin):
+            add(spec.origin, 0)
+    for name, module in sorted(list(sys.modules.items()), key=lambda item: item[0]):
+        if "." not in name or name.split(".")[0] not in wanted:
+            continue
+        depth = name.count(".")
+        for location in list(getattr(module, "__path__", None) or []):
+            if os.path.isdir(location):
+                add(location, depth)
+        filename = getattr(module, "__file__", None)
+        if filename and os.path.isfile(filename) and not getattr(module, "__path__", None):
+            add(filename, depth)
+    return tuple(found)
+
+
+def _in_library_dir(parts: Sequence[str]) -> Optional[int]:
+    """Index of the innermost ``site-packages``/``dist-packages`` part of a path, if any."""
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] in ("site-packages", "dist-packages"):
+            return i
+    return None
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + os.sep)
+
+
+def is_app_file(filename: Optional[str], app_path: str, packages: Sequence[str] = (),
+                roots: Sequence[str] = ()) -> bool:
+    """Is ``filename`` the app's own source?
+
+    The app's code is the ``--models`` targets' top-level packages wherever they are
+    installed (``packages``: their names; ``roots``: their directories, when the app's
+    interpreter could tell), plus the files under ``app_path`` (a real path) that are not
+    an installed package, the standard library or the sidecar's worker. Everything else
+    (SQLAlchemy, Flask-SQLAlchemy, Alembic, the app's other dependencies) is a library.
 
     Asked by the worker (which frame to point at) and by the daemon (where a faulthandler
-    dump of the worker was stuck); both load this file, so both answer the same.
+    dump of the worker was stuck); both load this file, so both answer the same. The daemon
+    knows only the names: a frame in ``site-packages/<package>/`` is the app's.
     """
     if not filename or filename.startswith("<"):
         return False
     path = os.path.realpath(filename)
-    if not (path == app_path or path.startswith(app_path + os.sep)):
-        return False
     if path.startswith(_WORKER_DIR + os.sep):
         return False
+    if any(_under(path, root) for root in roots):
+        return True
     parts = path.split(os.sep)
-    if "site-packages" in parts or "dist-packages" in parts:
+    lib = _in_library_dir(parts)
+    if lib is not None:
+        top = parts[lib + 1] if lib + 1 < len(parts) else ""
+        return bool(top) and (top[:-3] if top.endswith(".py") else top) in packages
+    if not _under(path, app_path):
         return False
     # an app path that *contains* a venv (./.venv) must not make libraries user code
     return not any(path.startswith(root + os.sep) for root in _LIB_ROOTS)
 
 
+def app_relative(filename: str, app_path: str,
+                 roots: Sequence[Tuple[str, str]] = ()) -> str:
+    """How a finding names the app's file: relative to the app path for its source tree,
+    else relative to the folder that holds the package (``pkg/models.py`` for
+    ``site-packages/pkg/models.py``, an editable install or a namespace portion)."""
+    path = os.path.realpath(filename)
+    parts = path.split(os.sep)
+    lib = _in_library_dir(parts)
+    if _under(path, app_path) and lib is None and not any(
+            path.startswith(root + os.sep) for root in _LIB_ROOTS):
+        return os.path.relpath(path, app_path)
+    for root, base in sorted(roots, key=lambda pair: len(pair[0]), reverse=True):
+        if _under(path, root):
+            return os.path.relpath(path, base)
+    if lib is not None and lib + 1 < len(parts):
+        return os.sep.join(parts[lib + 1:])
+    try:
+        return os.path.relpath(path, app_path)
+    except ValueError:
+        return path
+
+
+def _module_file(name: str) -> Optional[str]:
+    """The file ``import name`` would run, found on ``sys.path`` without running any code
+    (no parent package is imported: a wrong spelling must not execute the app under it)."""
+    from importlib.machinery import PathFinder
+
+    path: Optional[List[str]] = None
+    spec = None
+    parts = name.split(".")
+    for i in range(len(parts)):
+        try:
+            spec = PathFinder.find_spec(".".join(parts[: i + 1]), path)
+        except (ImportError, ValueError, AttributeError):
+            return None
+        if spec is None:
+            return None
+        if i < len(parts) - 1:
+            locations = spec.submodule_search_locations
+            if locations is None:
+                return None
+            path = list(locations)
+    origin = getattr(spec, "origin", None)
+    return os.path.realpath(origin) if origin and os.path.isfile(origin) else None
+
+
+def canonical_module(name: str) -> str:
+    """The name the app itself imports ``name``'s file by, when ``--models`` spells it
+    through a folder that is not a package (``src.shop.models`` for a ``src/`` layout whose
+    ``shop`` is importable, or installed editable).
+
+    Importing one file under two names runs it twice: the second run redefines every table
+    ("Table 'x' is already defined") and the app would be blamed for the worker's spelling.
+    The file's own package chain (folders with ``__init__.py``) gives the name; it is used
+    only when that top-level package is importable and is that very folder. Otherwise, and
+    for a name already imported, ``name`` is returned unchanged.
+    """
+    if name in sys.modules:
+        return name
+    filename = _module_file(name)
+    if filename is None:
+        return name
+    folder, leaf = os.path.split(filename)
+    parts = [] if leaf == "__init__.py" else [os.path.splitext(leaf)[0]]
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        parts.insert(0, os.path.basename(folder))
+        folder = os.path.dirname(folder)
+    canonical = ".".join(parts)
+    # only leading folders that are not packages are dropped (``src.``): a longer name
+    # would be a guess at how the app imports itself
+    if not parts or not name.endswith("." + canonical):
+        return name
+    top_dir = os.path.join(folder, parts[0])
+    if sys.modules.get(parts[0]) is not None:
+        where = list(getattr(sys.modules[parts[0]], "__path__", None) or [])
+    else:
+        try:
+            spec = importlib.util.find_spec(parts[0])  # top-level: runs no app code
+        except (ImportError, ValueError, AttributeError):
+            return name
+        where = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not any(os.path.realpath(w) == os.path.realpath(top_dir) for w in where):
+        return name
+    return canonical
+
+
 class Locator:
     """Knows the app path; answers "is this the user's file" and "which line is it"."""
 
-    def __init__(self, app_path: str) -> None:
+    def __init__(self, app_path: str, targets: Sequence[str] = ()) -> None:
         self.app_path = os.path.realpath(app_path)
+        # as spelled, and as the app names them (``src.shop.models`` is ``shop.models``)
+        self.packages = target_packages(list(targets) + [
+            canonical_module(t.partition(":")[0]) for t in targets])
+        self._roots: Tuple[Tuple[str, str], ...] = ()
+        self._roots_at = -1  # len(sys.modules) when the roots were last computed
         self._ast_cache: Dict[str, Optional[ast.Module]] = {}
         self._source_cache: Dict[str, List[str]] = {}
 
     # --- files -------------------------------------------------------------------------
 
+    @property
+    def package_roots(self) -> Tuple[Tuple[str, str], ...]:
+        """(folder or file, import base) of the app's packages, refreshed when modules were
+        imported since (a namespace package gains portions, an editable subpackage appears)."""
+        if self.packages and self._roots_at != len(sys.modules):
+            self._roots_at = len(sys.modules)
+            self._roots = package_roots(self.packages)
+        return self._roots
+
+    @property
+    def roots(self) -> Tuple[str, ...]:
+        """The folders (and top-level module files) of the app's packages."""
+        return tuple(root for root, _ in self.package_roots)
+
     def is_user_file(self, filename: Optional[str]) -> bool:
-        return is_app_file(filename, self.app_path)
+        return is_app_file(filename, self.app_path, self.packages, self.roots)
 
     def relative(self, filename: str) -> str:
-        path = os.path.realpath(filename)
-        try:
-            return os.path.relpath(path, self.app_path)
-        except ValueError:
-            return path
+        return app_relative(filename, self.app_path, self.package_roots)
 
     def user_frames(self, frames: Iterable[Any]) -> List[Tuple[str, int]]:
         """(filename, lineno) of user frames, outermost first; accepts traceback summaries."""

@@ -58,6 +58,7 @@ def parse_target(target: str) -> Tuple[str, Optional[str]]:
 def _import_target(ctx: Context, locator: locate.Locator, target: str,
                    out: Findings) -> Tuple[bool, Any]:
     module_name, attr = parse_target(target)
+    module_name = locate.canonical_module(module_name)  # never one file under two names
     ctx.emit_phase("importing %s" % target)
     with WarningRecorder() as recorder:
         try:
@@ -192,7 +193,7 @@ def _double_imports(locator: locate.Locator, out: Findings) -> None:
 
 
 def run_models_import(ctx: Context) -> CheckOutcome:
-    locator = locate.Locator(ctx.app_path)
+    locator = locate.Locator(ctx.app_path, ctx.config.get("models") or [])
     out = Findings()
     targets: List[Tuple[str, Any]] = []
     ok = True
@@ -201,6 +202,10 @@ def run_models_import(ctx: Context) -> CheckOutcome:
         ok = ok and imported
         if imported:
             targets.append((target, obj))
+    lazy_ok, lazy_findings = discover.load_lazy_exports(targets, locator)
+    ok = ok and lazy_ok
+    for raw in lazy_findings:
+        out.add(raw)
     _reserved_attribute_lint(locator, out)
     _double_imports(locator, out)
     ctx.targets = targets
@@ -209,7 +214,8 @@ def run_models_import(ctx: Context) -> CheckOutcome:
     if not ok:
         ctx.models_error = "the models did not import (see models_import)"
     observed = {"targets": list(ctx.config.get("models") or []),
-                "imported": [name for name, _ in targets]}
+                "imported": [name for name, _ in targets],
+                "imported_as": discover.imported_as(ctx.config.get("models") or [])}
     return {"findings": out.items, "observed": observed}
 
 
@@ -246,12 +252,10 @@ def run_mappers(ctx: Context) -> CheckOutcome:
     ctx.emit_phase("discovering MetaData")
     found = discover.discover(locator, ctx.targets)
     ctx.metadatas = found["metadatas"]
+    ctx.metadata_sources = found["sources"]
     ctx.mappers = found["mappers"]
     _foreign_key_targets(ctx, locator, out)
-    if not found["observed"]["tables"] and not found["observed"]["mapped_classes"]:
-        targets = ", ".join(ctx.config.get("models") or [])
-        out.add(finding("SQLA130", "no mapped class or table found after importing %s"
-                        % targets, facts={"targets": targets}))
+    out.add(discover.nothing_mapped(ctx.targets, ctx.config.get("models") or [], found))
     # what blocks the later checks is the daemon's data, not a list of codes here: every
     # code's effective severity (catalog default + --severity); an unknown code is an error
     severities = ctx.config.get("severities") or {}
@@ -259,7 +263,8 @@ def run_mappers(ctx: Context) -> CheckOutcome:
     ctx.models_ok = configured and not errors and bool(ctx.metadatas)
     if not ctx.models_ok:
         ctx.models_error = (
-            "the mappers did not configure (see mappers)" if errors or not configured
-            else "no models were found"
+            "the mappers did not configure (see mappers)"
+            if not configured or any(f["code"] != "SQLA130" for f in errors)
+            else "no models were found (see mappers)"
         )
     return {"findings": out.items, "observed": found["observed"]}
