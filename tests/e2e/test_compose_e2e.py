@@ -124,6 +124,18 @@ class Stack:
         health = self.container(service)["State"].get("Health") or {}
         return "\n".join(entry.get("Output", "") for entry in health.get("Log") or [])
 
+    def health_log_with(self, service: str, *words: str, timeout: float = 180) -> str:
+        """The health log once a probe's output holds ``words``: the container turns unhealthy
+        after start_period + 3 probes, which on a loaded machine can come before the first
+        cycle ends ("first cycle pending"); the probes go on every 5 s. A deadline against
+        hangs, not a timing bound."""
+        deadline = time.monotonic() + timeout
+        log = self.health_log(service)
+        while not all(word in log for word in words) and time.monotonic() < deadline:
+            time.sleep(2)
+            log = self.health_log(service)
+        return log
+
 
 @pytest.fixture(scope="module")
 def stack():
@@ -196,9 +208,10 @@ def test_reserved_metadata_keeps_backend_unhealthy(stack: Stack) -> None:
         jobs = stack.container("jobs")["State"]
         assert jobs["Status"] == "created" and jobs["StartedAt"].startswith("0001-")
 
-        log = stack.health_log("backend")
+        log = stack.health_log_with("backend", "SQLA101", BACKEND_LINE)
         assert "SQLA101" in log and BACKEND_LINE in log, log
-        sidecar_log = stack.health_log("sidecar")  # `sidecar probe`: the fix comes along
+        # `sidecar probe`: the fix comes along
+        sidecar_log = stack.health_log_with("sidecar", "SQLA101", "event_metadata")
         assert "SQLA101" in sidecar_log and "event_metadata" in sidecar_log, sidecar_log
 
         status, body = _get(f"{stack.sidecar_url}/diagnose")
@@ -216,7 +229,7 @@ def test_unapplied_rename_is_reported_with_its_sql(stack: Stack) -> None:
         up = stack.up("good", migrate_to="0001", start_period="3s", wait_s=60)
         assert up.returncode != 0
         assert stack.container("jobs")["State"]["Status"] == "created"
-        assert "DRIFT414" in stack.health_log("backend")
+        assert "DRIFT414" in stack.health_log_with("backend", "DRIFT414")
 
         status, body = _get(f"{stack.sidecar_url}/diagnose?format=json", "application/json")
         assert status == 200

@@ -75,7 +75,9 @@ def test_soak(daemon, running_pg, app_db, items_app):
     for t in threads:
         t.start()
     target = cycles() + CYCLES
-    deadline = started + max(120, CYCLES * 1.0)  # bounded in time, whatever happens
+    # bounded in time, whatever happens; generous: a shared 2-core machine under load ran
+    # 46 cycles in 120 s
+    deadline = started + max(300, CYCLES * 3.0)
     kids_max = zombies = 0
     zombie_pids: set[int] = set()  # seen in the previous sample
     ready_seen = []
