@@ -57,8 +57,11 @@ def _raising(scopes: List[Scope]) -> Optional[Scope]:
 
 
 def _raised_in(scopes: List[Scope], module: str, *functions: str) -> Optional[Scope]:
+    """The raising scope when it is ``module.<one of functions>``; ``module`` is the 1.4+
+    name, its SQLAlchemy 1.3 location (``MOVED_IN_14``) counts as the same."""
     scope = _raising(scopes)
-    if scope is not None and scope.module == module and scope.function in functions:
+    if scope is not None and scope.module in (module, MOVED_IN_14.get(module)) \
+            and scope.function in functions:
         return scope
     return None
 
@@ -251,3 +254,108 @@ def has_autogenerate_plugin(name: str) -> bool:
     except ImportError:
         return False
     return name in _all_plugins
+
+
+# === SQLAlchemy 1.3 to 2.1: version differences ==========================================
+#
+# Everything the worker does differently per SQLAlchemy version, from 1.3.24 (still used by
+# large apps) to 2.1. Checked against 1.3.24, 1.4.54, 2.0.x and 2.1.9 (tests/test_sqla13.py,
+# tests/test_classify_versions.py). Outside SUPPORTED the worker runs no check at all and says
+# so once (SIDE011): a crash of sidecar's own code must never read as an app problem.
+
+SUPPORTED = ((1, 3), (2, 1))  # the oldest and newest (major, minor) tested
+SUPPORTED_TEXT = "1.3 to 2.1"
+# below 1.3, or a major after the newest tested one: not run (a 2.x minor after 2.1 runs)
+_FIRST_UNSUPPORTED_MAJOR = SUPPORTED[1][0] + 1
+
+# 1.3 kept declarative in sqlalchemy.ext.declarative; 1.4 moved it into sqlalchemy.orm with
+# the same function names and locals (_MapperConfig._extract_mappable_attributes with
+# ``cls``/``k``; _MultipleClassMarker.add_item; _class_resolver._raise_for_name).
+MOVED_IN_14: Dict[str, str] = {
+    "sqlalchemy.orm.decl_base": "sqlalchemy.ext.declarative.base",
+    "sqlalchemy.orm.clsregistry": "sqlalchemy.ext.declarative.clsregistry",
+}
+
+
+def version_tuple(text: Optional[str]) -> Tuple[int, ...]:
+    """``"1.3.24"`` -> (1, 3, 24); ``"2.1.0b1"`` -> (2, 1, 0); () for no version."""
+    out: List[int] = []
+    for part in (text or "").split(".")[:3]:
+        digits = ""
+        for char in part:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        out.append(int(digits))
+    return tuple(out)
+
+
+def sqlalchemy_version() -> Tuple[int, ...]:
+    import sqlalchemy
+
+    return version_tuple(sqlalchemy.__version__)
+
+
+def unsupported_sqlalchemy(version: Optional[str]) -> Optional[str]:
+    """Why the worker does not run on this SQLAlchemy (None: it does)."""
+    found = version_tuple(version)
+    if len(found) < 2:
+        return "its version %r cannot be read" % (version,)
+    if found[:2] < SUPPORTED[0]:
+        return "it is older than %d.%d" % SUPPORTED[0]
+    if found[0] >= _FIRST_UNSUPPORTED_MAJOR:
+        return "major version %d is newer than the newest tested, %d.%d" % (
+            (found[0],) + SUPPORTED[1])
+    return None
+
+
+def make_url(text: Any) -> Any:
+    """``sqlalchemy.engine.url.make_url`` (1.3 to 2.1; ``sqlalchemy.engine.make_url`` only
+    from 1.4)."""
+    from sqlalchemy.engine.url import make_url as make
+
+    return make(text)
+
+
+def url_set(url: Any, **parts: Any) -> Any:
+    """A copy of ``url`` with ``parts`` replaced: ``URL.set`` (1.4+, URL is immutable); on
+    1.3 the URL is a mutable object, copied and assigned (``query`` a plain dict)."""
+    setter = getattr(url, "set", None)
+    if setter is not None:
+        return setter(**parts)
+    import copy
+
+    new = copy.copy(url)
+    for key, value in parts.items():
+        setattr(new, key, dict(value) if key == "query" else value)
+    return new
+
+
+def exec_driver_sql(conn: Any, sql: str) -> Any:
+    """Run a literal SQL string with no parameters: ``Connection.exec_driver_sql`` (1.4+);
+    1.3 runs a plain string as driver SQL through ``execute``."""
+    run = getattr(conn, "exec_driver_sql", None)
+    if run is not None:
+        return run(sql)
+    return conn.execute(sql)
+
+
+def registry_class() -> Optional[type]:
+    """``sqlalchemy.orm.registry`` (1.4+); None on 1.3, which has no registry object."""
+    try:
+        from sqlalchemy.orm import registry
+    except ImportError:
+        return None
+    return registry
+
+
+def declarative_base() -> Any:
+    """The ``declarative_base`` function: ``sqlalchemy.orm`` (1.4+) or
+    ``sqlalchemy.ext.declarative`` (1.3; still there, deprecated, in 1.4 and 2.x)."""
+    try:
+        from sqlalchemy.orm import declarative_base as factory
+    except ImportError:
+        from sqlalchemy.ext.declarative import declarative_base as factory
+    return factory
