@@ -298,15 +298,16 @@ def sqlalchemy_version() -> Tuple[int, ...]:
     return version_tuple(sqlalchemy.__version__)
 
 
-def unsupported_sqlalchemy(version: Optional[str]) -> Optional[str]:
-    """Why the worker does not run on this SQLAlchemy (None: it does)."""
+def unsupported_sqlalchemy(version: Optional[str]) -> Optional[Tuple[str, str]]:
+    """(``"older"``, ``"newer"`` or ``"unreadable"``, why) when the worker does not run on
+    this SQLAlchemy; None when it does."""
     found = version_tuple(version)
     if len(found) < 2:
-        return "its version %r cannot be read" % (version,)
+        return "unreadable", "its version %r cannot be read" % (version,)
     if found[:2] < SUPPORTED[0]:
-        return "it is older than %d.%d" % SUPPORTED[0]
+        return "older", "it is older than %d.%d" % SUPPORTED[0]
     if found[0] >= _FIRST_UNSUPPORTED_MAJOR:
-        return "major version %d is newer than the newest tested, %d.%d" % (
+        return "newer", "major version %d is newer than the newest tested, %d.%d" % (
             (found[0],) + SUPPORTED[1])
     return None
 
@@ -359,3 +360,101 @@ def declarative_base() -> Any:
     except ImportError:
         from sqlalchemy.ext.declarative import declarative_base as factory
     return factory
+
+
+def mappers_without_registry(metadatas: List[Any]) -> List[Any]:
+    """SQLAlchemy 1.3 (no ``registry``): every Mapper whose table is in one of ``metadatas``.
+
+    1.3 keeps all mappers in the module-level ``sqlalchemy.orm.mapper._mapper_registry``
+    (a WeakKeyDictionary, Mapper -> True); 1.4+ list them per ``registry.mappers``.
+    """
+    import importlib
+
+    module = importlib.import_module("sqlalchemy.orm.mapper")
+    known = getattr(module, "_mapper_registry", None)
+    if known is None:
+        return []
+    wanted = {id(md) for md in metadatas}
+    out = []
+    for mapper in list(known):
+        table = getattr(mapper, "local_table", None)
+        if id(getattr(table, "metadata", None)) in wanted:
+            out.append(mapper)
+    return out
+
+
+def rollback_transaction(conn: Any) -> None:
+    """Roll back the connection's open transaction, so PostgreSQL takes statements again.
+
+    ``Connection.get_transaction()`` (1.4+); 1.3 has none, so the DBAPI connection is rolled
+    back under SQLAlchemy's Transaction, which stays open (and is rolled back again, as a
+    no-op, when the read-only connection closes).
+    """
+    get = getattr(conn, "get_transaction", None)
+    if get is not None:
+        trans = get()
+        if trans is not None:
+            trans.rollback()
+        return
+    conn.connection.rollback()
+
+
+# --- Alembic's own requirement (the fallback Alembic is sidecar's, built for another app) --
+
+_OPERATORS = (">=", "<=", "==", "!=", "~=", ">", "<")
+
+
+def requirement_met(version: str, spec: str) -> Optional[bool]:
+    """Whether ``version`` meets a PEP 440 specifier like ``>=1.3.0,<2`` (numbers only:
+    release parts, no pre-releases or wildcards); None when ``spec`` cannot be read."""
+    have = version_tuple(version)
+    for clause in (c.strip() for c in spec.split(",") if c.strip()):
+        op = next((o for o in _OPERATORS if clause.startswith(o)), None)
+        want = version_tuple(clause[len(op):].strip()) if op else ()
+        if op is None or not want or not have:
+            return None
+        width = max(len(have), len(want))
+        a, b = have + (0,) * (width - len(have)), want + (0,) * (width - len(want))
+        if op == "~=":  # ~=X.Y means >=X.Y, ==X.*
+            ok = a >= b and a[:len(want) - 1] == b[:len(want) - 1]
+        else:
+            ok = {">=": a >= b, "<=": a <= b, "==": a == b, "!=": a != b, ">": a > b,
+                  "<": a < b}[op]
+        if not ok:
+            return False
+    return True
+
+
+def distribution_requirement(paths: List[str], dist: str,
+                             requirement: str) -> Optional[Tuple[str, str]]:
+    """(version of ``dist``, its specifier for ``requirement``) from the ``.dist-info``
+    METADATA of ``dist`` installed in one of ``paths``; None when not found there.
+
+    Read from the file (stdlib only, nothing imported): Alembic >= 1.15 declares
+    ``Requires-Dist: SQLAlchemy>=1.4.0``, 1.20 ``SQLAlchemy>=2.0``; an unconditional line
+    (no ``;`` marker) is the one that applies.
+    """
+    import glob
+    import os
+    import re
+
+    wanted = re.sub(r"[-_.]+", "_", requirement).lower()
+    for path in paths:
+        for info in sorted(glob.glob(os.path.join(path, "%s-*.dist-info" % dist))):
+            try:
+                with open(os.path.join(info, "METADATA"), encoding="utf-8") as fh:
+                    lines = fh.read().split("\n\n", 1)[0].splitlines()
+            except OSError:
+                continue
+            version, spec = "", ""
+            for line in lines:
+                if line.startswith("Version:"):
+                    version = line.split(":", 1)[1].strip()
+                elif line.startswith("Requires-Dist:") and ";" not in line:
+                    match = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*\(?([^)]*)\)?",
+                                     line.split(":", 1)[1])
+                    if match and re.sub(r"[-_.]+", "_", match.group(1)).lower() == wanted:
+                        spec = match.group(2).replace(" ", "")
+            if version:
+                return version, spec
+    return None

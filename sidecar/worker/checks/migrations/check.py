@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
+from ... import versions
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...redact import guarded
@@ -68,11 +69,9 @@ def _run(ctx: Context) -> CheckOutcome:
     if found is None:
         raise Skip("no Alembic configuration: no alembic.ini in the app path and "
                    "--alembic-ini / SIDECAR_ALEMBIC_INI is not set")
-    try:
-        import alembic  # noqa: F401  (lazily: the app may not have Alembic)
-    except Exception as exc:  # not only ImportError: an Alembic built for another Python
-        raise Skip(f"Alembic cannot be imported by the app's interpreter: "
-                   f"{type(exc).__name__}: {exc}") from None
+    no_alembic = versions.require_alembic(ctx, "migrations")  # Skip, or SIDE012 once
+    if no_alembic is not None:
+        return no_alembic
     path, kind = found
     observed: Dict[str, Any] = {"config": os.path.relpath(path, ctx.app_path)}
     findings: List[Dict[str, Any]] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Dict, List, Tuple
 
+from ... import compat
 from ...source.locate import Locator
 
 
@@ -73,15 +74,16 @@ def discover(locator: Locator, targets: List[Tuple[str, Any]]) -> Dict[str, Any]
                 continue
             add("%s:%s" % (modname, attr), value)
 
-    classes = sorted(
-        {"%s.%s" % (m.class_.__module__, m.class_.__qualname__)
-         for reg in registries.values() for m in list(reg.mappers)}
-    )
     entries = sorted(metadatas.values(), key=lambda e: e[0])
+    mappers = [m for reg in registries.values() for m in list(reg.mappers)]
+    if compat.registry_class() is None:  # SQLAlchemy 1.3: no registry objects to ask
+        mappers = compat.mappers_without_registry([md for _, md in entries])
+    classes = sorted({"%s.%s" % (m.class_.__module__, m.class_.__qualname__)
+                      for m in mappers})
     tables = sorted({t.fullname for _, md in entries for t in md.tables.values()})
     return {
         "metadatas": [md for _, md in entries],
-        "mappers": [m for reg in registries.values() for m in list(reg.mappers)],
+        "mappers": mappers,
         "observed": {
             "metadata": [{"source": src, "tables": len(md.tables)} for src, md in entries],
             "mapped_classes": len(classes),
