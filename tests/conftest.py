@@ -28,6 +28,8 @@ SQLA_ENVS = {
                "Werkzeug==2.2.3", "alembic==1.7.7", "psycopg2-binary==2.9.10"],
     # the same without an Alembic of its own: sidecar's fallback Alembic needs 1.4+
     "sqla13_bare": ["SQLAlchemy==1.3.24"],
+    # below the supported range: no check runs (SIDE011)
+    "sqla12": ["SQLAlchemy==1.2.19"],
 }
 # interpreters other than the suite's own, where a machine of this kind has them (pyenv)
 ENV_PYTHONS = {"py38": "/root/.pyenv/versions/3.8.18/bin/python3.8"}
@@ -82,6 +84,11 @@ def sqla13_python() -> str:
 @pytest.fixture(scope="session")
 def sqla13_bare_python() -> str:
     return _make_venv("sqla13_bare")
+
+
+@pytest.fixture(scope="session")
+def sqla12_python() -> str:
+    return _make_venv("sqla12")
 
 
 @pytest.fixture(scope="session")

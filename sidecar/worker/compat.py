@@ -352,16 +352,6 @@ def registry_class() -> Optional[type]:
     return registry
 
 
-def declarative_base() -> Any:
-    """The ``declarative_base`` function: ``sqlalchemy.orm`` (1.4+) or
-    ``sqlalchemy.ext.declarative`` (1.3; still there, deprecated, in 1.4 and 2.x)."""
-    try:
-        from sqlalchemy.orm import declarative_base as factory
-    except ImportError:
-        from sqlalchemy.ext.declarative import declarative_base as factory
-    return factory
-
-
 def mappers_without_registry(metadatas: List[Any]) -> List[Any]:
     """SQLAlchemy 1.3 (no ``registry``): every Mapper whose table is in one of ``metadatas``.
 

@@ -19,7 +19,7 @@ import sqlite3
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
-from ... import compat
+from ... import compat, versions
 from ...redact import url_password
 
 # Synchronous DBAPI drivers per backend, preferred first. SQLAlchemy's name for each.
@@ -62,6 +62,8 @@ def parse(url_text: Any) -> Any:
     try:
         url = compat.make_url(url_text.strip())
     except Exception as exc:  # ArgumentError, or ValueError for a non-numeric port
+        if versions.worker_frame(exc) is not None:
+            raise  # raised by sidecar's own code, not by SQLAlchemy reading the URL: SIDE008
         reason = "port" if isinstance(exc, ValueError) else "syntax"
         raise UrlProblem("DB207", f"The database URL cannot be parsed: {exc}",
                          type(exc).__name__, reason=reason) from None
