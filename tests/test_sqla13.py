@@ -288,3 +288,45 @@ def test_the_make_url_bug_is_a_sidecar_error_not_a_database_one(sqla13_python: s
     assert "SQLAlchemy 1.3.24" in internal["facts"]["versions"]
     assert f"sidecar/worker/checks/database/url.py:{line}" in internal["hint"]
     assert internal["exception"] == "ImportError"
+
+
+# --- the version rules themselves (pure functions, on the real installed metadata) --------
+
+
+@pytest.mark.parametrize(("version", "side"), [
+    ("1.2.19", "older"), ("0.9.10", "older"), ("1.3.0", None), ("1.3.24", None),
+    ("1.4.54", None), ("2.1.9", None), ("2.2.0", None), ("2.1.0b1", None),
+    ("3.0.0", "newer"), ("", "unreadable"), (None, "unreadable")])
+def test_supported_range(version: str | None, side: str | None) -> None:
+    from sidecar.worker import compat
+
+    found = compat.unsupported_sqlalchemy(version)
+    assert (found[0] if found else None) == side
+
+
+@pytest.mark.parametrize(("version", "spec", "met"), [
+    ("1.3.24", ">=2.0", False), ("2.0.0", ">=2.0", True), ("1.3.24", ">=1.3.0", True),
+    ("1.4.54", ">=1.4.0,<2", True), ("2.0.1", ">=1.4.0,<2", False), ("2.0.9", "~=2.0", True),
+    ("3.0", "~=2.0", False), ("1.3.24", "!=1.3.24", False), ("1.3.24", "latest", None)])
+def test_requirement_met(version: str, spec: str, met: bool | None) -> None:
+    from sidecar.worker import compat
+
+    assert compat.requirement_met(version, spec) is met
+
+
+def test_alembic_requirement_read_from_installed_metadata(sqla13_python: str) -> None:
+    """What decides lending: the fallback's declared SQLAlchemy requirement, read from its
+    dist-info (sidecar's own Alembic, and the app's 1.7.7)."""
+    import site
+
+    import alembic
+
+    from sidecar.worker import compat
+
+    own = compat.distribution_requirement(site.getsitepackages(), "alembic", "SQLAlchemy")
+    assert own is not None and own[0] == alembic.__version__
+    assert compat.requirement_met("1.3.24", own[1]) is False
+    apps = subprocess.run([sqla13_python, "-c", "import site; print(site.getsitepackages()[0])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert compat.distribution_requirement([apps], "alembic", "SQLAlchemy") == (
+        "1.7.7", ">=1.3.0")

@@ -98,8 +98,13 @@ def require_alembic(ctx: Context, check_name: str) -> Optional[Dict[str, Any]]:
     except Exception as exc:  # not only ImportError: an Alembic built for another Python
         error = "%s: %s" % (type(exc).__name__, exc)
     refused = ctx.alembic_refused
-    if refused is None:
-        raise Skip("Alembic cannot be imported by the app's interpreter: %s" % error)
+    if refused is None:  # none lent: the app's Python is another than sidecar's, or no venv
+        advice = ""
+        if compat.version_tuple(_sqlalchemy_version()) < (2, 0):
+            advice = " (for SQLAlchemy %s install '%s' in the app's environment)" % (
+                _sqlalchemy_version(), ALEMBIC_FOR_OLD_SQLALCHEMY)
+        raise Skip("Alembic cannot be imported by the app's interpreter: %s%s"
+                   % (error, advice))
     if ctx.alembic_reported_by is not None:
         raise Skip("no Alembic for SQLAlchemy %s (see %s)"
                    % (refused["sqlalchemy"], ctx.alembic_reported_by))
