@@ -10,6 +10,7 @@ crash in the worker's own code is SIDE008 with its file:line and the versions.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import sqlite3
@@ -110,11 +111,16 @@ def test_behind_head_on_sqlite_is_explained_by_the_pending_migration(
     _assert_no_internal_error(result)
 
 
+_databases = itertools.count()
+
+
 @pytest.fixture
 def pg_app(pg_cluster):
-    role = f"app13_{os.getpid()}"
+    """A role and a database of its own, on the suite's cluster."""
+    suffix = f"{os.getpid()}_{next(_databases)}"
+    role = f"app13_{suffix}"
     pg_cluster.create_role(role, PASSWORD)
-    name = f"sqla13_{os.getpid()}"
+    name = f"sqla13_{suffix}"
     pg_cluster.create_database(name, owner=role)
     return pg_cluster, name, pg_cluster.url(name, role, PASSWORD)
 
@@ -330,3 +336,44 @@ def test_alembic_requirement_read_from_installed_metadata(sqla13_python: str) ->
                           capture_output=True, text=True, check=True).stdout.strip()
     assert compat.distribution_requirement([apps], "alembic", "SQLAlchemy") == (
         "1.7.7", ">=1.3.0")
+
+
+_ROLLBACK_SCRIPT = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("compat", sys.argv[1])
+compat = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(compat)
+from sqlalchemy import create_engine
+engine = create_engine(sys.argv[2])
+with engine.connect() as conn:
+    trans = conn.begin()
+    try:
+        compat.exec_driver_sql(conn, "SELECT 1/0")
+        raise SystemExit("no error")
+    except Exception as exc:
+        assert "division by zero" in str(exc), exc
+    try:
+        compat.exec_driver_sql(conn, "SELECT 1")
+        raise SystemExit("PostgreSQL took a statement in an aborted transaction")
+    except Exception as exc:
+        assert "current transaction is aborted" in str(exc), exc
+    compat.rollback_transaction(conn)
+    print(compat.exec_driver_sql(conn, "SELECT 41 + 1").scalar())
+    if trans.is_active:
+        trans.rollback()
+engine.dispose()
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("which", ["sqla13", "sqla21"])
+def test_after_an_error_postgres_takes_statements_again(which: str, request, pg_app) -> None:
+    """drift's per-table isolation rolls back after a failed statement: 1.3 has no
+    ``Connection.get_transaction()``, so compat rolls back the DBAPI connection."""
+    _, _, url = pg_app
+    python = sys.executable if which == "sqla21" else request.getfixturevalue("sqla13_python")
+    proc = subprocess.run(
+        [python, "-c", _ROLLBACK_SCRIPT, str(ROOT / "sidecar" / "worker" / "compat.py"), url],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "42"
