@@ -170,6 +170,24 @@ def test_flask_sqlalchemy_25_app_ready_then_rename_found(sqla13_python: str,
     assert rename["fix_sql"] == "ALTER TABLE invoices RENAME COLUMN amount TO amount_cents"
 
 
+def test_app_written_for_14_on_13_is_a_model_error_and_the_database_still_passes(
+        sqla13_python: str, tmp_path: Path) -> None:
+    """good_plain imports ``declarative_base`` from ``sqlalchemy.orm`` (1.4+): under 1.3 that
+    is the app's ImportError at its import line; the database check, which on main said
+    DB299 here, passes."""
+    db = tmp_path / "app.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    result = _check(sqla13_python, f"sqlite:///{db}", FIXTURES / "good_plain")
+    assert result.returncode == 1, result.stdout
+    [failed] = result.check("models_import")["findings"]
+    assert (failed["code"], failed["exception"], failed["file"], failed["line"]) == (
+        "SQLA199", "ImportError", "app/models.py", 4)
+    assert "declarative_base" in failed["message"]
+    assert _statuses(result)["database"] == "pass"
+    _assert_no_internal_error(result)
+
+
 # --- model bugs: the codes 1.4 gives, at the marked line ----------------------------------
 
 # 1.3-style packages (sqlalchemy.ext.declarative; db.Model of Flask-SQLAlchemy 2.5)
@@ -377,3 +395,49 @@ def test_after_an_error_postgres_takes_statements_again(which: str, request, pg_
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "42"
+
+
+# --- which crashes are sidecar's (in-process, on the suite's SQLAlchemy) ------------------
+
+
+def test_a_crash_in_the_worker_code_is_side008_with_its_line() -> None:
+    from sidecar.worker.checks.database import url as db_url
+    from sidecar.worker.redact import guarded
+
+    secret = "pw-Limits-9x"
+    outcome = guarded(lambda: db_url.Limits({"connect_timeout_s": f"x{secret}"}), "DB299",
+                      "The database check failed unexpectedly", [secret])
+    [raw] = outcome["findings"]
+    assert raw["code"] == "SIDE008" and raw["exception"] == "ValueError"
+    where = raw["facts"]["where"]
+    assert where.startswith("sidecar/worker/checks/database/url.py:")
+    line = int(where.rsplit(":", 1)[1])
+    source = (ROOT / "sidecar" / "worker" / "checks" / "database" / "url.py").read_text()
+    assert "connect_timeout_s" in source.splitlines()[line - 1]
+    assert "SQLAlchemy " in raw["facts"]["versions"]
+    assert secret not in str(outcome) and "output" not in raw  # no traceback with the URL
+
+
+def test_a_crash_inside_sqlalchemy_keeps_the_checks_code() -> None:
+    from sidecar.worker import compat
+    from sidecar.worker.redact import guarded
+
+    outcome = guarded(lambda: compat.make_url("://not-a-url"), "DB299",
+                      "The database check failed unexpectedly", [])
+    assert [f["code"] for f in outcome["findings"]] == ["DB299"]
+
+
+def test_escaping_a_check_names_the_innermost_worker_frame() -> None:
+    """main's loop: any exception out of a check is sidecar's; ``where`` is the worker's
+    innermost frame even when SQLAlchemy raised below it."""
+    from sidecar.worker import compat, versions
+
+    try:
+        compat.make_url("://not-a-url")
+    except Exception as exc:
+        assert versions.worker_frame(exc) is None  # innermost: SQLAlchemy's
+        where = versions.worker_frame(exc, innermost=False)
+        raw = versions.internal_error(exc, where)
+    assert where is not None and where.startswith("sidecar/worker/compat.py:")
+    assert raw["code"] == "SIDE008" and "Traceback" in raw["output"]
+    assert raw["message"].startswith(f"internal error in the sidecar at {where}: ")
