@@ -80,12 +80,16 @@ def _assert_no_internal_error(result: CliResult) -> None:
 # --- healthy 1.3 apps: ready, on SQLite and PostgreSQL -----------------------------------
 
 
-def test_migrated_app_is_ready_on_sqlite(sqla13_python: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("env", ["sqla13", "sqla13_py38"])
+def test_migrated_app_is_ready_on_sqlite(env: str, request, tmp_path: Path) -> None:
+    python = request.getfixturevalue(f"{env}_python")
     url = f"sqlite:///{tmp_path / 'app.db'}"
-    _migrate(sqla13_python, url)
-    result = _check(sqla13_python, url)
+    _migrate(python, url)
+    result = _check(python, url)
     assert result.returncode == 0, result.stdout
     _assert_versions(result)
+    assert result.report["versions"]["python"].startswith(
+        "3.8." if env.endswith("py38") else "3.")
     assert set(_statuses(result).values()) == {"pass"}, _statuses(result)
     assert result.check("mappers")["observed"]["class_names"] == [
         "app.models.orders.Order", "app.models.users.User"]
