@@ -35,6 +35,13 @@ _SIDE012_EXAMPLE = """\
 """
 
 
+def _internal_hint(f: Facts) -> str:
+    known = "; ".join(str(v) for v in (f["where"], f["versions"]) if v and v != "?")
+    return (f"This is a bug in the sidecar{f' ({known})' if known else ''}, not in the app or "
+            "the database: please report it with the message and these versions. The other "
+            "checks still ran.")
+
+
 def _unsupported_hint(f: Facts) -> str:
     head = (f"The app's SQLAlchemy is {f['sqlalchemy']} ({f['reason']}); the sidecar's checks "
             f"support SQLAlchemy {f['supported']}.")
@@ -275,9 +282,9 @@ libpython3.11.so.1.0: cannot open shared object file`).
     ),
     Entry(
         "SIDE008", "Internal error in a sidecar check", "error", "models_import",
-        "This is a bug in the sidecar ({where}; {versions}), not in the app or the database: "
-        "please report it with the message and these versions. The other checks still ran.",
-        optional=("where", "versions"),
+        _internal_hint, optional=("where", "versions"),
+        samples={"where": "sidecar/worker/checks/database/url.py:61",
+                 "versions": "Python 3.8.18, SQLAlchemy 1.3.24, Alembic none"},
         check_note="(reported under whichever check raised)",
         explanation="""\
 **What it means.** One of the sidecar's own checks raised an exception. This is a bug in the
