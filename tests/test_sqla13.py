@@ -126,12 +126,12 @@ def pg_app(pg_cluster):
     pg_cluster.create_role(role, PASSWORD)
     name = f"sqla13_{suffix}"
     pg_cluster.create_database(name, owner=role)
-    return pg_cluster, name, pg_cluster.url(name, role, PASSWORD)
+    return pg_cluster, name, pg_cluster.url(name, role, PASSWORD), role
 
 
 @pytest.mark.postgres
 def test_migrated_app_on_postgres_ready_then_rename_found(sqla13_python: str, pg_app) -> None:
-    cluster, name, url = pg_app
+    cluster, name, url, _ = pg_app
     _migrate(sqla13_python, url)
     result = _check(sqla13_python, url)
     assert result.returncode == 0, result.stdout
@@ -392,7 +392,7 @@ engine.dispose()
 def test_after_an_error_postgres_takes_statements_again(which: str, request, pg_app) -> None:
     """drift's per-table isolation rolls back after a failed statement: 1.3 has no
     ``Connection.get_transaction()``, so compat rolls back the DBAPI connection."""
-    _, _, url = pg_app
+    _, _, url, _ = pg_app
     python = sys.executable if which == "sqla21" else request.getfixturevalue("sqla13_python")
     proc = subprocess.run(
         [python, "-c", _ROLLBACK_SCRIPT, str(ROOT / "sidecar" / "worker" / "compat.py"), url],
@@ -445,3 +445,36 @@ def test_escaping_a_check_names_the_innermost_worker_frame() -> None:
     assert where is not None and where.startswith("sidecar/worker/compat.py:")
     assert raw["code"] == "SIDE008" and "Traceback" in raw["output"]
     assert raw["message"].startswith(f"internal error in the sidecar at {where}: ")
+
+
+_DRIFTED = """
+ALTER TABLE orders ALTER COLUMN status TYPE varchar(50);
+ALTER TABLE users ALTER COLUMN email DROP NOT NULL;
+DROP INDEX ix_orders_user_status;
+ALTER TABLE orders DROP CONSTRAINT orders_user_id_fkey;
+DROP TABLE audit_log;
+CREATE TABLE legacy_exports (id integer PRIMARY KEY, payload text);
+"""
+
+
+@pytest.mark.postgres
+def test_drift_on_13_finds_what_21_finds(sqla13_python: str, pg_app) -> None:
+    """One drifted PostgreSQL schema, compared by SQLAlchemy 1.3 with the app's Alembic 1.7.7
+    and by the suite's 2.1 with sidecar's Alembic: the same differences, at the same places."""
+    cluster, name, url, role = pg_app
+    _migrate(sqla13_python, url)
+    cluster.psql(f"SET ROLE {role};\n{_DRIFTED}", name)
+
+    def differences(python: str) -> set[tuple]:
+        result = _check(python, url, GOOD, "--check", "schema_drift")
+        assert result.returncode == 1, result.stdout
+        _assert_no_internal_error(result)
+        assert_required_facts(result.findings())
+        return {(f["code"], f["table"], f["column"], f["file"], f["line"], f["fix_sql"])
+                for f in result.check("schema_drift")["findings"]}
+
+    old, new = differences(sqla13_python), differences(sys.executable)
+    assert old == new
+    # missing/extra table, type, nullability, index, foreign key, and the verdict
+    assert {code for code, *_ in old} == {"DRIFT401", "DRIFT402", "DRIFT405", "DRIFT406",
+                                          "DRIFT408", "DRIFT412", "DRIFT432"}, old
