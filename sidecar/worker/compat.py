@@ -263,6 +263,17 @@ def has_autogenerate_plugin(name: str) -> bool:
 # large apps) to 2.1. Checked against 1.3.24, 1.4.54, 2.0.x and 2.1.9 (tests/test_sqla13.py,
 # tests/test_classify_versions.py). Outside SUPPORTED the worker runs no check at all and says
 # so once (SIDE011): a crash of sidecar's own code must never read as an app problem.
+#
+# Avoided rather than wrapped, so that one spelling works on every version:
+# - ``select([...])`` (1.3's list form) vs ``select(...)`` (2.0): literal SQL through
+#   ``exec_driver_sql`` below, or ``text()`` with a dict of parameters (1.3 to 2.1);
+# - ``Row._mapping`` (1.4+): rows are read by position;
+# - ``create_engine(future=True)`` (1.4 only) and ``MetaData(bind=...)`` (gone in 2.0):
+#   never passed; nothing is bound;
+# - ``isolation_level`` and 2.0's autobegin: the read-only transaction is begun explicitly
+#   (``conn.begin()``, the same on 1.3 and 2.x) and always rolled back;
+# - ``sqlalchemy.inspect(conn)``, ``sqlalchemy.exc.<Name>`` of the errors classified:
+#   the same names from 1.3 on (tests/sqla_cases.py reads each under 1.3).
 
 SUPPORTED = ((1, 3), (2, 1))  # the oldest and newest (major, minor) tested
 SUPPORTED_TEXT = "1.3 to 2.1"
