@@ -26,8 +26,9 @@ SQLA_ENVS = {
     # Werkzeug<3: Flask 2.2 predates Werkzeug 3's removals.
     "sqla13": ["SQLAlchemy==1.3.24", "Flask-SQLAlchemy==2.5.1", "Flask==2.2.5",
                "Werkzeug==2.2.3", "alembic==1.7.7", "psycopg2-binary==2.9.10"],
-    # the usual interpreter of such an app: Python 3.8 (the worker's oldest)
-    "sqla13_py38": ["SQLAlchemy==1.3.24", "alembic==1.7.7"],
+    # the usual interpreter of such an app: Python 3.8 (the worker's oldest), with an
+    # Alembic from before include_name (1.5)
+    "sqla13_py38": ["SQLAlchemy==1.3.24", "alembic==1.4.3"],
     # the same without an Alembic of its own: sidecar's fallback Alembic needs 1.4+
     "sqla13_bare": ["SQLAlchemy==1.3.24"],
     # below the supported range: no check runs (SIDE011)

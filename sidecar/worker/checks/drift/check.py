@@ -240,7 +240,9 @@ def _autogen(conn: Any, metadatas: List[Any], settings: Settings,
 
     def include_object(obj: Any, name: Any, type_: str, reflected: bool,
                        compare_to: Any) -> bool:
-        if type_ == "table" and not reflected:
+        # reflected tables too: Alembic < 1.5 (still paired with SQLAlchemy 1.3) has no
+        # include_name and ignores it, so this is its only filter (--exclude-table, subsets)
+        if type_ == "table":
             key = (None if obj.schema in (None, default_schema) else obj.schema, obj.name)
             return key in subset
         return True
