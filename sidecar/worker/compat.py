@@ -1,8 +1,8 @@
 """Every private or semi-private SQLAlchemy / Alembic API the worker relies on, in one place.
 
 Checked against SQLAlchemy 1.3.24, 1.4.54, 2.0.58 and 2.1.9, and Alembic 1.20.1 (the
-sidecar's own, lent to apps that have none when their SQLAlchemy meets its requirement) and
-1.7.7 (an app's own, on 1.3); each entry says what it depends on. The frame readers are
+sidecar's own, lent to apps that have none when their SQLAlchemy meets its requirement),
+1.7.7 and 1.4.3 (an app's own, on 1.3); each entry says what it depends on. The frame readers are
 exercised against the real exceptions and warnings of each SQLAlchemy version by
 tests/test_classify_versions.py, so a renamed internal fails there, in milliseconds.
 
