@@ -492,3 +492,19 @@ def test_drift_on_13_finds_what_21_finds(sqla13_python: str, pg_app) -> None:
     # missing/extra table, type, nullability, index, foreign key, and the verdict
     assert {code for code, *_ in old} == {"DRIFT401", "DRIFT402", "DRIFT405", "DRIFT406",
                                           "DRIFT408", "DRIFT412", "DRIFT432"}, old
+
+
+PYTHON36 = "/root/.pyenv/versions/3.6.15/bin/python3.6"  # SQLAlchemy 1.3's oldest Python
+
+
+def test_a_python_older_than_37_is_named_as_such(tmp_path: Path) -> None:
+    """The worker's first line needs Python 3.7: an app still on 3.6 (SQLAlchemy 1.3 runs
+    there) gets SIDE007 saying so, not "point --python at the app's interpreter" — it is."""
+    if not Path(PYTHON36).exists():
+        pytest.skip(f"{PYTHON36} is not installed on this machine")
+    result = check_fixture("sqla13_good", python=PYTHON36)
+    assert result.returncode == 1, result.stdout
+    [found] = result.findings()
+    assert found["code"] == "SIDE007"
+    assert "older than Python 3.7" in found["hint"], found["hint"]
+    assert "needs Python 3.8 or newer" in found["hint"]

@@ -35,6 +35,21 @@ _SIDE012_EXAMPLE = """\
 """
 
 
+# what Python 3.6 and older say to the worker's first line (``from __future__ import
+# annotations``, new in 3.7)
+_TOO_OLD_PYTHON = "future feature annotations is not defined"
+
+
+def _not_started_hint(f: Facts) -> str:
+    if _TOO_OLD_PYTHON in str(f["detail"]):
+        return (f"{f['python']} is older than Python 3.7, and the sidecar's worker runs in the "
+                "app's interpreter: it needs Python 3.8 or newer (any SQLAlchemy from 1.3 "
+                "on). Run the app on a newer Python, or check that --python is the app's "
+                "own interpreter.")
+    return (f"Could not run {f['python']}: {f['detail']}. Point --python at the app "
+            "environment's interpreter.")
+
+
 def _internal_hint(f: Facts) -> str:
     known = "; ".join(str(v) for v in (f["where"], f["versions"]) if v and v != "?")
     return (f"This is a bug in the sidecar{f' ({known})' if known else ''}, not in the app or "
@@ -252,8 +267,7 @@ $ sidecar check --app-path tests/fixtures/good_plain --models app.models --pytho
     ),
     Entry(
         "SIDE007", "The app's interpreter could not be started", "error", "models_import",
-        "Could not run {python}: {detail}. Point --python at the app environment's "
-        "interpreter.",
+        _not_started_hint,
         facts=("python", "detail"), check_note="(every other check is skipped)",
         explanation="""\
 **What it means.** The `--python` executable could not be run, or it exited before the
@@ -274,6 +288,9 @@ working interpreter of the app's environment; recreate the venv if its base Pyth
       fix: Could not run /tmp/docapps/badshebang: FileNotFoundError: No such file or directory.
       Point --python at the app environment's interpreter.
 ```
+
+A Python older than 3.7 stops at the worker's first line (`SyntaxError: future feature
+annotations is not defined`); the hint then says that the worker needs Python 3.8 or newer.
 
 An interpreter that starts but dies at once is reported as `<path> did not start the worker`,
 with the last line of its stderr in the hint (e.g. `error while loading shared libraries:
