@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from sidecar.findings.model import STRICT_ENV
+from tests.db.db_helpers import assert_secret_free
 from tests.support.helpers import (
     FIXTURES,
     ROOT,
@@ -154,7 +155,7 @@ def test_migrated_app_on_postgres_ready_then_rename_found(sqla13_python: str, pg
     database = result.check("database")["observed"]
     assert (database["dialect"], database["driver"], database["read_only"]) == (
         "postgresql", "psycopg2", True)
-    assert PASSWORD not in result.stdout
+    assert_secret_free(result.stdout, result.stderr, password=PASSWORD)
 
     cluster.psql("ALTER TABLE users RENAME COLUMN name TO full_name", name)
     renamed = _check(sqla13_python, url)
@@ -166,6 +167,7 @@ def test_migrated_app_on_postgres_ready_then_rename_found(sqla13_python: str, pg
             rename[0]["attribute"]) == ("app/models/users.py", 13, "User", "name")
     assert_required_facts(renamed.findings())
     _assert_no_internal_error(renamed)
+    assert_secret_free(renamed.stdout, renamed.stderr, password=PASSWORD)
 
 
 def test_flask_sqlalchemy_25_app_ready_then_rename_found(sqla13_python: str,
