@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import versions
+from . import versions as supported
 from .context import Context, Skip
 from .protocol import (
     CACHE,
@@ -93,7 +93,7 @@ def _install_alembic_fallback(config: Dict[str, Any]) -> Optional[Dict[str, str]
     paths = [p for p in config.get("fallback_sys_path") or [] if p not in sys.path]
     if not paths or importlib.util.find_spec("alembic") is not None:
         return None  # the app's own Alembic comes first anyway
-    refused = versions.fallback_refusal(config, paths)
+    refused = supported.fallback_refusal(config, paths)
     if refused is None:  # an Alembic that needs a newer SQLAlchemy is not lent
         sys.meta_path.append(_FallbackFinder(paths))
     return refused
@@ -114,8 +114,8 @@ def _run_check(ctx: Context, check: Check) -> Tuple[Dict[str, Any], Optional[Dic
     except Skip as skip:
         result = check_result(check.name, ran=False, reason=str(skip))
     except Exception as exc:  # a sidecar bug must not hide the other checks
-        where = versions.worker_frame(exc, innermost=False)
-        result = check_result(check.name, findings=[versions.internal_error(exc, where)])
+        where = supported.worker_frame(exc, innermost=False)
+        result = check_result(check.name, findings=[supported.internal_error(exc, where)])
     result["duration_s"] = time.monotonic() - started
     return result, cache
 
@@ -144,8 +144,8 @@ def main() -> int:
         channel.send(PHASE, check=current["check"], detail=detail)
 
     _prepare(config)
-    found = _versions()
-    channel.send(HELLO, protocol=PROTOCOL_VERSION, versions=found, pid=os.getpid())
+    versions = _versions()
+    channel.send(HELLO, protocol=PROTOCOL_VERSION, versions=versions, pid=os.getpid())
     ctx = Context(config, emit_phase)
     caches = config.get("cache") or {}
     checks = selected(config.get("checks") or ())
@@ -157,13 +157,13 @@ def main() -> int:
             # after the app's imports, before Alembic's
             ctx.alembic_refused = _install_alembic_fallback(config)
             fallback_installed = True
-            found["alembic"] = _versions()["alembic"]
-            channel.send(VERSIONS, versions=found)
+            versions["alembic"] = _versions()["alembic"]
+            channel.send(VERSIONS, versions=versions)
         ctx.previous_cache = caches.get(check.name)
         cache = None
-        unsupported = versions.unsupported(
-            check.name, None if check is checks[0] else checks[0].name, found["sqlalchemy"])
-        if found["sqlalchemy"] is None:
+        unsupported = supported.unsupported(
+            check.name, None if check is checks[0] else checks[0].name, versions["sqlalchemy"])
+        if versions["sqlalchemy"] is None:
             result = _no_sqlalchemy(check, first=check is checks[0])
         elif unsupported is not None:  # outside 1.3 to 2.x: one SIDE011, no check runs
             result = unsupported
