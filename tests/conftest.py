@@ -21,9 +21,22 @@ SQLA_ENVS = {
     "sqla14": ["SQLAlchemy==1.4.54", "Flask-SQLAlchemy==3.0.5", "Flask<3.1"],
     "sqla20": ["SQLAlchemy==2.0.*", "Flask-SQLAlchemy==3.1.1"],
     "py38": ["SQLAlchemy==1.4.54"],  # an older app: Python 3.8, no Alembic of its own
+    # a large old app: SQLAlchemy 1.3 (declarative_base in sqlalchemy.ext.declarative, no
+    # exec_driver_sql, no registry) with the last Alembic that supports it, and a driver.
+    # Werkzeug<3: Flask 2.2 predates Werkzeug 3's removals.
+    "sqla13": ["SQLAlchemy==1.3.24", "Flask-SQLAlchemy==2.5.1", "Flask==2.2.5",
+               "Werkzeug==2.2.3", "alembic==1.7.7", "psycopg2-binary==2.9.10"],
+    # the usual interpreter of such an app: Python 3.8 (the worker's oldest), with an
+    # Alembic from before include_name (1.5)
+    "sqla13_py38": ["SQLAlchemy==1.3.24", "alembic==1.4.3"],
+    # the same without an Alembic of its own: sidecar's fallback Alembic needs 1.4+
+    "sqla13_bare": ["SQLAlchemy==1.3.24"],
+    # below the supported range: no check runs (SIDE011)
+    "sqla12": ["SQLAlchemy==1.2.19"],
 }
 # interpreters other than the suite's own, where a machine of this kind has them (pyenv)
-ENV_PYTHONS = {"py38": "/root/.pyenv/versions/3.8.18/bin/python3.8"}
+ENV_PYTHONS = {"py38": "/root/.pyenv/versions/3.8.18/bin/python3.8",
+               "sqla13_py38": "/root/.pyenv/versions/3.8.18/bin/python3.8"}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -65,6 +78,26 @@ def sqla20_python() -> str:
 @pytest.fixture(scope="session")
 def py38_python() -> str:
     return _make_venv("py38")
+
+
+@pytest.fixture(scope="session")
+def sqla13_python() -> str:
+    return _make_venv("sqla13")
+
+
+@pytest.fixture(scope="session")
+def sqla13_py38_python() -> str:
+    return _make_venv("sqla13_py38")
+
+
+@pytest.fixture(scope="session")
+def sqla13_bare_python() -> str:
+    return _make_venv("sqla13_bare")
+
+
+@pytest.fixture(scope="session")
+def sqla12_python() -> str:
+    return _make_venv("sqla12")
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,8 @@ SQLALCHEMY_CODES = {f"SQLA1{n:02d}" for n in range(1, 11)}
 
 
 # venv fixture (tests/conftest.py; sqla21 is the suite's own) -> the SQLAlchemy it has
-VERSIONS = {"sqla21": "2.1.", "sqla14": "1.4.", "sqla20": "2.0.", "py38": "1.4."}
+VERSIONS = {"sqla21": "2.1.", "sqla14": "1.4.", "sqla20": "2.0.", "py38": "1.4.",
+            "sqla13": "1.3.", "sqla13_py38": "1.3."}
 
 
 @pytest.fixture(params=[
@@ -30,6 +31,9 @@ VERSIONS = {"sqla21": "2.1.", "sqla14": "1.4.", "sqla20": "2.0.", "py38": "1.4."
     pytest.param("sqla14", marks=pytest.mark.slow),  # slow: may build the venv
     pytest.param("sqla20", marks=pytest.mark.slow),
     pytest.param("py38", marks=pytest.mark.slow),  # and the worker's code on Python 3.8
+    # 1.3: declarative in sqlalchemy.ext.declarative (compat.MOVED_IN_14), no registry
+    pytest.param("sqla13", marks=pytest.mark.slow),
+    pytest.param("sqla13_py38", marks=pytest.mark.slow),
 ])
 def version_python(request: pytest.FixtureRequest) -> tuple[str, str]:
     python = sys.executable if request.param == "sqla21" else request.getfixturevalue(

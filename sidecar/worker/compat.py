@@ -1,7 +1,8 @@
 """Every private or semi-private SQLAlchemy / Alembic API the worker relies on, in one place.
 
-Checked against SQLAlchemy 1.4.54, 2.0.58 and 2.1.9, and Alembic 1.20.1 (the sidecar's own,
-also lent to apps that have none); each entry says what it depends on. The frame readers are
+Checked against SQLAlchemy 1.3.24, 1.4.54, 2.0.58 and 2.1.9, and Alembic 1.20.1 (the
+sidecar's own, lent to apps that have none when their SQLAlchemy meets its requirement),
+1.7.7 and 1.4.3 (an app's own, on 1.3); each entry says what it depends on. The frame readers are
 exercised against the real exceptions and warnings of each SQLAlchemy version by
 tests/test_classify_versions.py, so a renamed internal fails there, in milliseconds.
 
@@ -57,8 +58,11 @@ def _raising(scopes: List[Scope]) -> Optional[Scope]:
 
 
 def _raised_in(scopes: List[Scope], module: str, *functions: str) -> Optional[Scope]:
+    """The raising scope when it is ``module.<one of functions>``; ``module`` is the 1.4+
+    name, its SQLAlchemy 1.3 location (``MOVED_IN_14``) counts as the same."""
     scope = _raising(scopes)
-    if scope is not None and scope.module == module and scope.function in functions:
+    if scope is not None and scope.module in (module, MOVED_IN_14.get(module)) \
+            and scope.function in functions:
         return scope
     return None
 
@@ -251,3 +255,208 @@ def has_autogenerate_plugin(name: str) -> bool:
     except ImportError:
         return False
     return name in _all_plugins
+
+
+# === SQLAlchemy 1.3 to 2.1: version differences ==========================================
+#
+# Everything the worker does differently per SQLAlchemy version, from 1.3.24 (still used by
+# large apps) to 2.1. Checked against 1.3.24, 1.4.54, 2.0.x and 2.1.9 (tests/test_sqla13.py,
+# tests/test_classify_versions.py). Outside SUPPORTED the worker runs no check at all and says
+# so once (SIDE011): a crash of sidecar's own code must never read as an app problem.
+#
+# Avoided rather than wrapped, so that one spelling works on every version:
+# - ``select([...])`` (1.3's list form) vs ``select(...)`` (2.0): literal SQL through
+#   ``exec_driver_sql`` below, or ``text()`` with a dict of parameters (1.3 to 2.1);
+# - ``Row._mapping`` (1.4+): rows are read by position;
+# - ``create_engine(future=True)`` (1.4 only) and ``MetaData(bind=...)`` (gone in 2.0):
+#   never passed; nothing is bound;
+# - ``isolation_level`` and 2.0's autobegin: the read-only transaction is begun explicitly
+#   (``conn.begin()``, the same on 1.3 and 2.x) and always rolled back;
+# - ``sqlalchemy.inspect(conn)``, ``sqlalchemy.exc.<Name>`` of the errors classified:
+#   the same names from 1.3 on (tests/sqla_cases.py reads each under 1.3).
+
+SUPPORTED = ((1, 3), (2, 1))  # the oldest and newest (major, minor) tested
+SUPPORTED_TEXT = "1.3 to 2.1"
+# below 1.3, or a major after the newest tested one: not run (a 2.x minor after 2.1 runs)
+_FIRST_UNSUPPORTED_MAJOR = SUPPORTED[1][0] + 1
+
+# 1.3 kept declarative in sqlalchemy.ext.declarative; 1.4 moved it into sqlalchemy.orm with
+# the same function names and locals (_MapperConfig._extract_mappable_attributes with
+# ``cls``/``k``; _MultipleClassMarker.add_item; _class_resolver._raise_for_name).
+MOVED_IN_14: Dict[str, str] = {
+    "sqlalchemy.orm.decl_base": "sqlalchemy.ext.declarative.base",
+    "sqlalchemy.orm.clsregistry": "sqlalchemy.ext.declarative.clsregistry",
+}
+
+
+def version_tuple(text: Optional[str]) -> Tuple[int, ...]:
+    """``"1.3.24"`` -> (1, 3, 24); ``"2.1.0b1"`` -> (2, 1, 0); () for no version."""
+    out: List[int] = []
+    for part in (text or "").split(".")[:3]:
+        digits = ""
+        for char in part:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        out.append(int(digits))
+    return tuple(out)
+
+
+def sqlalchemy_version() -> Tuple[int, ...]:
+    import sqlalchemy
+
+    return version_tuple(sqlalchemy.__version__)
+
+
+def unsupported_sqlalchemy(version: Optional[str]) -> Optional[Tuple[str, str]]:
+    """(``"older"``, ``"newer"`` or ``"unreadable"``, why) when the worker does not run on
+    this SQLAlchemy; None when it does."""
+    found = version_tuple(version)
+    if len(found) < 2:
+        return "unreadable", "its version %r cannot be read" % (version,)
+    if found[:2] < SUPPORTED[0]:
+        return "older", "it is older than %d.%d" % SUPPORTED[0]
+    if found[0] >= _FIRST_UNSUPPORTED_MAJOR:
+        return "newer", "major version %d is newer than the newest tested, %d.%d" % (
+            (found[0],) + SUPPORTED[1])
+    return None
+
+
+def make_url(text: Any) -> Any:
+    """``sqlalchemy.engine.url.make_url`` (1.3 to 2.1; ``sqlalchemy.engine.make_url`` only
+    from 1.4)."""
+    from sqlalchemy.engine.url import make_url as make
+
+    return make(text)
+
+
+def url_set(url: Any, **parts: Any) -> Any:
+    """A copy of ``url`` with ``parts`` replaced: ``URL.set`` (1.4+, URL is immutable); on
+    1.3 the URL is a mutable object, copied and assigned (``query`` a plain dict)."""
+    setter = getattr(url, "set", None)
+    if setter is not None:
+        return setter(**parts)
+    import copy
+
+    new = copy.copy(url)
+    for key, value in parts.items():
+        setattr(new, key, dict(value) if key == "query" else value)
+    return new
+
+
+def exec_driver_sql(conn: Any, sql: str) -> Any:
+    """Run a literal SQL string with no parameters: ``Connection.exec_driver_sql`` (1.4+);
+    1.3 runs a plain string as driver SQL through ``execute``."""
+    run = getattr(conn, "exec_driver_sql", None)
+    if run is not None:
+        return run(sql)
+    return conn.execute(sql)
+
+
+def registry_class() -> Optional[type]:
+    """``sqlalchemy.orm.registry`` (1.4+); None on 1.3, which has no registry object."""
+    try:
+        from sqlalchemy.orm import registry
+    except ImportError:
+        return None
+    return registry
+
+
+def mappers_without_registry(metadatas: List[Any]) -> List[Any]:
+    """SQLAlchemy 1.3 (no ``registry``): every Mapper whose table is in one of ``metadatas``.
+
+    1.3 keeps all mappers in the module-level ``sqlalchemy.orm.mapper._mapper_registry``
+    (a WeakKeyDictionary, Mapper -> True); 1.4+ list them per ``registry.mappers``.
+    """
+    import importlib
+
+    module = importlib.import_module("sqlalchemy.orm.mapper")
+    known = getattr(module, "_mapper_registry", None)
+    if known is None:
+        return []
+    wanted = {id(md) for md in metadatas}
+    out = []
+    for mapper in list(known):
+        table = getattr(mapper, "local_table", None)
+        if id(getattr(table, "metadata", None)) in wanted:
+            out.append(mapper)
+    return out
+
+
+def rollback_transaction(conn: Any) -> None:
+    """Roll back the connection's open transaction, so PostgreSQL takes statements again.
+
+    ``Connection.get_transaction()`` (1.4+); 1.3 has none, so the DBAPI connection is rolled
+    back under SQLAlchemy's Transaction, which stays open (and is rolled back again, as a
+    no-op, when the read-only connection closes).
+    """
+    get = getattr(conn, "get_transaction", None)
+    if get is not None:
+        trans = get()
+        if trans is not None:
+            trans.rollback()
+        return
+    conn.connection.rollback()
+
+
+# --- Alembic's own requirement (the fallback Alembic is sidecar's, built for another app) --
+
+_OPERATORS = (">=", "<=", "==", "!=", "~=", ">", "<")
+
+
+def requirement_met(version: str, spec: str) -> Optional[bool]:
+    """Whether ``version`` meets a PEP 440 specifier like ``>=1.3.0,<2`` (numbers only:
+    release parts, no pre-releases or wildcards); None when ``spec`` cannot be read."""
+    have = version_tuple(version)
+    for clause in (c.strip() for c in spec.split(",") if c.strip()):
+        op = next((o for o in _OPERATORS if clause.startswith(o)), None)
+        want = version_tuple(clause[len(op):].strip()) if op else ()
+        if op is None or not want or not have:
+            return None
+        width = max(len(have), len(want))
+        a, b = have + (0,) * (width - len(have)), want + (0,) * (width - len(want))
+        if op == "~=":  # ~=X.Y means >=X.Y, ==X.*
+            ok = a >= b and a[:len(want) - 1] == b[:len(want) - 1]
+        else:
+            ok = {">=": a >= b, "<=": a <= b, "==": a == b, "!=": a != b, ">": a > b,
+                  "<": a < b}[op]
+        if not ok:
+            return False
+    return True
+
+
+def distribution_requirement(paths: List[str], dist: str,
+                             requirement: str) -> Optional[Tuple[str, str]]:
+    """(version of ``dist``, its specifier for ``requirement``) from the ``.dist-info``
+    METADATA of ``dist`` installed in one of ``paths``; None when not found there.
+
+    Read from the file (stdlib only, nothing imported): Alembic >= 1.15 declares
+    ``Requires-Dist: SQLAlchemy>=1.4.0``, 1.20 ``SQLAlchemy>=2.0``; an unconditional line
+    (no ``;`` marker) is the one that applies.
+    """
+    import glob
+    import os
+    import re
+
+    wanted = re.sub(r"[-_.]+", "_", requirement).lower()
+    for path in paths:
+        for info in sorted(glob.glob(os.path.join(path, "%s-*.dist-info" % dist))):
+            try:
+                with open(os.path.join(info, "METADATA"), encoding="utf-8") as fh:
+                    lines = fh.read().split("\n\n", 1)[0].splitlines()
+            except OSError:
+                continue
+            version, spec = "", ""
+            for line in lines:
+                if line.startswith("Version:"):
+                    version = line.split(":", 1)[1].strip()
+                elif line.startswith("Requires-Dist:") and ";" not in line:
+                    match = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*\(?([^)]*)\)?",
+                                     line.split(":", 1)[1])
+                    if match and re.sub(r"[-_.]+", "_", match.group(1)).lower() == wanted:
+                        spec = match.group(2).replace(" ", "")
+            if version:
+                return version, spec
+    return None

@@ -38,6 +38,9 @@ class Context:
     secrets: Optional[List[str]] = None  # the password's forms, for ``scrub``
     # migrations →
     migration_state: Optional[Dict[str, Any]] = None  # for schema_drift's verdict
+    # the worker's loop → the checks that use Alembic (sidecar/worker/versions.py)
+    alembic_refused: Optional[Dict[str, str]] = None  # why sidecar's Alembic was not lent
+    alembic_reported_by: Optional[str] = None  # the check that said so (said once)
     # the running check's ``cache`` from the previous cycle (set before each check)
     previous_cache: Optional[Dict[str, Any]] = None
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import importlib
+import importlib.util
 import json
 import os
 import platform
 import sys
 import time
-import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from . import versions as supported
 from .context import Context, Skip
 from .protocol import (
     CACHE,
@@ -97,14 +98,19 @@ class _FallbackFinder:
         return PathFinder.find_spec(name, self.paths)
 
 
-def _install_alembic_fallback(config: Dict[str, Any]) -> None:
+def _install_alembic_fallback(config: Dict[str, Any]) -> Optional[Dict[str, str]]:
+    """Lend sidecar's Alembic when the app can use it; else why not (for SIDE012)."""
     # Packages built for the sidecar's Python may not even import under another one
     # (typing internals differ between 3.8 and 3.11): only lend them to the same version.
     if config.get("fallback_python") != "%d.%d" % sys.version_info[:2]:
-        return
+        return None
     paths = [p for p in config.get("fallback_sys_path") or [] if p not in sys.path]
-    if paths:
+    if not paths or importlib.util.find_spec("alembic") is not None:
+        return None  # the app's own Alembic comes first anyway
+    refused = supported.fallback_refusal(config, paths)
+    if refused is None:  # an Alembic that needs a newer SQLAlchemy is not lent
         sys.meta_path.append(_FallbackFinder(paths))
+    return refused
 
 
 def _run_check(ctx: Context, check: Check) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
@@ -122,11 +128,8 @@ def _run_check(ctx: Context, check: Check) -> Tuple[Dict[str, Any], Optional[Dic
     except Skip as skip:
         result = check_result(check.name, ran=False, reason=str(skip))
     except Exception as exc:  # a sidecar bug must not hide the other checks
-        result = check_result(check.name, findings=[finding(
-            "SIDE008", "internal error in check: %s: %s" % (type(exc).__name__, exc),
-            exception=type(exc).__name__,
-            output="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-        )])
+        where = supported.worker_frame(exc, innermost=False)
+        result = check_result(check.name, findings=[supported.internal_error(exc, where)])
     result["duration_s"] = time.monotonic() - started
     return result, cache
 
@@ -169,14 +172,19 @@ def main() -> int:
         current["check"] = check.name
         emit_phase("starting")
         if check.uses_alembic and not fallback_installed:
-            _install_alembic_fallback(config)  # after the app's imports, before Alembic's
+            # after the app's imports, before Alembic's
+            ctx.alembic_refused = _install_alembic_fallback(config)
             fallback_installed = True
             versions["alembic"] = _versions()["alembic"]
             channel.send(VERSIONS, versions=versions)
         ctx.previous_cache = caches.get(check.name)
         cache = None
+        unsupported = supported.unsupported(
+            check.name, None if check is checks[0] else checks[0].name, versions["sqlalchemy"])
         if versions["sqlalchemy"] is None:
             result = _no_sqlalchemy(check, first=check is checks[0])
+        elif unsupported is not None:  # outside 1.3 to 2.x: one SIDE011, no check runs
+            result = unsupported
         else:
             guard.active = check.imports_app_code  # the app's code runs: writes refused
             try:

@@ -145,8 +145,15 @@ def _mask_spans(text: str, spans: List[Tuple[int, int]]) -> str:
 
 
 def unexpected(code: str, what: str, exc: BaseException, secrets: Iterable[str]) -> Dict[str, Any]:
-    """A check's own failure as one redacted finding (never a traceback with the URL in it)."""
+    """A check's own failure as one redacted finding (never a traceback with the URL in it):
+    ``code`` when SQLAlchemy, Alembic or the driver raised, SIDE008 (sidecar's bug, with its
+    file:line) when the innermost frame is the worker's own code."""
+    from . import versions
+
     detail = redact_text(" ".join(str(exc).split())[:500], secrets)
+    where = versions.worker_frame(exc)
+    if where is not None:
+        return {"findings": [versions.internal_error(exc, where, detail)], "observed": {}}
     return {"findings": [{"code": code, "message": f"{what}: {type(exc).__name__}: {detail}",
                           "exception": type(exc).__name__, "facts": {"detail": detail}}],
             "observed": {}}

@@ -97,7 +97,7 @@ def refused(raw: Dict[str, Any]) -> bool:
 
 
 def fold_refused_writes(result: Dict[str, Any], guard: WriteGuard, locator: Any) -> None:
-    """Replace the findings of refused writes in a check's result by one SIDE011 first."""
+    """Replace the findings of refused writes in a check's result by one SIDE013 first."""
     findings: List[Dict[str, Any]] = list(result.get("findings") or [])
     failures = [raw for raw in findings if refused(raw)]
     if not guard.attempts and not failures:
@@ -117,7 +117,7 @@ def fold_refused_writes(result: Dict[str, Any], guard: WriteGuard, locator: Any)
     from .protocol import finding
 
     raw = finding(
-        "SIDE011", "the app's code tried to write to the database while sidecar imported it "
+        "SIDE013", "the app's code tried to write to the database while sidecar imported it "
         "(%d statement%s refused): %s" % (count, "" if count == 1 else "s", statement),
         exception=(first.get("exception") or SidecarRefusedWrite.__name__) if failures
         else None, **where,

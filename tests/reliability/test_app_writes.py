@@ -92,9 +92,9 @@ def test_check_refuses_the_apps_writes_on_postgresql(pg, tmp_path, write):
     assert _state(pg, dbname) == before, "the app's import wrote to the database"
     assert result.returncode == 1, result.stdout[-3000:]
     found = [f for c in result.report["checks"] for f in c["findings"]]
-    side011 = [f for f in found if f["code"] == "SIDE011"]
-    assert side011, [f["code"] for f in found]
-    assert side011[0]["file"] == "app/models.py" and side011[0]["line"] == line, side011[0]
+    side013 = [f for f in found if f["code"] == "SIDE013"]
+    assert side013, [f["code"] for f in found]
+    assert side013[0]["file"] == "app/models.py" and side013[0]["line"] == line, side013[0]
     assert "rel-Pw-4e1b" not in result.stdout
 
 
@@ -108,7 +108,7 @@ def test_twenty_daemon_cycles_leave_the_database_unchanged(pg, daemon, tmp_path)
                env={"DATABASE_URL": url})
     d.wait_for(lambda: d.metrics()["sidecar_cycles_total"] >= 20, 180, "20 cycles")
     assert _state(pg, dbname) == before
-    finding = d.finding("SIDE011")
+    finding = d.finding("SIDE013")
     assert finding is not None and finding["line"] == line, finding
     assert "INSERT INTO items" in finding["facts"]["statement"]
     assert d.readyz() == 503
@@ -129,7 +129,7 @@ def test_a_refusal_the_app_catches_is_a_warning_and_sqlite_is_untouched(tmp_path
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     assert tables == ["items"], tables  # create_all was refused: no audit_log
     found = {f["code"]: f for c in result.report["checks"] for f in c["findings"]}
-    assert found["SIDE011"]["severity"] == "warning" and found["SIDE011"]["line"] == line
+    assert found["SIDE013"]["severity"] == "warning" and found["SIDE013"]["line"] == line
     # drift saw the database as it is: audit_log is missing, not "ok"
     assert any(f["code"].startswith("DRIFT") and "audit_log" in (f.get("table") or "")
                for f in found.values()), sorted(found)

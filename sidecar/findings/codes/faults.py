@@ -24,6 +24,60 @@ def _timeout_hint(f: Facts) -> str:
     return f"{head} {advice}"
 
 
+_SIDE012_EXAMPLE = """\
+```text
+  WARNING SIDE012 A check cannot run on this SQLAlchemy without the app's own Alembic
+      SQLAlchemy 1.3.24 is not supported by check migrations without an Alembic in the app's
+      environment: the app has none, and the sidecar's own Alembic 1.20.1 needs SQLAlchemy>=2.0.
+      fix: Install an Alembic that supports SQLAlchemy 1.3.24 into the app's environment:
+      `/app/.venv/bin/python -m pip install 'alembic>=1.7,<1.15'` [...]
+```
+"""
+
+
+# what Python 3.6 and older say to the worker's first line (``from __future__ import
+# annotations``, new in 3.7)
+_TOO_OLD_PYTHON = "future feature annotations is not defined"
+
+
+def _not_started_hint(f: Facts) -> str:
+    if _TOO_OLD_PYTHON in str(f["detail"]):
+        return (f"{f['python']} is older than Python 3.7, and the sidecar's worker runs in the "
+                "app's interpreter: it needs Python 3.8 or newer (any SQLAlchemy from 1.3 "
+                "on). Run the app on a newer Python, or check that --python is the app's "
+                "own interpreter.")
+    return (f"Could not run {f['python']}: {f['detail']}. Point --python at the app "
+            "environment's interpreter.")
+
+
+def _internal_hint(f: Facts) -> str:
+    known = "; ".join(str(v) for v in (f["where"], f["versions"]) if v and v != "?")
+    return (f"This is a bug in the sidecar{f' ({known})' if known else ''}, not in the app or "
+            "the database: please report it with the message and these versions. The other "
+            "checks still ran.")
+
+
+def _unsupported_hint(f: Facts) -> str:
+    head = (f"The app's SQLAlchemy is {f['sqlalchemy']} ({f['reason']}); the sidecar's checks "
+            f"support SQLAlchemy {f['supported']}.")
+    if f["side"] == "older":
+        return (f"{head} Upgrade the app to SQLAlchemy 1.3 or later (1.3.24 is the last 1.3), "
+                "or check that --python is the app's own interpreter.")
+    if f["side"] == "newer":
+        return (f"{head} Run a sidecar release that supports SQLAlchemy {f['sqlalchemy']}, or "
+                "check that --python is the app's own interpreter.")
+    return (f"{head} Check `<python> -c 'import sqlalchemy; print(sqlalchemy.__version__)'` "
+            "with the app's interpreter (--python).")
+
+
+def _alembic_hint(f: Facts) -> str:
+    return (f"Install an Alembic that supports SQLAlchemy {f['sqlalchemy']} into the app's "
+            f"environment: `{f['python']} -m pip install '{f['suggested']}'` (the sidecar "
+            f"uses the app's own Alembic first; its own {f['alembic']} needs "
+            f"{f['requires']}). Until then the checks that use Alembic (migrations, "
+            "schema_drift) do not run; the others still do.")
+
+
 def _write_hint(f: Facts) -> str:
     """Whether the models were checked depends on whether the refusal broke the import."""
     outcome = ("The refusal made the import fail, so the models could not be checked."
@@ -226,8 +280,7 @@ $ sidecar check --app-path tests/fixtures/good_plain --models app.models --pytho
     ),
     Entry(
         "SIDE007", "The app's interpreter could not be started", "error", "models_import",
-        "Could not run {python}: {detail}. Point --python at the app environment's "
-        "interpreter.",
+        _not_started_hint,
         facts=("python", "detail"), check_note="(every other check is skipped)",
         explanation="""\
 **What it means.** The `--python` executable could not be run, or it exited before the
@@ -249,6 +302,9 @@ working interpreter of the app's environment; recreate the venv if its base Pyth
       Point --python at the app environment's interpreter.
 ```
 
+A Python older than 3.7 stops at the worker's first line (`SyntaxError: future feature
+annotations is not defined`); the hint then says that the worker needs Python 3.8 or newer.
+
 An interpreter that starts but dies at once is reported as `<path> did not start the worker`,
 with the last line of its stderr in the hint (e.g. `error while loading shared libraries:
 libpython3.11.so.1.0: cannot open shared object file`).
@@ -256,14 +312,19 @@ libpython3.11.so.1.0: cannot open shared object file`).
     ),
     Entry(
         "SIDE008", "Internal error in a sidecar check", "error", "models_import",
-        "This is a bug in the sidecar, not in the app: please report it with the traceback "
-        "attached. The other checks still ran.",
+        _internal_hint, optional=("where", "versions"),
+        samples={"where": "sidecar/worker/checks/database/url.py:61",
+                 "versions": "Python 3.8.18, SQLAlchemy 1.3.24, Alembic none"},
         check_note="(reported under whichever check raised)",
         explanation="""\
 **What it means.** One of the sidecar's own checks raised an exception. This is a bug in the
 sidecar, not in the app. The other checks still ran; the traceback is attached as output.
 
-**Why it happens.** An app shape the check does not handle, or an unfinished check.
+**Why it happens.** An app shape the check does not handle, an unfinished check, or a
+SQLAlchemy/Alembic API that differs in the app's version. An exception whose innermost frame
+is in the sidecar's own worker files is always reported here, with that file:line
+(`sidecar/worker/...`) and the Python/SQLAlchemy/Alembic versions — never as a database
+(`DB299`), migration or drift fault.
 
 **How to fix.** Report it with the attached traceback and the sidecar/SQLAlchemy versions
 from the report's last line. Until fixed, judge the app by the other checks; to keep it from
@@ -273,9 +334,11 @@ failing the health check, lower it: `--severity SIDE008=warning`.
 
 ```text
   ERROR SIDE008 Internal error in a sidecar check
-      internal error in check: <ExceptionType>: <message>
-      fix: This is a bug in the sidecar, not in the app: please report it with the traceback
-      attached. The other checks still ran.
+      ImportError: internal error in the sidecar at sidecar/worker/checks/database/url.py:61:
+      ImportError: cannot import name 'make_url' from 'sqlalchemy.engine'
+      fix: This is a bug in the sidecar (sidecar/worker/checks/database/url.py:61; Python 3.8.18,
+      SQLAlchemy 1.3.24, Alembic none), not in the app or the database: please report it with the
+      message and these versions. The other checks still ran.
       output (tail):
         | Traceback (most recent call last):
         | [...]
@@ -355,7 +418,57 @@ The other checks are skipped with `the worker speaks another protocol (see model
 """,
     ),
     Entry(
-        "SIDE011", "The app's code writes to the database when imported", "error",
+        "SIDE011", "SQLAlchemy version not supported", "error", "models_import",
+        _unsupported_hint, facts=("sqlalchemy", "supported", "reason", "side"),
+        optional=("python",), samples={"side": "older"},
+        check_note="(the first check run; every other check is skipped)",
+        explanation="""\
+**What it means.** The app's interpreter (`--python`) has a SQLAlchemy outside the range the
+sidecar is tested on (1.3 to 2.1; a later 2.x minor still runs). No check ran: the sidecar's
+reading of errors, mappers and schemas depends on the version, and a guess could call a
+broken app ready — or a healthy one broken.
+
+**Why it happens.** A SQLAlchemy older than 1.3 (upgrade it), or a new major release the
+sidecar does not know yet.
+
+**How to fix.** Below 1.3: upgrade the app's SQLAlchemy. A newer major: use a sidecar
+release that supports it. Either way, check that `--python` is the app's real environment
+(the versions are on the report's last line).
+
+**Example.**
+
+```text
+  ERROR SIDE011 SQLAlchemy version not supported
+      SQLAlchemy 1.2.19 is not supported by the sidecar's checks: it is older than 1.3;
+      supported: 1.3 to 2.1. No check ran.
+```
+""",
+    ),
+    Entry(
+        "SIDE012", "A check cannot run on this SQLAlchemy without the app's own Alembic",
+        "warning", "migrations", _alembic_hint,
+        facts=("check", "sqlalchemy", "alembic", "requires", "python", "suggested"),
+        check_note="(or schema_drift, whichever runs first; the other is skipped)",
+        explanation=f"""\
+**What it means.** The migrations and schema_drift checks use Alembic. The app's environment
+has none, and the Alembic the sidecar would lend it (its own) declares a SQLAlchemy
+requirement the app's SQLAlchemy does not meet (Alembic 1.20 needs SQLAlchemy 2.0; 1.15 to
+1.17 need 1.4), so it is not lent: those checks did not run. The database itself may be fine;
+this is a warning so that it does not hold the app NOT READY.
+
+**Why it happens.** An app on SQLAlchemy 1.3 or 1.4 that runs its migrations from another
+image or tool, so Alembic is not installed where the app runs.
+
+**How to fix.** Install an Alembic release that supports the app's SQLAlchemy in the app's
+environment (SQLAlchemy 1.3 and 1.4 on Python 3.8+: `alembic>=1.7,<1.15`; the sidecar is
+tested with Alembic 1.7.7 on SQLAlchemy 1.3.24).
+
+**Example.**
+
+{_SIDE012_EXAMPLE}""",
+    ),
+    Entry(
+        "SIDE013", "The app's code writes to the database when imported", "error",
         "models_import",
         _write_hint,
         facts=("statement", "statements", "import_failed"),
@@ -380,7 +493,7 @@ a command or the app factory.
 **Example.**
 
 ```text
-  ERROR SIDE011 The app's code writes to the database when imported
+  ERROR SIDE013 The app's code writes to the database when imported
       at app/models.py:31
       the app's code tried to write to the database while sidecar imported it (1 statement
       refused): CREATE TABLE audit_log (id SERIAL NOT NULL, PRIMARY KEY (id))

@@ -15,6 +15,7 @@ import statistics
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from ... import compat
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...redact import guarded, redact_text, scrub
@@ -126,7 +127,7 @@ def _open(url: Any, limits: Any, app_path: str, startup_options: bool) -> Tuple[
     started = time.perf_counter()
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
+            compat.exec_driver_sql(conn, "SELECT 1")
     except BaseException:
         engine.dispose()
         raise
@@ -173,8 +174,8 @@ def _server_facts(conn: Any) -> Dict[str, Any]:
     if info:
         facts["server_version"] = ".".join(str(p) for p in info)
     if dialect.name == "postgresql":
-        row = conn.exec_driver_sql(
-            "SELECT current_setting('server_version'), current_database(), "
+        row = compat.exec_driver_sql(
+            conn, "SELECT current_setting('server_version'), current_database(), "
             "current_setting('transaction_read_only'), current_setting('statement_timeout'), "
             "current_setting('lock_timeout'), current_schema()").fetchone()
         facts.update(server_version=row[0], database=row[1], read_only=row[2] == "on",
@@ -183,10 +184,11 @@ def _server_facts(conn: Any) -> Dict[str, Any]:
         import sqlite3
 
         facts["server_version"] = sqlite3.sqlite_version
-        facts["read_only"] = conn.exec_driver_sql("PRAGMA query_only").scalar() == 1
+        facts["read_only"] = compat.exec_driver_sql(conn, "PRAGMA query_only").scalar() == 1
     elif dialect.name in ("mysql", "mariadb"):
         try:
-            value = conn.exec_driver_sql("SELECT @@session.transaction_read_only").scalar()
+            value = compat.exec_driver_sql(
+                conn, "SELECT @@session.transaction_read_only").scalar()
             facts["read_only"] = bool(int(value))
         except Exception:
             pass
@@ -197,7 +199,7 @@ def _latency(conn: Any, samples: int = 3) -> Dict[str, Any]:
     times = []
     for _ in range(samples):
         started = time.perf_counter()
-        conn.exec_driver_sql("SELECT 1").scalar()
+        compat.exec_driver_sql(conn, "SELECT 1").scalar()
         times.append((time.perf_counter() - started) * 1000)
     return {"latency_ms": round(statistics.median(times), 3), "latency_max_ms":
             round(max(times), 3)}

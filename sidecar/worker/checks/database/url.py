@@ -19,6 +19,7 @@ import sqlite3
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
+from ... import compat, versions
 from ...redact import config_secrets, url_password
 
 # Synchronous DBAPI drivers per backend, preferred first. SQLAlchemy's name for each.
@@ -51,24 +52,20 @@ def secrets_of(url_text: Any) -> List[str]:
     configuration carries (``redact.config_secrets``); redaction adds the printed forms."""
     secrets: List[Optional[str]] = [url_password(url_text),
                                     *config_secrets(url_text, dict(os.environ))]
-    try:
-        from sqlalchemy.engine import make_url
-
-        secrets.append(make_url(url_text).password)
-    except Exception:
-        pass
+    with contextlib.suppress(Exception):
+        secrets.append(compat.make_url(url_text).password)
     return sorted({str(s) for s in secrets if s}, key=len, reverse=True)
 
 
 def parse(url_text: Any) -> Any:
     """``make_url`` with our own diagnosis of the usual mistakes."""
-    from sqlalchemy.engine import make_url
-
     if not isinstance(url_text, str) or not url_text.strip():
         raise UrlProblem("DB207", "The database URL is empty.", reason="empty")
     try:
-        url = make_url(url_text.strip())
+        url = compat.make_url(url_text.strip())
     except Exception as exc:  # ArgumentError, or ValueError for a non-numeric port
+        if versions.worker_frame(exc) is not None:
+            raise  # raised by sidecar's own code, not by SQLAlchemy reading the URL: SIDE008
         reason = "port" if isinstance(exc, ValueError) else "syntax"
         raise UrlProblem("DB207", f"The database URL cannot be parsed: {exc}",
                          type(exc).__name__, reason=reason) from None
@@ -117,12 +114,12 @@ def resolve_driver(url: Any) -> Tuple[Any, Dict[str, Any]]:
     for candidate in DRIVERS.get(backend, []):
         if candidate == wanted:
             continue
-        alt = url.set(drivername=f"{backend}+{candidate}")
+        alt = compat.url_set(url, drivername=f"{backend}+{candidate}")
         if _driver_loads(alt)[0] is not None:
             installed.append(candidate)
     if not explicit and installed:
         chosen = installed[0]
-        return url.set(drivername=f"{backend}+{chosen}"), {
+        return compat.url_set(url, drivername=f"{backend}+{chosen}"), {
             "driver": chosen, "driver_substituted": True, "default_driver": wanted,
             "import_error": error, "backend": backend,
         }
@@ -260,5 +257,5 @@ def sqlite_engine_args(url: Any, limits: Limits, app_path: str) -> Tuple[Any, Di
         conn.execute("PRAGMA query_only = ON")
         return conn
 
-    bare = url.set(database=None, query={})
+    bare = compat.url_set(url, database=None, query={})
     return bare, {"creator": creator}, []

@@ -24,7 +24,7 @@ import fnmatch
 import time
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from ... import compat
+from ... import compat, versions
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...redact import guarded
@@ -92,12 +92,12 @@ def _run(ctx: Context) -> CheckOutcome:
     if not metadatas or not any(md.tables for md in metadatas):
         raise Skip("no tables in the models' MetaData")
     engine = ensure_engine(ctx)  # first: without a database there is nothing to compare
-    try:
-        import alembic
-        import sqlalchemy
-    except Exception as exc:  # not only ImportError: an Alembic built for another Python
-        raise Skip(f"Alembic cannot be imported by the app's interpreter (it does the "
-                   f"comparison): {type(exc).__name__}: {exc}") from None
+    no_alembic = versions.require_alembic(ctx, "schema_drift")  # Skip, or SIDE012 once
+    if no_alembic is not None:
+        return no_alembic
+    import alembic
+    import sqlalchemy
+
     settings = Settings(ctx.config)
     observed: Dict[str, Any] = {}
     with read_only_connection(engine) as conn:
@@ -240,7 +240,9 @@ def _autogen(conn: Any, metadatas: List[Any], settings: Settings,
 
     def include_object(obj: Any, name: Any, type_: str, reflected: bool,
                        compare_to: Any) -> bool:
-        if type_ == "table" and not reflected:
+        # reflected tables too: Alembic < 1.5 (still paired with SQLAlchemy 1.3) has no
+        # include_name and ignores it, so this is its only filter (--exclude-table, subsets)
+        if type_ == "table":
             key = (None if obj.schema in (None, default_schema) else obj.schema, obj.name)
             return key in subset
         return True
@@ -283,12 +285,8 @@ def _fatal(exc: BaseException) -> bool:
 
 def _restart_transaction(conn: Any) -> None:
     """After an error PostgreSQL refuses further statements until the transaction ends."""
-    try:
-        trans = conn.get_transaction()
-        if trans is not None:
-            trans.rollback()
-    except Exception:
-        pass
+    with contextlib.suppress(Exception):
+        compat.rollback_transaction(conn)
 
 
 def _q(key: TableKey) -> str:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Dict, Iterable, List, Optional
 
+from ... import compat
+
 # Bumped when the drift logic changes, so an old cached result is not reused.
 DRIFT_LOGIC_VERSION = "1"
 
@@ -67,13 +69,13 @@ def catalog_fingerprint(conn: Any, schemas: Iterable[Optional[str]]) -> Optional
     if name == "postgresql":
         from sqlalchemy import text
 
-        default = conn.exec_driver_sql("SELECT current_schema()").scalar()
+        default = compat.exec_driver_sql(conn, "SELECT current_schema()").scalar()
         names = sorted({s or default for s in schemas})
         row = conn.execute(text(_PG_FINGERPRINT), {"schemas": names}).fetchone()
         parts = dict(zip(_PG_PARTS, row))
     elif name == "sqlite":
-        rows = conn.exec_driver_sql(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master "
+        rows = compat.exec_driver_sql(
+            conn, "SELECT type, name, tbl_name, sql FROM sqlite_master "
             "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").fetchall()
         parts = {"sqlite_master": _md5("\n".join(repr(tuple(r)) for r in rows))}
     else:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
+from ... import versions
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...redact import guarded
@@ -49,11 +50,9 @@ def _run(ctx: Context) -> CheckOutcome:
                    "alembic.ini, pyproject.toml [tool.alembic] or Flask-Migrate migrations/ "
                    f"folder in the app path, no alembic.ini inside the models' packages "
                    f"({where})")
-    try:
-        import alembic  # noqa: F401  (lazily: the app may not have Alembic)
-    except Exception as exc:  # not only ImportError: an Alembic built for another Python
-        raise Skip(f"Alembic cannot be imported by the app's interpreter: "
-                   f"{type(exc).__name__}: {exc}") from None
+    no_alembic = versions.require_alembic(ctx, "migrations")  # Skip, or SIDE012 once
+    if no_alembic is not None:
+        return no_alembic
     chosen = candidates[0]
     observed: Dict[str, Any] = {
         "config": _shown(chosen.path, ctx.app_path), "found_by": chosen.found_by,

@@ -134,7 +134,7 @@ def _url_value(var: Optional[str], database_url: Optional[str],
 
 def _same_database(a: str, b: str) -> bool:
     try:
-        from sqlalchemy.engine import make_url
+        from ...compat import make_url  # sqlalchemy.engine has no make_url in 1.3
 
         ua, ub = make_url(a), make_url(b)
         return (ua.get_backend_name(), ua.host, ua.port, ua.database, ua.username) == (
