@@ -229,6 +229,16 @@ def compare_models(mc: Any, metadata: Any) -> Tuple[Any, Any]:
     return script.upgrade_ops, ac
 
 
+def add_table_to_view(metadata: Any, table: Any) -> None:
+    """Put the app's ``table`` into ``metadata`` without copying it or touching its own
+    MetaData (``table.metadata`` stays the app's).
+
+    ``MetaData._add_table(name, schema, table)`` (private; the same in 1.3, 1.4, 2.0 and
+    2.1): the dict entry and the schema set, no events, no change to the Table.
+    """
+    metadata._add_table(table.name, table.schema, table)
+
+
 def cached_pk_constraint(inspector: Any, schema: Optional[str], table: str) -> Any:
     """The primary key autogenerate already reflected for a table, or None.
 

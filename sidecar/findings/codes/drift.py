@@ -73,6 +73,77 @@ def _unreflectable_hint(f: Facts) -> str:
             "(SIDECAR_EXCLUDE_TABLES).")
 
 
+def _not_compared_hint(f: Facts) -> str:
+    what = f.get("object")
+    name = f.get("object_name") or "the construct"
+    dialect = f.get("dialect") or "this database's dialect"
+    if what in ("server_default", "type"):
+        label = "server default" if what == "server_default" else "type"
+        return (f"Nothing to change in the database for this finding: the column's {label} "
+                f"`{name}` cannot be rendered as SQL for {dialect}, so the sidecar compared "
+                f"every other column and table and left this one out. Check it by hand. If "
+                f"the app creates tables on this database, `metadata.create_all()` fails on "
+                f"it too: give `{name}` a compiler for it (`@compiles({name.rstrip('()')}, "
+                f"\"{dialect}\")` from `sqlalchemy.ext.compiler`).")
+    return ("Nothing to change in the database for this finding: comparing this column "
+            f"raised ({f['reason']}), so the sidecar compared every other column and table "
+            "and left this one out. Check it by hand.")
+
+
+def _conflict_hint(f: Facts) -> str:
+    matches = f.get("db_matches")
+    keep = (f"The database matches {matches}: make the other definition(s) the same "
+            f"(ideally define the table once and import it from there)." if matches else
+            "The database matches none of them: decide which definition is right, make the "
+            "others the same (ideally define the table once and import it), then migrate "
+            "the database to it.")
+    return (f"One table, several definitions ({f['metadatas']}): code using one MetaData "
+            f"reads or writes columns the other does not have. {keep} The other "
+            "definitions' differences from the database are in facts.other_differences.")
+
+
+def _nothing_compared_hint(f: Facts) -> str:
+    reasons = f.get("reasons") or ""
+    parts = ["The check could not do its job, so it does not pass."]
+    if "excluded" in reasons:
+        parts.append("Check --include-table/--exclude-table (SIDECAR_INCLUDE_TABLES/"
+                     "SIDECAR_EXCLUDE_TABLES): they leave none of the models' tables.")
+    if "reflected" in reasons:
+        parts.append("Grant the sidecar's role read access to the tables (facts.not_compared "
+                     "lists them).")
+    if "views" in reasons:
+        parts.append("The database has the models' tables as views: point --database-url "
+                     "at the database (and schema) the app writes to.")
+    if len(parts) == 1:
+        parts.append("Point --database-url at the app's database, and check that --models "
+                     "imports the modules that define the tables.")
+    return " ".join(parts)
+
+
+def _py_default(db_default: str) -> str:
+    """The model's ``server_default=`` for a default as PostgreSQL/SQLite reflect it."""
+    import re
+
+    text = db_default.strip()
+    plain = re.fullmatch(r"'((?:[^']|'')*)'(?:::[\w\s\".\[\]]+)?", text)
+    if plain:  # 'active'::character varying -> server_default="active"
+        return f"server_default={plain.group(1).replace(chr(39) * 2, chr(39))!r}"
+    return f"server_default=text({text!r})"
+
+
+def _db_only_default_hint(f: Facts) -> str:
+    default = f.get("db_default") or "?"
+    arg = _py_default(default)
+    where = (f" on `{f['class']}.{f['attribute']}` at {f['location']}"
+             if f.get("class") and f.get("attribute") else
+             f" on the model's `{f['table']}.{f['column']}` column")
+    imports = " (`from sqlalchemy import text`)" if "text(" in arg else ""
+    return (f"Keep the database's default and declare it{where}: add `{arg}`{imports} to "
+            "its Column/mapped_column call. Inserts through the models already get it from "
+            "the database; declaring it keeps the next `alembic revision --autogenerate` "
+            "from dropping it. Nothing to run on the database.")
+
+
 OP = ("alembic_op",)  # rendered by Alembic when it has an op for the difference
 
 ENTRIES = (
@@ -381,6 +452,76 @@ COMMENT ON COLUMN users.name IS 'display name'
 
 ```
 SIDECAR_EXCLUDE_TABLES=legacy_partitioned_*
+```
+""",
+    ),
+    Entry(
+        "DRIFT421", "Column not compared", "warning", "schema_drift", _not_compared_hint,
+        facts=("reason",), optional=("object", "object_name", "dialect"),
+        samples={"object": "server_default", "object_name": "GenerateUUID()",
+                 "dialect": "sqlite"},
+        explanation="""\
+**What:** comparing one column raised: its type or server default cannot be rendered as SQL
+for the database's dialect (a `FunctionElement` with only a PostgreSQL `@compiles`, a type
+without a compiler for this dialect). The sidecar leaves that column out (on both sides) and
+compares every other column and table; `observed.coverage.columns_not_compared` lists it.
+**Fix:** nothing in the database; give the construct a compiler for the dialect if the app
+uses this database.
+
+```python
+@compiles(GenerateUUID, "sqlite")
+def _uuid_sqlite(element, compiler, **kw):
+    return "(lower(hex(randomblob(16))))"
+```
+""",
+    ),
+    Entry(
+        "DRIFT422", "Table defined differently in two MetaData", "warning", "schema_drift",
+        _conflict_hint,
+        facts=("metadatas", "compared", "definitions_differ"),
+        optional=("db_matches", "other_differences"),
+        explanation="""\
+**What:** two of the app's MetaData objects define the same table differently. The sidecar
+compares the first definition (the other findings are about it) and each other one on its
+own, and says which one the database matches. **Error** (`severity`) when a definition lacks
+a table or column the database has or has one it lacks, since queries through it fail.
+Identical definitions (Dagster declares `secondary_indexes` in three MetaData) are compared
+once and are no finding.
+**Fix:** define the table once and import it where it is needed.
+
+```python
+# storage/schema.py
+SecondaryIndexMigrationTable = db.Table("secondary_indexes", metadata, ...)
+```
+""",
+    ),
+    Entry(
+        "DRIFT423", "Nothing was compared", "error", "schema_drift", _nothing_compared_hint,
+        facts=("tables_in_models",), optional=("reasons", "excluded", "not_compared"),
+        samples={"reasons": "3 excluded by --include-table/--exclude-table"},
+        explanation="""\
+**What:** the models define tables, but not one of them was compared with the database:
+they are all excluded by the table filters, views in the database, or could not be
+reflected. A comparison of nothing is never "in sync" (verdict `not_compared`).
+**Fix:** loosen the filters, grant read access, or point at the right database.
+
+```
+SIDECAR_INCLUDE_TABLES=app_*
+```
+""",
+    ),
+    Entry(
+        "DRIFT424", "Server default only in the database", "warning", "schema_drift",
+        _db_only_default_hint, facts=("db_default",),
+        samples={"db_default": "'active'::character varying"},
+        explanation="""\
+**What:** the database gives a column a server default the model does not declare. Inserts
+still work (the database fills the column); the next `alembic revision --autogenerate` would
+drop the default. Not an error, and the fix is in the model, not the database.
+**Fix:** declare the default on the model's column.
+
+```python
+status = Column(String(20), nullable=False, server_default="active")
 ```
 """,
     ),

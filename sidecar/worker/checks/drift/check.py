@@ -21,6 +21,7 @@ import contextlib
 import copy
 import datetime
 import fnmatch
+import re
 import time
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
@@ -38,10 +39,13 @@ from ..database.check import (
 from .diffs import Diff, Renderer, from_upgrade_ops
 from .extra import check_constraint_plugins, compare_enums, compare_primary_keys
 from .fingerprint import catalog_fingerprint, models_hash
-from .passes import PassEnv, run_pipeline, to_findings
+from .passes import PassEnv, apply_severity, infer_renames, run_pipeline, to_findings
+from .scope import Conflict, Scope, TableKey, build_scope, metadata_labels, table_key
 
 DEFAULT_EXCLUDE = ["alembic_version"]
-TableKey = Tuple[Optional[str], str]  # (schema as Alembic names it: None = default, name)
+# findings about the comparison itself, not differences between the models and the database
+NOT_DIFFERENCES = {"DRIFT420", "DRIFT421", "DRIFT422", "DRIFT423"}
+ColumnKey = Tuple[Optional[str], str, str]  # (schema as Alembic names it, table, column)
 
 
 def run_schema_drift(ctx: Context) -> CheckOutcome:
@@ -121,6 +125,8 @@ def _run(ctx: Context) -> CheckOutcome:
                      and isinstance(cache.get("result"), list))
         if reuse:
             result = list(cache["result"])
+            stats = dict(cache.get("stats") or {})
+            observed.update(stats)
             observed["last_full_compare"] = cache.get("compared_at")
             observed["compare_s"] = 0.0
         else:
@@ -132,9 +138,15 @@ def _run(ctx: Context) -> CheckOutcome:
             observed["last_full_compare"] = _now()
     observed["reused"] = reuse
     observed["compared_at"] = observed["last_full_compare"]
-    differences = [f for f in result if f["code"] != "DRIFT420"]
+    differences = [f for f in result if f["code"] not in NOT_DIFFERENCES]
     observed["differences"] = len(differences)
     verdict, verdict_finding = join_verdict(ctx.migration_state, differences)
+    coverage = observed.get("coverage") or {}
+    if not coverage.get("tables"):
+        verdict = "not_compared"  # a comparison of nothing is never "in sync"
+    elif verdict == "in_sync" and (coverage.get("tables_not_compared")
+                                   or coverage.get("columns_not_compared")):
+        verdict = "in_sync_partial"  # no difference in what could be compared
     observed["verdict"] = verdict
     # the cache keeps the findings as compared; locating copies, so a later reuse is
     # located afresh against the models as they are then
@@ -145,7 +157,7 @@ def _run(ctx: Context) -> CheckOutcome:
     if observed["fingerprint"]:  # without one, a cache could never be reused
         outcome["cache"] = {"fingerprint": observed["fingerprint"],
                             "models_hash": observed["models_hash"], "result": result,
-                            "compared_at": observed["last_full_compare"]}
+                            "compared_at": observed["last_full_compare"], "stats": stats}
     return outcome
 
 
@@ -154,7 +166,7 @@ def _run(ctx: Context) -> CheckOutcome:
 
 def compare(conn: Any, metadatas: List[Any], settings: Settings,
             schemas: List[Optional[str]]) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
-    """Full comparison: raw findings and a few stats for observed."""
+    """Full comparison: raw findings and what it covered (``coverage``) for observed."""
     from sqlalchemy import inspect
 
     default_schema = conn.dialect.default_schema_name
@@ -168,20 +180,22 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
         with contextlib.suppress(NotImplementedError, AttributeError):
             names += probe.get_materialized_view_names(schema=s)
         views.update((s, n) for n in names)
-    model_tables: Dict[TableKey, Any] = {}
-    for md in metadatas:
-        for t in md.tables.values():
-            key = (None if t.schema in (None, default_schema) else t.schema, t.name)
-            if settings.table_allowed(*key) and key not in views:
-                model_tables[key] = t
+    scope = build_scope(metadatas, default_schema, settings.table_allowed, views)
+    model_tables = scope.tables
     plugins = check_constraint_plugins()
     renderer = Renderer(conn.dialect.name)
+    view = scope.view()
+
+    def run(keys: List[TableKey], skip: Set[ColumnKey]) -> Tuple[List[Diff], Any]:
+        upgrade_ops, ac = _autogen(conn, view, settings, schemas, plugins, set(keys), skip)
+        return from_upgrade_ops(upgrade_ops, conn.dialect), ac
 
     diffs: List[Diff] = []
     contexts: List[Any] = []
+    skipped: Dict[ColumnKey, Dict[str, str]] = {}  # columns left out -> DRIFT421's facts
     everything = sorted(db_tables | set(model_tables), key=lambda k: (k[0] or "", k[1]))
-    for ok_keys, result in _isolate(conn, everything, lambda keys: _autogen(
-            conn, metadatas, settings, schemas, views, plugins, set(keys))):
+    for ok_keys, result, bad in _isolate(conn, everything, run, model_tables):
+        skipped.update(bad)
         if isinstance(result, Exception):
             key = ok_keys[0]
             diffs.append(Diff(
@@ -191,9 +205,19 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
                 facts={"exception": type(result).__name__, "detail": _short(result)},
                 alembic_op=None))
             continue
-        upgrade_ops, autogen_context = result
+        found, autogen_context = result
         contexts.append((ok_keys, autogen_context))
-        diffs.extend(from_upgrade_ops(upgrade_ops, conn.dialect))
+        diffs.extend(found)
+    for (schema, table, column), why in sorted(skipped.items(),
+                                               key=lambda kv: (kv[0][0] or "", kv[0][1:])):
+        what = {"type": f"its type {why.get('object_name')} cannot be compiled",
+                "server_default": f"its server default {why.get('object_name')} cannot be "
+                "rendered"}.get(why.get("object", ""), "comparing it raised")
+        diffs.append(Diff(
+            "not_compared", table, schema, column,
+            message=f"Column {_q((schema, table))}.{column} was not compared: {what} for "
+            f"{why['dialect']} ({why['reason']}). Every other column and table was compared.",
+            facts=dict(why)))
 
     missing_tables = {(d.schema, d.table) for d in diffs if d.kind == "missing_table"}
     skip_cols = {(d.schema, d.table, None) for d in diffs if d.kind == "missing_table"} | \
@@ -213,17 +237,51 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
 
     env = PassEnv(conn.dialect.name, renderer, model_tables)
     diffs = run_pipeline(diffs, env)
-    stats = {"tables_compared": len(everything) - len(broken), "tables_in_models":
+    coverage = _coverage(scope, db_tables, broken, missing_tables, skipped)
+    extra: List[Dict[str, Any]] = []
+    labels = metadata_labels(metadatas) if len(metadatas) > 1 else ["MetaData #1"]
+    for conflict in scope.conflicts:
+        with contextlib.suppress(Exception):  # the conflict is known even if this fails
+            _compare_alternatives(conflict, conn, scope, settings, schemas, plugins)
+        extra.append(conflict_finding(conflict, labels, diffs))
+    if not coverage["tables"]:
+        extra.append(nothing_compared(scope, coverage, len(db_tables)))
+    stats = {"tables_compared": coverage["tables"], "tables_in_models":
              len(model_tables), "tables_in_database": len(db_tables), "views_ignored":
-             len(views), "check_constraints": "compared (named only)" if plugins else
-             "not compared (this Alembic has no checkconstraint_byname plugin)"}
-    return to_findings(diffs), stats
+             len(views), "check_constraints": "compared (named; unnamed ones matched by "
+             "expression or PostgreSQL's generated name)" if plugins else
+             "not compared (this Alembic has no checkconstraint_byname plugin)",
+             "metadata": labels, "coverage": coverage}
+    return to_findings(diffs) + extra, stats
 
 
-def _autogen(conn: Any, metadatas: List[Any], settings: Settings,
-             schemas: List[Optional[str]], views: Set[TableKey],
-             plugins: Optional[List[str]], subset: Set[TableKey]) -> Tuple[Any, Any]:
-    """One Alembic comparison restricted to ``subset``: (UpgradeOps, AutogenContext)."""
+def _coverage(scope: Scope, db_tables: Set[TableKey], broken: Set[TableKey],
+              missing: Set[TableKey], skipped: Dict[ColumnKey, Any]) -> Dict[str, Any]:
+    """How much the comparison covered, in numbers a renderer puts on one line."""
+    tables = columns = 0
+    for key, table in scope.tables.items():
+        if key in broken:
+            continue
+        tables += 1
+        if key in db_tables and key not in missing:
+            columns += sum(1 for c in table.columns if (key[0], key[1], c.name) not in skipped)
+    return {
+        "metadata": len(scope.metadatas),
+        "tables": tables,
+        "columns": columns,
+        "shared_tables": scope.shared(),
+        "tables_not_compared": sorted(_q(k) for k in broken),
+        "columns_not_compared": sorted(f"{_q((s, t))}.{c}" for s, t, c in skipped),
+        "tables_excluded": sorted(_q(k) for k in scope.excluded),
+        "model_views": sorted(_q(k) for k in scope.views),
+    }
+
+
+def _autogen(conn: Any, metadata: Any, settings: Settings, schemas: List[Optional[str]],
+             plugins: Optional[List[str]], subset: Set[TableKey],
+             skip: Set[ColumnKey]) -> Tuple[Any, Any]:
+    """One Alembic comparison restricted to ``subset`` and without the columns in ``skip``
+    (on both sides): (UpgradeOps, AutogenContext)."""
     from alembic.migration import MigrationContext
 
     wanted_schemas = set(schemas)
@@ -241,8 +299,11 @@ def _autogen(conn: Any, metadatas: List[Any], settings: Settings,
     def include_object(obj: Any, name: Any, type_: str, reflected: bool,
                        compare_to: Any) -> bool:
         if type_ == "table" and not reflected:
-            key = (None if obj.schema in (None, default_schema) else obj.schema, obj.name)
-            return key in subset
+            return table_key(obj, default_schema) in subset
+        if type_ == "column" and skip:
+            table = getattr(obj, "table", None)
+            if table is not None and (*table_key(table, default_schema), name) in skip:
+                return False
         return True
 
     opts: Dict[str, Any] = {
@@ -251,30 +312,186 @@ def _autogen(conn: Any, metadatas: List[Any], settings: Settings,
         "include_schemas": any(s is not None for s in schemas),
         "include_name": include_name,
         "include_object": include_object,
-        "target_metadata": metadatas,
+        "target_metadata": metadata,
     }
     if plugins:
         opts["autogenerate_plugins"] = plugins
     mc = MigrationContext.configure(conn, opts=opts)
-    return compat.compare_models(mc, metadatas if len(metadatas) > 1 else metadatas[0])
+    return compat.compare_models(mc, metadata)
+
+
+Result = Any  # what ``run`` returns, or the Exception of a table that failed alone
 
 
 def _isolate(conn: Any, keys: List[TableKey],
-             run: Callable[[List[TableKey]], Any]) -> List[Tuple[List[TableKey], Any]]:
-    """Run over all keys; on failure, bisect until each failing table is alone.
+             run: Callable[[List[TableKey], Set[ColumnKey]], Any],
+             model_tables: Dict[TableKey, Any],
+             ) -> List[Tuple[List[TableKey], Result, Dict[ColumnKey, Dict[str, str]]]]:
+    """Run over all keys; on failure, bisect until each failing table is alone, then
+    bisect that table's columns (``_isolate_columns``).
 
-    Returns (keys, result or the exception of a single table) pairs. A timeout or a lost
-    connection is not a table's fault: it propagates."""
+    Returns (keys, result or the exception of a single table, columns left out -> why).
+    A timeout or a lost connection is not a table's fault: it propagates."""
     try:
-        return [(keys, run(keys))]
+        return [(keys, run(keys, set()), {})]
     except Exception as exc:
         if _fatal(exc) or not keys:
             raise
         _restart_transaction(conn)
         if len(keys) == 1:
-            return [(keys, exc)]
+            result, bad = _isolate_columns(conn, keys[0], model_tables.get(keys[0]), run, exc)
+            return [(keys, result, bad)]
     mid = len(keys) // 2
-    return _isolate(conn, keys[:mid], run) + _isolate(conn, keys[mid:], run)
+    return _isolate(conn, keys[:mid], run, model_tables) + \
+        _isolate(conn, keys[mid:], run, model_tables)
+
+
+def _isolate_columns(conn: Any, key: TableKey, table: Any,
+                     run: Callable[[List[TableKey], Set[ColumnKey]], Any],
+                     failure: Exception) -> Tuple[Result, Dict[ColumnKey, Dict[str, str]]]:
+    """One table fails: find the model columns whose comparison raises (a type whose
+    compiler is missing for this dialect, a server default only a dialect-specific
+    @compiles renders), leave them out, compare the rest.
+
+    With every model column left out, a failing table is the table's fault (reflection,
+    permissions): the original exception, reported as DRIFT420."""
+    names = [c.name for c in table.columns] if table is not None else []
+
+    def attempt(included: List[str]) -> Tuple[Optional[Result], Optional[Exception]]:
+        skip = {(key[0], key[1], n) for n in names if n not in included}
+        try:
+            return run([key], skip), None
+        except Exception as exc:
+            if _fatal(exc):
+                raise
+            _restart_transaction(conn)
+            return None, exc
+
+    if not names or attempt([])[1] is not None:
+        return failure, {}
+    bad: Dict[str, Exception] = {}
+
+    def bisect(candidates: List[str], good: List[str]) -> List[str]:
+        """The columns of ``candidates`` that fail next to ``good``; returns the good ones."""
+        _, exc = attempt(good + candidates)
+        if exc is None:
+            return candidates
+        if len(candidates) == 1:
+            bad[candidates[0]] = exc
+            return []
+        mid = len(candidates) // 2
+        left = bisect(candidates[:mid], good)
+        return left + bisect(candidates[mid:], good + left)
+
+    good = bisect(names, [])
+    result, exc = attempt(good)
+    if exc is not None:  # fails only in combination: the whole table
+        return failure, {}
+    return result, {(key[0], key[1], n): _why(table.columns[n], e, conn.dialect)
+                    for n, e in bad.items()}
+
+
+def _why(column: Any, exc: Exception, dialect: Any) -> Dict[str, str]:
+    """Which part of the column cannot be rendered for the dialect: facts for DRIFT421."""
+    facts = {"reason": f"{type(exc).__name__}: {_short(exc)}", "dialect": dialect.name}
+    try:
+        column.type.compile(dialect=dialect)
+    except Exception:
+        facts.update(object="type", object_name=f"{type(column.type).__name__}()")
+        return facts
+    arg = getattr(column.server_default, "arg", None)
+    if arg is not None and not isinstance(arg, str):
+        try:
+            str(arg.compile(dialect=dialect))
+        except Exception:
+            facts.update(object="server_default", object_name=f"{type(arg).__name__}()")
+    return facts
+
+
+# --- several MetaData ----------------------------------------------------------------------
+
+# kinds that break queries through the models (the others are warnings by default)
+_BREAKING = {"missing_table", "missing_column", "rename"}
+
+
+def _compare_alternatives(conflict: Conflict, conn: Any, scope: Scope, settings: Settings,
+                          schemas: List[Optional[str]], plugins: Optional[List[str]]) -> None:
+    """Compare each other definition of a conflicting table on its own (``conflict.alt``)."""
+    from sqlalchemy import MetaData
+
+    env = PassEnv(conn.dialect.name, None, {conflict.key: conflict.first[1]})
+    for _, table in conflict.others:
+        md = MetaData()
+        compat.add_table_to_view(md, table)
+        try:
+            upgrade_ops, _ = _autogen(conn, md, settings, schemas, plugins, {conflict.key},
+                                      set())
+            diffs = run_pipeline(from_upgrade_ops(upgrade_ops, conn.dialect), env,
+                                 [infer_renames, apply_severity])
+        except Exception as exc:
+            if _fatal(exc):
+                raise
+            _restart_transaction(conn)
+            conflict.alt.append(None)
+            continue
+        conflict.alt.append(diffs)
+
+
+def conflict_finding(conflict: Conflict, labels: List[str],
+                     main: List[Diff]) -> Dict[str, Any]:
+    """DRIFT422: one table, two different definitions; which one the database matches."""
+    key = conflict.key
+    first_label = labels[conflict.first[0]]
+    first = [d for d in main if (d.schema, d.table) == key and d.kind != "not_compared"]
+    names = [first_label] + [labels[i] for i, _ in conflict.others]
+    matches = ([first_label] if not first else []) + [
+        labels[i] for (i, _), alt in zip(conflict.others, conflict.alt) if alt == []]
+    other_msgs: List[str] = []
+    breaking = False
+    for (i, _), alt in zip(conflict.others, conflict.alt):
+        if alt is None:
+            other_msgs.append(f"{labels[i]}: could not be compared")
+            continue
+        other_msgs.extend(f"{labels[i]}: {d.message}" for d in alt)
+        breaking = breaking or any(d.kind in _BREAKING or d.severity == "error" for d in alt)
+    text = "; ".join(f"{labels[i]} vs {first_label}: {diff}"
+                     for (i, _), diff in zip(conflict.others, conflict.differences))
+    where = _q(key)
+    if matches:
+        verdict = f"The database matches the definition in {', '.join(matches)}."
+    else:
+        verdict = "The database matches none of them."
+    message = (f"Table {where} is defined in {len(names)} MetaData with different "
+               f"definitions ({', '.join(names)}): {text}. {verdict} The findings above "
+               f"compare the definition in {first_label}.")
+    fields: Dict[str, Any] = {
+        "table": where,
+        "facts": {"metadatas": ", ".join(names), "compared": first_label,
+                  "definitions_differ": text, "db_matches": ", ".join(matches),
+                  "other_differences": other_msgs[:10], "kind": "conflict"}}
+    if breaking or (first and any(d.kind in _BREAKING for d in first)):
+        fields["severity"] = "error"
+    return finding("DRIFT422", message, **fields)
+
+
+def nothing_compared(scope: Scope, coverage: Dict[str, Any], db_count: int) -> Dict[str, Any]:
+    """DRIFT423: the models have tables, and not one of them was compared."""
+    n = sum(len(md.tables) for md in scope.metadatas)
+    why = []
+    if coverage["tables_excluded"]:
+        why.append(f"{len(coverage['tables_excluded'])} excluded by --include-table/"
+                   "--exclude-table")
+    if coverage["model_views"]:
+        why.append(f"{len(coverage['model_views'])} are views in the database")
+    if coverage["tables_not_compared"]:
+        why.append(f"{len(coverage['tables_not_compared'])} could not be reflected")
+    return finding(
+        "DRIFT423", f"The models define {n} table(s) in {len(scope.metadatas)} MetaData, and "
+        f"none of them was compared with the database ({db_count} table(s) there): "
+        f"{'; '.join(why) or 'nothing was left to compare'}.",
+        facts={"tables_in_models": str(n), "reasons": "; ".join(why),
+               "excluded": coverage["tables_excluded"][:20],
+               "not_compared": coverage["tables_not_compared"][:20]})
 
 
 def _fatal(exc: BaseException) -> bool:
@@ -296,7 +513,12 @@ def _q(key: TableKey) -> str:
 
 
 def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
+    # "<...SQLiteCompiler object at 0x7f..>" differs from run to run: keep the class only
+    text = _ADDRESS.sub(r"\1", " ".join(str(exc).split()))
+    return text[:300]
+
+
+_ADDRESS = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
 
 
 # --- pointing at the model ---------------------------------------------------------------

@@ -209,6 +209,22 @@ def _rename_object_sql(label: str, old: Diff, new: Diff, env: PassEnv) -> str:
     return ";\n".join(statements) or f"-- rename {old_name} to {new_name}"
 
 
+def db_only_defaults(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """A server default only the database has is not undone: inserts through the models
+    already get it, and DROP DEFAULT would break whoever relies on it (other writers, raw
+    SQL). It becomes DRIFT424, whose fix is declaring it in the model."""
+    for d in diffs:
+        if d.kind != "server_default" or d.facts.get("model_default") is not None \
+                or d.facts.get("db_default") is None:
+            continue
+        d.kind = "db_only_default"
+        d.op = None  # the op would DROP DEFAULT
+        d.facts = {"db_default": d.facts["db_default"]}
+        d.message = (f"Column {d.qualified_table}.{d.column} has server default "
+                     f"{d.facts['db_default']} in the database; the models declare none.")
+    return diffs
+
+
 def apply_severity(diffs: List[Diff], env: PassEnv) -> List[Diff]:
     """Raise a difference above its code's default when its facts make it break the app."""
     for d in diffs:
@@ -238,8 +254,8 @@ def render_fixes(diffs: List[Diff], env: PassEnv) -> List[Diff]:
     return diffs
 
 
-PIPELINE: List[Pass] = [fold_table_children, drop_sqlite_pk_nullability, infer_renames,
-                        absorb_rename_noise, apply_severity, render_fixes]
+PIPELINE: List[Pass] = [fold_table_children, drop_sqlite_pk_nullability, db_only_defaults,
+                        infer_renames, absorb_rename_noise, apply_severity, render_fixes]
 
 
 def run_pipeline(diffs: List[Diff], env: PassEnv,
