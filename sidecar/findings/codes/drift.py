@@ -3,6 +3,8 @@ comparison plus the kinds it does not compare), and its verdict with the migrati
 
 from __future__ import annotations
 
+from typing import Any
+
 from sidecar.findings.catalog import Entry, Facts, Family
 
 
@@ -31,21 +33,67 @@ def _fix(f: Facts, what: str) -> str:
     return text + _and_op(f, "Alembic op")
 
 
+def _call(call: Any, name: str | None, extra: str = "") -> str | None:
+    """The model's ``Column(...)``/``mapped_column(...)`` call (the worker's AST facts) with
+    the column named ``name`` (None: named after the attribute) and ``extra`` appended."""
+    if not isinstance(call, dict):
+        return None
+    callee = str(call.get("callee") or "")
+    if callee.rsplit(".", 1)[-1] not in ("Column", "mapped_column"):
+        return None
+    parts = [f'"{name}"'] if name else []
+    if call.get("args"):
+        parts.append(str(call["args"]))
+    if extra:
+        parts.append(extra)
+    return f"{callee}({', '.join(parts)})"
+
+
+def _assign(attribute: str, call: Any, value: str) -> str:
+    annotation = call.get("annotation") if isinstance(call, dict) else None
+    return f"{attribute}: {annotation} = {value}" if annotation else f"{attribute} = {value}"
+
+
+def _table_args(table: str) -> str:
+    """``'orders'`` / ``'orders', schema='audit'`` for an op.* call."""
+    schema, _, name = table.rpartition(".")
+    return f"'{name}', schema='{schema}'" if schema else f"'{name}'"
+
+
 def _rename_hint(f: Facts) -> str:
     old, new = f.get("old_column") or "?", f.get("new_column") or "?"
     kind = f.get("type") or "..."
+    pytype = f.get("model_type_py") or "..."
     table = f["table"]
+    cls, attr = f.get("class"), f.get("attribute")
+    call = f.get("column_call")
     changed = (f" Note the type also differs (database {f.get('db_type')}, models {kind})."
                if f.get("type_changed") else "")
+    migrate = (f"apply the rename with a migration — `op.alter_column({_table_args(table)}, "
+               f"'{old}', new_column_name='{new}')`, whose SQL (`RENAME COLUMN {old} TO "
+               f"{new}`) is in fix_sql")
+    if cls and attr:
+        # the attribute is the Python name; `new` is the column it maps, `old` the database's
+        name = None if attr == old else old
+        value = _call(call, name) or (f'Column("{old}", {pytype}, ...)' if name else
+                                      f"Column({pytype}, ...)")
+        where = f" at {f['location']}" if f.get("file") else ""
+        return (
+            f"`{cls}.{attr}` maps the column `{new}`, which the database lacks; the database "
+            f"has `{old}` instead — most likely the same column, renamed in the model without "
+            f"a migration. Either {migrate}, or keep the database as it is, with no "
+            f"migration, by mapping the attribute to the database's column{where}: "
+            f"`{_assign(attr, call, value)}` (the attribute keeps its name, so no code "
+            f"changes). Deploy the code and the rename together: in between, every query "
+            f"naming the other column fails.{changed}")
     return (
-        f"The model's `{new}` is most likely the database's `{old}` renamed without a "
-        f"migration. Either apply the rename with a migration — "
-        f"`op.alter_column('{table}', '{old}', new_column_name='{new}')`, whose SQL is in "
-        f"fix_sql — or keep the database as it is, with no migration, by mapping the "
-        f"attribute to the old column name: `{new} = Column(\"{old}\", {kind}, ...)` "
-        f"(`mapped_column(\"{old}\", ...)` in 2.0 style). Deploy the code and the rename "
-        f"together: in between, every query naming the other column fails.{changed}"
-    )
+        f"The models' column `{new}` of `{table}` is most likely the database's `{old}` "
+        f"renamed without a migration. Either {migrate}, or keep the database as it is, with "
+        f"no migration, by naming the column after the database in the model: "
+        f"`Column(\"{old}\", {pytype}, ...)` instead of `Column(\"{new}\", ...)` (in a "
+        f"declarative class, `{new} = Column(\"{old}\", {pytype}, ...)` keeps the attribute "
+        f"`{new}`). Deploy the code and the rename together: in between, every query naming "
+        f"the other column fails.{changed}")
 
 
 def _enum_hint(f: Facts) -> str:
@@ -134,14 +182,22 @@ def _py_default(db_default: str) -> str:
 def _db_only_default_hint(f: Facts) -> str:
     default = f.get("db_default") or "?"
     arg = _py_default(default)
-    where = (f" on `{f['class']}.{f['attribute']}` at {f['location']}"
-             if f.get("class") and f.get("attribute") else
-             f" on the model's `{f['table']}.{f['column']}` column")
     imports = " (`from sqlalchemy import text`)" if "text(" in arg else ""
-    return (f"Keep the database's default and declare it{where}: add `{arg}`{imports} to "
-            "its Column/mapped_column call. Inserts through the models already get it from "
-            "the database; declaring it keeps the next `alembic revision --autogenerate` "
-            "from dropping it. Nothing to run on the database.")
+    cls, attr, column = f.get("class"), f.get("attribute"), f.get("column")
+    call = f.get("column_call")
+    if cls and attr:
+        value = _call(call, None if attr == column or (isinstance(call, dict) and not
+                                                        call.get("named")) else column, arg)
+        where = f" at {f['location']}" if f.get("file") else ""
+        what = (f"`{_assign(attr, call, value)}`" if value else
+                f"`{arg}` to the Column/mapped_column call of `{cls}.{attr}`")
+        edit = f"Keep the database's default and declare it in the model{where}: {what}"
+    else:
+        edit = (f"Keep the database's default and declare it in the model: add `{arg}` to "
+                f"the `Column(\"{column}\", ...)` of table `{f['table']}`")
+    return (f"{edit}{imports}. Inserts through the models already get it from the database; "
+            "declaring it keeps the next `alembic revision --autogenerate` from dropping it. "
+            "Nothing to run on the database.")
 
 
 OP = ("alembic_op",)  # rendered by Alembic when it has an op for the difference
@@ -351,6 +407,12 @@ ALTER TABLE orders DROP CONSTRAINT fk_team
     Entry(
         "DRIFT414", "Likely unapplied column rename", "error", "schema_drift", _rename_hint,
         facts=("old_column", "new_column", "type", "db_type", "type_changed"),
+        optional=("model_type_py", "column_call"),
+        samples={"class": "SecurityEvent", "attribute": "event_metadata",
+                 "old_column": "metadata", "new_column": "event_metadata",
+                 "model_type_py": "JSON()", "column_call": {
+                     "callee": "db.Column", "named": False, "args": "db.JSON, nullable=True",
+                     "annotation": None, "mapped": False}},
         explanation="""\
 **What:** in one table, a model column the database lacks and a database column the models
 lack, of compatible types: Alembic 1.20 reports a drop + add (plus a drop/re-add of any index,
@@ -512,7 +574,7 @@ SIDECAR_INCLUDE_TABLES=app_*
     ),
     Entry(
         "DRIFT424", "Server default only in the database", "warning", "schema_drift",
-        _db_only_default_hint, facts=("db_default",),
+        _db_only_default_hint, facts=("db_default",), optional=("column_call",),
         samples={"db_default": "'active'::character varying"},
         explanation="""\
 **What:** the database gives a column a server default the model does not declare. Inserts

@@ -45,6 +45,8 @@ from .scope import Conflict, Scope, TableKey, build_scope, metadata_labels, tabl
 DEFAULT_EXCLUDE = ["alembic_version"]
 # findings about the comparison itself, not differences between the models and the database
 NOT_DIFFERENCES = {"DRIFT420", "DRIFT421", "DRIFT422", "DRIFT423"}
+# hints that paste the model's Column(...) call rewritten: they get its AST facts
+REWRITES_THE_CALL = {"DRIFT414", "DRIFT424"}
 ColumnKey = Tuple[Optional[str], str, str]  # (schema as Alembic names it, table, column)
 
 
@@ -568,6 +570,11 @@ def locate_model_columns(ctx: Context, findings: List[Dict[str, Any]]) -> None:
             raw["class"] = cls.__name__
             if attribute:
                 raw["attribute"] = attribute
+            if stmt is not None and raw.get("code") in REWRITES_THE_CALL:
+                with contextlib.suppress(Exception):
+                    call = locator.assigned_call(filename, stmt)
+                    if call:
+                        raw.setdefault("facts", {})["column_call"] = call
             break
 
 

@@ -14,6 +14,7 @@ Why these exist (Alembic 1.20):
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ... import compat
@@ -139,6 +140,7 @@ def _rename(missing: Diff, extra: Diff, env: PassEnv) -> Diff:
                            existing_type=ec.type)
     model_type, db_type = type_sql(mc.type, r.dialect), type_sql(ec.type, r.dialect)
     facts = {"old_column": old, "new_column": new, "type": model_type,
+             "model_type_py": _py_type(mc.type),
              "db_type": db_type, "type_changed": model_type != db_type,
              "db_nullable": bool(ec.nullable), "model_nullable": bool(mc.nullable)}
     where = f"{missing.qualified_table}"
@@ -146,6 +148,14 @@ def _rename(missing: Diff, extra: Diff, env: PassEnv) -> Diff:
                 message=f"Column {where}.{new} is in the models but not in the database, and "
                 f"{where}.{old} is in the database but not in the models: likely an unapplied "
                 f"rename of '{old}' to '{new}'.", facts=facts, children=[missing, extra])
+
+
+def _py_type(type_: Any) -> str:
+    """The model's type as Python (``String(length=200)``), for a hint to paste."""
+    try:
+        return repr(type_)
+    except Exception:
+        return f"{type(type_).__name__}()"
 
 
 _RENAME_NOISE = {"index": ("missing_index", "extra_index"),
@@ -225,6 +235,130 @@ def db_only_defaults(diffs: List[Diff], env: PassEnv) -> List[Diff]:
     return diffs
 
 
+# --- unnamed CHECK constraints and PostgreSQL's names -------------------------------------
+
+
+def pg_object_name(name1: str, name2: Optional[str], label: str, limit: int = 63) -> str:
+    """The name PostgreSQL generates (``makeObjectName`` in src/backend/commands/indexcmds.c,
+    the same since 7.x): ``<table>_<column>_<label>``, the longer of the two parts clipped
+    first until it fits in NAMEDATALEN - 1 = 63 bytes."""
+    n1 = len(name1.encode())
+    n2 = len(name2.encode()) if name2 else 0
+    avail = limit - len(label.encode()) - 1 - (1 if name2 else 0)  # the underscores
+    while n1 + n2 > avail:
+        if n1 > n2:
+            n1 -= 1
+        else:
+            n2 -= 1
+    out = clip_bytes(name1, n1)
+    if name2:
+        out += "_" + clip_bytes(name2, n2)
+    return f"{out}_{label}"
+
+
+def clip_bytes(name: str, limit: int) -> str:
+    """``name`` cut to ``limit`` UTF-8 bytes on a character boundary (pg_mbcliplen)."""
+    raw = name.encode()
+    if len(raw) <= limit:
+        return name
+    return raw[:limit].decode("utf-8", "ignore")
+
+
+def _norm_sql(text: str, table: str) -> str:
+    """A CHECK expression as comparable text: PostgreSQL's ``((length((name)::text) > 0))``
+    and the model's ``length(name) > 0`` both become ``length name >0``-like tokens."""
+    t = text.lower().replace('"', "")
+    t = re.sub(r"::\s*[a-z_][a-z0-9_ ]*(\(\d+\))?(\[\])?", "", t)  # casts
+    t = t.replace(f"{table.lower()}.", "")
+    return re.sub(r"[\s()]+", "", t)
+
+
+def _unnamed_checks(table: Any) -> List[Any]:
+    from sqlalchemy import CheckConstraint
+
+    out = []
+    for c in getattr(table, "constraints", ()):
+        if isinstance(c, CheckConstraint) and not compat.constraint_has_name(c):
+            out.append(c)
+    return out
+
+
+def match_unnamed_checks(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """Alembic's check plugin compares named CHECKs only: a model's unnamed CHECK (Optuna's
+    ``CheckConstraint("score >= 0")``) is named by PostgreSQL when created
+    (``<table>_<column>_check``), and comes back as "extra in the database" — whose fix would
+    drop it. Pair each such database CHECK with an unnamed one of the model, first by its
+    expression, then by the name PostgreSQL would have given it; a pair is the same object."""
+    if env.dialect_name != "postgresql":
+        return diffs
+    drop: Set[int] = set()
+    by_table: Dict[Tuple[Optional[str], str], List[Diff]] = {}
+    for d in diffs:
+        if d.kind == "extra_check":
+            by_table.setdefault((d.schema, d.table), []).append(d)
+    for key, extra in by_table.items():
+        table = env.model_tables.get(key)
+        if table is None:
+            continue
+        unnamed = _unnamed_checks(table)
+        if not unnamed:
+            continue
+        texts: List[Optional[str]] = []
+        for c in unnamed:
+            try:
+                texts.append(_norm_sql(str(c.sqltext), key[1]))
+            except Exception:
+                texts.append(None)
+        left = list(range(len(unnamed)))
+        for d in extra:  # by expression
+            sql = _norm_sql(str(d.facts.get("sqltext") or ""), key[1])
+            hit = next((i for i in left if texts[i] == sql), None)
+            if hit is not None:
+                left.remove(hit)
+                drop.add(id(d))
+        names = {pg_object_name(key[1], c.name, "check") for c in table.columns} | \
+            {pg_object_name(key[1], None, "check")}
+        for d in extra:  # by the name PostgreSQL generates (it rewrites IN (...) as ANY)
+            if id(d) in drop or not left or not d.name:
+                continue
+            base = re.sub(r"\d+$", "", d.name)
+            if base in names:
+                left.pop(0)
+                drop.add(id(d))
+    return [d for d in diffs if id(d) not in drop]
+
+
+_PAIRS = {"index": ("missing_index", "extra_index"), "unique": ("missing_unique",
+                                                                  "extra_unique"),
+          "fk": ("missing_fk", "extra_fk"), "check": ("missing_check", "extra_check")}
+
+
+def match_truncated_names(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """A model name longer than the database allows (63 bytes on PostgreSQL) was cut by the
+    database when the migration created it: ``ix_<64+ bytes>`` in the models is the same
+    index as its first 63 bytes in the database, not a missing one beside an extra one."""
+    limit = getattr(env.renderer.dialect, "max_identifier_length", None) or 0
+    if env.dialect_name != "postgresql" or not limit:
+        return diffs
+    drop: Set[int] = set()
+    for missing_kind, extra_kind in _PAIRS.values():
+        extra = [d for d in diffs if d.kind == extra_kind and d.name]
+        for m in diffs:
+            if m.kind != missing_kind or not m.name or len(m.name.encode()) <= limit:
+                continue
+            cut = clip_bytes(m.name, limit)
+            for e in extra:
+                if id(e) in drop or (e.schema, e.table) != (m.schema, m.table) \
+                        or e.name != cut:
+                    continue
+                if missing_kind != "missing_check" and \
+                        e.facts.get("columns") != m.facts.get("columns"):
+                    continue
+                drop.update((id(m), id(e)))
+                break
+    return [d for d in diffs if id(d) not in drop]
+
+
 def apply_severity(diffs: List[Diff], env: PassEnv) -> List[Diff]:
     """Raise a difference above its code's default when its facts make it break the app."""
     for d in diffs:
@@ -255,7 +389,8 @@ def render_fixes(diffs: List[Diff], env: PassEnv) -> List[Diff]:
 
 
 PIPELINE: List[Pass] = [fold_table_children, drop_sqlite_pk_nullability, db_only_defaults,
-                        infer_renames, absorb_rename_noise, apply_severity, render_fixes]
+                        match_unnamed_checks, match_truncated_names, infer_renames,
+                        absorb_rename_noise, apply_severity, render_fixes]
 
 
 def run_pipeline(diffs: List[Diff], env: PassEnv,
