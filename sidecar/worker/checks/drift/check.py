@@ -310,7 +310,7 @@ def _autogen(conn: Any, metadata: Any, settings: Settings, schemas: List[Optiona
 
     opts: Dict[str, Any] = {
         "compare_type": True,
-        "compare_server_default": True,
+        "compare_server_default": compare_default,
         "include_schemas": any(s is not None for s in schemas),
         "include_name": include_name,
         "include_object": include_object,
@@ -320,6 +320,46 @@ def _autogen(conn: Any, metadata: Any, settings: Settings, schemas: List[Optiona
         opts["autogenerate_plugins"] = plugins
     mc = MigrationContext.configure(conn, opts=opts)
     return compat.compare_models(mc, metadata)
+
+
+def compare_default(context: Any, inspected_column: Any, metadata_column: Any,
+                    inspected_default: Optional[str], metadata_default: Any,
+                    rendered_metadata_default: Optional[str]) -> Optional[bool]:
+    """Alembic's ``compare_server_default`` hook: False (the same) when both defaults read
+    the same as SQL text, True for JSON columns whose texts differ, None to let Alembic
+    decide.
+
+    On PostgreSQL Alembic 1.20 compares by running ``SELECT <db default> = <model default>``:
+    a volatile default (Prefect's ``(GEN_RANDOM_UUID())`` vs the catalog's
+    ``gen_random_uuid()``) is never equal to itself, and ``'{}'::json = '{}'`` raises
+    (json has no equality operator)."""
+    if inspected_default is None or rendered_metadata_default is None:
+        return None
+    model_text = rendered_metadata_default
+    if isinstance(getattr(metadata_default, "arg", None), str):  # server_default="{}"
+        model_text = "'" + metadata_default.arg.replace("'", "''") + "'"
+    db, model = _norm_default(inspected_default), _norm_default(model_text)
+    if db == model:
+        return False
+    from sqlalchemy.types import JSON
+
+    affinity = compat.type_affinity(getattr(metadata_column, "type", None))
+    if isinstance(affinity, type) and issubclass(affinity, JSON):
+        return True
+    return None
+
+
+def _norm_default(text: str) -> str:
+    """Lower case, no casts, parentheses or spaces — outside string literals only."""
+    parts = re.split(r"('(?:[^']|'')*')", str(text))
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:  # a literal: kept as it is
+            out.append(part)
+            continue
+        t = re.sub(r"::\s*[a-z_][a-z0-9_ ]*(\(\d+\))?(\[\])?", "", part.lower())
+        out.append(re.sub(r"[\s()]+", "", t))
+    return "".join(out)
 
 
 Result = Any  # what ``run`` returns, or the Exception of a table that failed alone
