@@ -468,8 +468,8 @@ ALTER TABLE memberships ADD CONSTRAINT memberships_pkey PRIMARY KEY (user_id, te
         optional=OP,
         explanation="""\
 **What:** a named `CheckConstraint` of the models is missing (Alembic's opt-in
-`alembic.ext.checkconstraint_byname` plugin, Alembic >= 1.19.2; unnamed constraints and
-changed expressions are not compared).
+`alembic.ext.checkconstraint_byname` plugin, Alembic >= 1.19.2; changed expressions are not
+compared, and an unnamed one the database lacks is not seen).
 **Fix:** add it.
 
 ```sql
@@ -483,7 +483,9 @@ ALTER TABLE users ADD CONSTRAINT ck_users_name CHECK (length(name) > 0)
                        "CheckConstraint(..., name=...) to the model if it is intended."),
         optional=OP,
         explanation="""\
-**What:** the database has a named CHECK constraint the models do not declare.
+**What:** the database has a named CHECK constraint the models do not declare. A CHECK the
+model declares without a name (PostgreSQL names it `<table>_<column>_check` or
+`<table>_check`) is matched by its expression or that generated name, never reported here.
 **Fix:** declare it or drop it.
 
 ```sql

@@ -526,7 +526,8 @@ def nothing_compared(scope: Scope, coverage: Dict[str, Any], db_count: int) -> D
     if coverage["model_views"]:
         why.append(f"{len(coverage['model_views'])} are views in the database")
     if coverage["tables_not_compared"]:
-        why.append(f"{len(coverage['tables_not_compared'])} could not be reflected")
+        why.append(f"{len(coverage['tables_not_compared'])} could not be reflected or "
+                   "compared (DRIFT420)")
     return finding(
         "DRIFT423", f"The models define {n} table(s) in {len(scope.metadatas)} MetaData, and "
         f"none of them was compared with the database ({db_count} table(s) there): "

@@ -6,6 +6,9 @@ Why these exist (Alembic 1.20):
   foreign key on it: ``infer_renames`` and ``absorb_rename_noise`` make that ONE finding
   with the ``ALTER TABLE ... RENAME COLUMN`` that fixes it;
 - a missing or extra table also lists its indexes: ``fold_table_children``;
+- a server default only the database has is declared in the model, never dropped
+  (``db_only_defaults``); a CHECK the model declares without a name comes back from
+  PostgreSQL under a generated name, "extra": ``match_unnamed_checks`` pairs them;
 - the severity of a difference sometimes depends on its facts (an extra NOT NULL column
   without a default breaks every insert from the app): ``apply_severity``;
 - every finding carries the SQL (or the Alembic op) that fixes it: ``render_fixes``.
@@ -276,9 +279,14 @@ def _norm_sql(text: str, table: str) -> str:
 def _unnamed_checks(table: Any) -> List[Any]:
     from sqlalchemy import CheckConstraint
 
-    out = []
-    for c in getattr(table, "constraints", ()):
-        if isinstance(c, CheckConstraint) and not compat.constraint_has_name(c):
+    out: List[Any] = []
+    # a CheckConstraint given to Column(...) stays in column.constraints (rendered inline)
+    found = list(getattr(table, "constraints", ()))
+    for col in table.columns:
+        found.extend(getattr(col, "constraints", ()))
+    for c in found:
+        if isinstance(c, CheckConstraint) and not compat.constraint_has_name(c) \
+                and not any(c is o for o in out):
             out.append(c)
     return out
 
@@ -328,37 +336,6 @@ def match_unnamed_checks(diffs: List[Diff], env: PassEnv) -> List[Diff]:
     return [d for d in diffs if id(d) not in drop]
 
 
-_PAIRS = {"index": ("missing_index", "extra_index"), "unique": ("missing_unique",
-                                                                  "extra_unique"),
-          "fk": ("missing_fk", "extra_fk"), "check": ("missing_check", "extra_check")}
-
-
-def match_truncated_names(diffs: List[Diff], env: PassEnv) -> List[Diff]:
-    """A model name longer than the database allows (63 bytes on PostgreSQL) was cut by the
-    database when the migration created it: ``ix_<64+ bytes>`` in the models is the same
-    index as its first 63 bytes in the database, not a missing one beside an extra one."""
-    limit = getattr(env.renderer.dialect, "max_identifier_length", None) or 0
-    if env.dialect_name != "postgresql" or not limit:
-        return diffs
-    drop: Set[int] = set()
-    for missing_kind, extra_kind in _PAIRS.values():
-        extra = [d for d in diffs if d.kind == extra_kind and d.name]
-        for m in diffs:
-            if m.kind != missing_kind or not m.name or len(m.name.encode()) <= limit:
-                continue
-            cut = clip_bytes(m.name, limit)
-            for e in extra:
-                if id(e) in drop or (e.schema, e.table) != (m.schema, m.table) \
-                        or e.name != cut:
-                    continue
-                if missing_kind != "missing_check" and \
-                        e.facts.get("columns") != m.facts.get("columns"):
-                    continue
-                drop.update((id(m), id(e)))
-                break
-    return [d for d in diffs if id(d) not in drop]
-
-
 def apply_severity(diffs: List[Diff], env: PassEnv) -> List[Diff]:
     """Raise a difference above its code's default when its facts make it break the app."""
     for d in diffs:
@@ -389,7 +366,7 @@ def render_fixes(diffs: List[Diff], env: PassEnv) -> List[Diff]:
 
 
 PIPELINE: List[Pass] = [fold_table_children, drop_sqlite_pk_nullability, db_only_defaults,
-                        match_unnamed_checks, match_truncated_names, infer_renames,
+                        match_unnamed_checks, infer_renames,
                         absorb_rename_noise, apply_severity, render_fixes]
 
 
