@@ -173,3 +173,14 @@ def test_a_reused_result_reports_its_coverage(sqlite_file, make_run):
 def test_coverage_line(coverage, expected):
     assert coverage_line({"coverage": coverage}) == expected
     assert coverage_line({}) is None
+
+
+def test_three_metadata_under_the_apps_own_sqlalchemy_20(sqla20_python, tmp_path) -> None:
+    # the worker runs under the app's interpreter (SQLAlchemy 2.0, Alembic from sidecar's
+    # environment): the same comparison and the same rename. (On 1.4 sidecar's Alembic 1.20
+    # does not import — `_NoneName` — and drift is skipped: issue 10 item 9.)
+    url = f"sqlite:///{tmp_path / 'dagster.db'}"
+    create_all(DAGSTER, url, DAGSTER_MDS, then=RENAME)
+    result = check_app(DAGSTER, url, "--python", sqla20_python)
+    assert result.report["versions"]["sqlalchemy"].startswith("2.0.")
+    _assert_dagster_rename(result)
