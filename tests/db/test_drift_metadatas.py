@@ -35,6 +35,8 @@ def _assert_dagster_rename(result) -> None:
     assert (rename["table"], rename["column"]) == ("event_logs", "dagster_event_type")
     assert rename["fix_sql"] == \
         "ALTER TABLE event_logs RENAME COLUMN event_type TO dagster_event_type"
+    # a Core table: the finding points at the Column(...) in the Table(...) call
+    assert (rename["file"], rename["line"]) == marked_line(FIXTURES / DAGSTER)
     cov = drift_check["observed"]["coverage"]
     # runs, event_logs, jobs and the one secondary_indexes three MetaData share
     assert (cov["metadata"], cov["tables"], cov["shared_tables"]) == (3, 4, 1)

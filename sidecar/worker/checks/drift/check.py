@@ -155,6 +155,8 @@ def _run(ctx: Context) -> CheckOutcome:
     findings = copy.deepcopy(result) + ([verdict_finding] if verdict_finding else [])
     with contextlib.suppress(Exception):  # pointing at the model is a bonus
         locate_model_columns(ctx, findings)
+    with contextlib.suppress(Exception):
+        locate_core_tables(ctx, findings)
     outcome: CheckOutcome = {"findings": findings, "observed": observed}
     if observed["fingerprint"]:  # without one, a cache could never be reused
         outcome["cache"] = {"fingerprint": observed["fingerprint"],
@@ -617,6 +619,64 @@ def locate_model_columns(ctx: Context, findings: List[Dict[str, Any]]) -> None:
                     if call:
                         raw.setdefault("facts", {})["column_call"] = call
             break
+
+
+def locate_core_tables(ctx: Context, findings: List[Dict[str, Any]]) -> None:
+    """Table/column findings no mapped class explains (Core ``Table(...)``, Dagster-style)
+    point at the ``Table("name", ...)`` call in the app's files, or at its
+    ``Column("name", ...)`` argument: the statement to edit."""
+    locator = ctx.locator
+    if locator is None:
+        return
+    wanted = [f for f in findings if f.get("table") and not f.get("file")]
+    if not wanted:
+        return
+    import ast
+    import sys
+
+    names: Set[str] = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and path.endswith(".py") and locator.is_user_file(path):
+            names.add(path)
+    files = sorted(names)
+    calls: Dict[str, List[Tuple[str, Any]]] = {}  # table name -> (file, Table call)
+    for filename in files:
+        tree = locator.tree(filename)
+        for node in ast.walk(tree) if tree is not None else []:
+            name = _call_name(node, "Table")
+            if name is not None:
+                calls.setdefault(name, []).append((filename, node))
+    for raw in wanted:
+        table = str(raw["table"]).rpartition(".")[2]
+        found = calls.get(table)
+        if not found:
+            continue
+        filename, call = found[0]
+        line = call.lineno
+        if raw.get("column"):
+            col = next((a for a in call.args if _call_name(a, "Column") == raw["column"]), None)
+            if col is None:
+                continue  # a column only the database has: the finding says where
+            line = col.lineno
+        raw["file"] = locator.relative(filename)
+        raw["line"] = line
+
+
+def _call_name(node: Any, callee: str) -> Optional[str]:
+    """``"events"`` for ``Table("events", ...)`` / ``db.Table("events", ...)`` (callee
+    "Table"), else None."""
+    import ast
+
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    func = node.func
+    tail = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    first = node.args[0]
+    if tail != callee or not isinstance(first, ast.Constant) or not isinstance(first.value,
+                                                                             str):
+        return None
+    return first.value
 
 
 # --- the verdict ---------------------------------------------------------------------------
