@@ -134,7 +134,13 @@ def test_a_name_longer_than_63_bytes_costs_only_its_table(pgdb, make_run):
              sa.Column("title", sa.String(20)))
     out = run_drift(make_run(db.url(), md))
     assert sorted(codes(out)) == ["DRIFT403", "DRIFT420"]
-    assert "IdentifierError" in only(out, "DRIFT420")["message"]
+    from sidecar.findings.registry import CATALOG
+
+    f = only(out, "DRIFT420")
+    assert "IdentifierError" in f["message"] and f["facts"]["identifier"] == long_ix
+    assert f["facts"]["cut_name"] == long_ix[:63]
+    hint = CATALOG.to_finding(f).hint
+    assert f"`{long_ix[:63]}`" in hint and "Grant" not in hint
     assert out["observed"]["coverage"]["tables_not_compared"] == ["users"]
     assert out["observed"]["verdict"] == "drifted"
 

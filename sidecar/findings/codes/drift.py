@@ -115,6 +115,13 @@ def _enum_hint(f: Facts) -> str:
 
 
 def _unreflectable_hint(f: Facts) -> str:
+    if f.get("identifier"):
+        return (f"The models name `{f['identifier']}`, longer than the database's "
+                f"{f.get('limit')}-byte limit: SQLAlchemy refuses to emit it, so "
+                "`create_all()`, Alembic migrations and this comparison all fail on this "
+                f"table. A database that has it was given the name by hand and cut it to "
+                f"`{f.get('cut_name')}`: use that name (or a shorter one) in the model's "
+                "Index/constraint. Every other table was compared.")
     return (f"The sidecar could not read {f['table']}'s definition "
             f"({f['detail']}); every other table was compared. Grant the "
             "sidecar's role access to it, or exclude it with --exclude-table "
@@ -509,6 +516,7 @@ COMMENT ON COLUMN users.name IS 'display name'
     Entry(
         "DRIFT420", "Table could not be compared", "warning", "schema_drift",
         _unreflectable_hint, facts=("detail",),
+        optional=("identifier", "limit", "cut_name"),
         explanation="""\
 **What:** reflecting one table failed (permissions, an exotic type); the sidecar isolates it
 (bisecting the table list) and compares every other table.

@@ -39,7 +39,14 @@ from ..database.check import (
 from .diffs import Diff, Renderer, from_upgrade_ops
 from .extra import check_constraint_plugins, compare_enums, compare_primary_keys
 from .fingerprint import catalog_fingerprint, models_hash
-from .passes import PassEnv, apply_severity, infer_renames, run_pipeline, to_findings
+from .passes import (
+    PassEnv,
+    apply_severity,
+    clip_bytes,
+    infer_renames,
+    run_pipeline,
+    to_findings,
+)
 from .scope import Conflict, Scope, TableKey, build_scope, metadata_labels, table_key
 
 DEFAULT_EXCLUDE = ["alembic_version"]
@@ -202,12 +209,18 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
         skipped.update(bad)
         if isinstance(result, Exception):
             key = ok_keys[0]
+            facts = {"exception": type(result).__name__, "detail": _short(result)}
+            too_long = _NAME_TOO_LONG.search(str(result))
+            if type(result).__name__ == "IdentifierError" and too_long:
+                # SQLAlchemy refuses a model name over the limit; PostgreSQL would cut it
+                name, limit = too_long.group(1), int(too_long.group(2))
+                facts.update(identifier=name, limit=str(limit),
+                             cut_name=clip_bytes(name, limit))
             diffs.append(Diff(
                 "unreflectable", key[1], key[0],
                 message=f"Table {_q(key)} could not be compared: "
                 f"{type(result).__name__}: {_short(result)}",
-                facts={"exception": type(result).__name__, "detail": _short(result)},
-                alembic_op=None))
+                facts=facts, alembic_op=None))
             continue
         found, autogen_context = result
         contexts.append((ok_keys, autogen_context))
@@ -563,6 +576,7 @@ def _short(exc: BaseException) -> str:
     return text[:300]
 
 
+_NAME_TOO_LONG = re.compile(r"Identifier '([^']+)' exceeds maximum length of (\d+)")
 _ADDRESS = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
 
 
