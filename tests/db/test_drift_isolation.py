@@ -154,6 +154,9 @@ def test_prefect_like_app_on_sqlite(sqlite_file) -> None:
     assert rename["fix_sql"] == \
         "ALTER TABLE deployment RENAME COLUMN queue_name TO work_queue_name"
     assert (rename["class"], rename["attribute"]) == ("Deployment", "work_queue_name")
+    # keeping the database: the annotated attribute maps the database's column name
+    assert "`work_queue_name: Mapped[str] = mapped_column(\"queue_name\", sa.String(200), " \
+        "nullable=True)`" in rename["hint"]
 
 
 def test_prefect_like_app_on_postgres(pgdb) -> None:

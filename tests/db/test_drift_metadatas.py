@@ -11,7 +11,7 @@ from sidecar.render.text import coverage_line
 from sidecar.worker.checks.drift import check as drift
 from tests.db.db_helpers import assert_required_facts, assert_secret_free, codes, only
 from tests.db.drift_apps import check_app, create_all, drift_codes
-from tests.support.helpers import FIXTURES, marked_line
+from tests.support.helpers import FIXTURES, marked_line, run_cli
 
 DAGSTER = "drift_multi_metadata"
 DAGSTER_MDS = ("[models.runs.RunStorageSqlMetadata, models.events.SqlEventLogStorageMetadata,"
@@ -92,7 +92,7 @@ def test_two_different_definitions_of_one_table(pgdb, make_run):
     out = run_drift(make_run(db.url(), [runs, events]))
     f = only(out, "DRIFT422")
     assert f["table"] == "secondary_indexes" and f["severity"] == "error"
-    assert "columns only in the second: migration_completed" in f["message"]
+    assert "columns only in MetaData #2 (secondary_indexes): migration_completed" in f["message"]
     # the database matches the first definition: no drift reported for it
     assert codes(out) == ["DRIFT422"]
     assert f["facts"]["db_matches"] == f["facts"]["compared"] == "MetaData #1 (runs, " \
@@ -186,3 +186,28 @@ def test_three_metadata_under_the_apps_own_sqlalchemy_20(sqla20_python, tmp_path
     result = check_app(DAGSTER, url, "--python", sqla20_python)
     assert result.report["versions"]["sqlalchemy"].startswith("2.0.")
     _assert_dagster_rename(result)
+
+
+CONFLICT = "drift_conflicting_tables"
+
+
+@pytest.mark.parametrize("customer_ref", [False, True])
+def test_conflicting_definitions_in_two_modules(tmp_path, customer_ref) -> None:
+    url = f"sqlite:///{tmp_path / 'billing.db'}"
+    create_all(CONFLICT, url, "[models.billing.Base.metadata]")
+    env = {"REPORTS_CUSTOMER_REF": "1"} if customer_ref else {}
+    result = run_cli("check", "--app-path", str(FIXTURES / CONFLICT), "--models",
+                     "app.models", "--database-url", url, "--format", "json", env=env,
+                     timeout=120)
+    findings = result.check("schema_drift")["findings"]
+    assert drift_codes(result) == ["DRIFT422"], findings
+    f = findings[0]
+    assert f["facts"]["metadatas"] == "app.billing.Base.metadata, app.reports.metadata"
+    assert f["facts"]["db_matches"] == "app.billing.Base.metadata"
+    assert (f["file"], f["line"]) == marked_line(FIXTURES / CONFLICT)
+    assert "columns only in app.billing.Base.metadata: currency" in f["message"]
+    if customer_ref:  # the copy reads a column the database lacks: queries through it fail
+        assert f["severity"] == "error" and result.returncode == 1
+        assert any("customer_ref" in m for m in f["facts"]["other_differences"])
+    else:  # the copy only lacks a column: it still works
+        assert f["severity"] == "warning" and result.returncode == 0, result.stdout

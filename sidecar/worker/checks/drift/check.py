@@ -47,7 +47,15 @@ from .passes import (
     run_pipeline,
     to_findings,
 )
-from .scope import Conflict, Scope, TableKey, build_scope, metadata_labels, table_key
+from .scope import (
+    Conflict,
+    Scope,
+    TableKey,
+    build_scope,
+    describe_difference,
+    metadata_labels,
+    table_key,
+)
 
 DEFAULT_EXCLUDE = ["alembic_version"]
 # findings about the comparison itself, not differences between the models and the database
@@ -511,16 +519,16 @@ def conflict_finding(conflict: Conflict, labels: List[str],
             continue
         other_msgs.extend(f"{labels[i]}: {d.message}" for d in alt)
         breaking = breaking or any(d.kind in _BREAKING or d.severity == "error" for d in alt)
-    text = "; ".join(f"{labels[i]} vs {first_label}: {diff}"
-                     for (i, _), diff in zip(conflict.others, conflict.differences))
+    text = "; ".join(describe_difference(conflict.first[1], table, first_label, labels[i])
+                     for i, table in conflict.others)
     where = _q(key)
     if matches:
         verdict = f"The database matches the definition in {', '.join(matches)}."
     else:
         verdict = "The database matches none of them."
     message = (f"Table {where} is defined in {len(names)} MetaData with different "
-               f"definitions ({', '.join(names)}): {text}. {verdict} The findings above "
-               f"compare the definition in {first_label}.")
+               f"definitions ({', '.join(names)}): {text}. {verdict} Other findings on "
+               f"this table compare the definition in {first_label}.")
     fields: Dict[str, Any] = {
         "table": where,
         "facts": {"metadatas": ", ".join(names), "compared": first_label,

@@ -17,6 +17,7 @@ the database matches.
 from __future__ import annotations
 
 import sys
+import types
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -35,7 +36,6 @@ class Conflict:
     key: TableKey
     first: Tuple[int, Any]  # (MetaData index, Table) compared in the main run
     others: List[Tuple[int, Any]]  # the other definitions, compared one by one
-    differences: List[str]  # how the definitions differ, in words
     # each other definition's differences from the database (None: it could not be compared)
     alt: List[Optional[List[Any]]] = field(default_factory=list)
 
@@ -87,8 +87,7 @@ def build_scope(metadatas: List[Any], default_schema: Optional[str], allowed: An
         others = [d for d in defs[1:] if d[1] is not defs[0][1]
                   and safe_repr(d[1]) != first_repr]
         if others:
-            scope.conflicts.append(Conflict(key, defs[0], others, [
-                describe_difference(defs[0][1], t) for _, t in others]))
+            scope.conflicts.append(Conflict(key, defs[0], others))
     return scope
 
 
@@ -99,15 +98,16 @@ def safe_repr(table: Any) -> str:
         return f"<unrenderable {id(table)}>"  # never equal to another: a conflict to look at
 
 
-def describe_difference(a: Any, b: Any) -> str:
-    """'columns only in the first: x; only in the second: y; type of z: A vs B'."""
+def describe_difference(a: Any, b: Any, first: str = "the first",
+                        second: str = "the second") -> str:
+    """'columns only in <first>: x; columns only in <second>: y; z: A vs B'."""
     parts = []
     ca, cb = {c.name: c for c in a.columns}, {c.name: c for c in b.columns}
     only_a, only_b = [n for n in ca if n not in cb], [n for n in cb if n not in ca]
     if only_a:
-        parts.append(f"columns only in the first: {', '.join(only_a)}")
+        parts.append(f"columns only in {first}: {', '.join(only_a)}")
     if only_b:
-        parts.append(f"columns only in the second: {', '.join(only_b)}")
+        parts.append(f"columns only in {second}: {', '.join(only_b)}")
     for name in ca:
         if name not in cb:
             continue
@@ -119,8 +119,7 @@ def describe_difference(a: Any, b: Any) -> str:
             parts.append(f"{name}: {'NULL' if x.nullable else 'NOT NULL'} vs "
                          f"{'NULL' if y.nullable else 'NOT NULL'}")
         elif bool(x.primary_key) != bool(y.primary_key):
-            parts.append(f"{name}: primary key in {'the first' if x.primary_key else 'the second'}"
-                         " only")
+            parts.append(f"{name}: primary key in {first if x.primary_key else second} only")
     if not parts:
         parts.append("indexes, constraints, defaults or comments differ")
     return "; ".join(parts)
@@ -178,7 +177,7 @@ def _holders(label: str, value: Any) -> List[Tuple[str, Any]]:
         own = value.__dict__  # the object's own attributes: no property runs
     except Exception:
         return out
-    if not isinstance(own, dict):
+    if not isinstance(own, (dict, types.MappingProxyType)):  # a class's is a mappingproxy
         return out
     if isinstance(value, type):
         out.append((f"{label}.metadata", own.get("metadata")))
