@@ -211,3 +211,28 @@ def test_conflicting_definitions_in_two_modules(tmp_path, customer_ref) -> None:
         assert any("customer_ref" in m for m in f["facts"]["other_differences"])
     else:  # the copy only lacks a column: it still works
         assert f["severity"] == "warning" and result.returncode == 0, result.stdout
+
+
+def test_text_and_html_show_the_coverage_of_a_real_comparison(sqlite_file, make_run):
+    from sidecar.findings.model import CheckResult, Report
+    from sidecar.findings.registry import CATALOG
+    from sidecar.render import text, web
+
+    path = sqlite_file("CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(20));"
+                       "CREATE TABLE teams (id INTEGER PRIMARY KEY);")
+    a, b = sa.MetaData(), sa.MetaData()
+    for md in (a, b):
+        sa.Table("teams", md, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table("users", a, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("name", sa.String(20)))
+    out = run_drift(make_run(f"sqlite:///{path}", [a, b]))
+    check = CheckResult("schema_drift", "pass", 0.1,
+                        tuple(CATALOG.to_finding(f) for f in out["findings"]),
+                        observed=out["observed"])
+    report = Report(status="pass", started_at="2026-01-01T00:00:00+00:00", duration_s=0.2,
+                    checks=(check,))
+    meta = web.Meta(taken_at="2026-01-01T00:00:01+00:00", age_s=1.0, ready=True, cycles=1,
+                    history=())
+    line = "compared 2 tables, 3 columns in 2 MetaData (1 table in several)"
+    assert f"[ok] schema_drift (0.10s)\n  {line}\n" in text.render(report)
+    assert f'<div class="muted coverage">{line}</div>' in web.as_html(report, meta)
