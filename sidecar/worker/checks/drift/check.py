@@ -7,8 +7,17 @@ labels, primary keys, named CHECK constraints via Alembic's opt-in plugin), the 
 result with the migrations check's state (``ctx.migration_state``). Each table/column
 finding then points at the model's class and attribute statement too.
 
-A table that cannot be reflected is isolated by bisection (compare halves of the table list
-until the failing one is alone) and reported as DRIFT420; the rest is compared normally.
+Several MetaData: ``scope.py`` puts every model table, once, into one view MetaData (the
+app's own Table objects); a table two MetaData define differently is DRIFT422, its other
+definitions compared on their own. Observed carries ``coverage`` (MetaData, tables and
+columns compared, what was left out and why); nothing compared is DRIFT423, verdict
+``not_compared``, never ``in_sync``.
+
+Fault isolation: a failing comparison is bisected over the table list until the failing
+table is alone, then over that table's columns (left out on both sides through
+``include_object``): a column whose type or server default cannot be rendered or compared
+is DRIFT421 and every other column is compared; a table that fails even without its
+columns is DRIFT420.
 
 Cheap re-checks: see ``drift_fingerprint``. Observed carries ``fingerprint``,
 ``models_hash``, ``reused`` and ``last_full_compare``; the outcome's ``cache`` (fingerprint,
