@@ -82,7 +82,11 @@ def type_sql(type_: Any, dialect: Any = None) -> str:
     try:
         return str(type_.compile(dialect=dialect))
     except Exception:
+        pass
+    try:
         return repr(type_)
+    except Exception:  # a TypeDecorator whose __repr__ raises
+        return f"{type(type_).__name__}()"
 
 
 def _from_op(op: Any, dialect: Any) -> List[Diff]:
