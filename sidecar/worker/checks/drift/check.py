@@ -49,10 +49,10 @@ from .diffs import Diff, Renderer, from_upgrade_ops
 from .extra import check_constraint_plugins, compare_enums, compare_primary_keys
 from .fingerprint import catalog_fingerprint, models_hash
 from .passes import (
+    PIPELINE,
     PassEnv,
-    apply_severity,
     clip_bytes,
-    infer_renames,
+    render_fixes,
     run_pipeline,
     to_findings,
 )
@@ -273,7 +273,7 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
     diffs = run_pipeline(diffs, env)
     coverage = _coverage(scope, db_tables, broken, missing_tables, skipped)
     extra: List[Dict[str, Any]] = []
-    labels = metadata_labels(metadatas) if len(metadatas) > 1 else ["MetaData #1"]
+    labels = metadata_labels(metadatas)
     for conflict in scope.conflicts:
         with contextlib.suppress(Exception):  # the conflict is known even if this fails
             _compare_alternatives(conflict, conn, scope, settings, schemas, plugins)
@@ -493,15 +493,16 @@ def _compare_alternatives(conflict: Conflict, conn: Any, scope: Scope, settings:
     """Compare each other definition of a conflicting table on its own (``conflict.alt``)."""
     from sqlalchemy import MetaData
 
-    env = PassEnv(conn.dialect.name, None, {conflict.key: conflict.first[1]})
     for _, table in conflict.others:
         md = MetaData()
         compat.add_table_to_view(md, table)
+        env = PassEnv(conn.dialect.name, None, {conflict.key: table})
         try:
             upgrade_ops, _ = _autogen(conn, md, settings, schemas, plugins, {conflict.key},
                                       set())
+            # the pipeline without its fixes: only what differs, and how badly
             diffs = run_pipeline(from_upgrade_ops(upgrade_ops, conn.dialect), env,
-                                 [infer_renames, apply_severity])
+                                 [p for p in PIPELINE if p is not render_fixes])
         except Exception as exc:
             if _fatal(exc):
                 raise
