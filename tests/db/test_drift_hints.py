@@ -162,3 +162,16 @@ def test_pg_generated_names():
     assert pg_object_name("trials", None, "check") == "trials_check"
     name = pg_object_name("t" * 40, "c" * 40, "check")
     assert len(name) == 63 and name == "t" * 28 + "_" + "c" * 28 + "_check"
+
+
+def test_a_column_only_the_database_has_points_at_the_class(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    create_all(RENAMED, url, "[models.Base.metadata]",
+               then="ALTER TABLE security_events ADD COLUMN status VARCHAR(10) DEFAULT 'new'")
+    result = check_app(RENAMED, url)
+    assert drift_codes(result) == ["DRIFT404"]
+    f = result.check("schema_drift")["findings"][0]
+    source = (FIXTURES / RENAMED / "app" / "models.py").read_text().splitlines()
+    assert f["file"] == "app/models.py" and f["class"] == "SecurityEvent"
+    assert source[f["line"] - 1].startswith("class SecurityEvent(")  # where to add it
+    assert f["attribute"] is None

@@ -132,14 +132,15 @@ def _not_compared_hint(f: Facts) -> str:
     what = f.get("object")
     name = f.get("object_name") or "the construct"
     dialect = f.get("dialect") or "this database's dialect"
+    cls = name.rstrip("()")
     if what in ("server_default", "type"):
         label = "server default" if what == "server_default" else "type"
         return (f"Nothing to change in the database for this finding: the column's {label} "
                 f"`{name}` cannot be rendered as SQL for {dialect}, so the sidecar compared "
                 f"every other column and table and left this one out. Check it by hand. If "
                 f"the app creates tables on this database, `metadata.create_all()` fails on "
-                f"it too: give `{name}` a compiler for it (`@compiles({name.rstrip('()')}, "
-                f"\"{dialect}\")` from `sqlalchemy.ext.compiler`).")
+                f"it too: give `{cls}` a compiler for it (`@compiles({cls}, \"{dialect}\")` "
+                "from `sqlalchemy.ext.compiler`).")
     return ("Nothing to change in the database for this finding: comparing this column "
             f"raised ({f['reason']}), so the sidecar compared every other column and table "
             "and left this one out. Check it by hand.")

@@ -614,43 +614,53 @@ def locate_model_columns(ctx: Context, findings: List[Dict[str, Any]]) -> None:
         table, column = raw.get("table"), raw.get("column")
         if not table or raw.get("file"):
             continue
-        for mapper in mappers:
-            local = getattr(mapper, "local_table", None)
-            if getattr(local, "name", None) != table:
-                continue
-            cls = mapper.class_
-            attribute = None
-            if column:
-                for key, col in mapper.columns.items():
-                    if getattr(col, "name", None) == column and getattr(col, "table",
-                                                                        None) is local:
-                        attribute = key
-                        break
-                if attribute is None:
-                    continue  # a column only the database has: the class line is enough
-            try:
-                import inspect  # the stdlib's (compare() imports SQLAlchemy's)
+        candidates = [m for m in mappers if _names_table(getattr(m, "local_table", None), table)]
+        chosen, attribute = None, None
+        for mapper in candidates:  # the mapper whose attribute maps the column, if any
+            local = mapper.local_table
+            for key, col in (mapper.columns.items() if column else []):
+                if getattr(col, "name", None) == column and getattr(col, "table",
+                                                                    None) is local:
+                    chosen, attribute = mapper, key
+                    break
+            if chosen is not None:
+                break
+        if chosen is None and candidates:
+            chosen = candidates[0]  # a column only the database has: the class to add it to
+        if chosen is None:
+            continue
+        cls = chosen.class_
+        try:
+            import inspect  # the stdlib's (compare() imports SQLAlchemy's)
 
-                filename = inspect.getsourcefile(cls)
-            except (TypeError, OSError):
-                filename = None
-            if not filename or not locator.is_user_file(filename):
-                break
-            found = locator.find_class(cls.__name__, [filename])
-            if found is None:
-                break
-            stmt = locate.attribute_statement(found[1], attribute) if attribute else None
-            raw["file"] = locator.relative(filename)
-            raw["line"] = stmt.lineno if stmt is not None else found[1].lineno
-            raw["class"] = cls.__name__
-            if attribute:
-                raw["attribute"] = attribute
-            if stmt is not None and raw.get("code") in REWRITES_THE_CALL:
-                with contextlib.suppress(Exception):
-                    call = locator.assigned_call(filename, stmt)
-                    if call:
-                        raw.setdefault("facts", {})["column_call"] = call
-            break
+            filename = inspect.getsourcefile(cls)
+        except (TypeError, OSError):
+            filename = None
+        if not filename or not locator.is_user_file(filename):
+            continue
+        found = locator.find_class(cls.__name__, [filename])
+        if found is None:
+            continue
+        stmt = locate.attribute_statement(found[1], attribute) if attribute else None
+        raw["file"] = locator.relative(filename)
+        raw["line"] = stmt.lineno if stmt is not None else found[1].lineno
+        raw["class"] = cls.__name__
+        if attribute:
+            raw["attribute"] = attribute
+        if stmt is not None and raw.get("code") in REWRITES_THE_CALL:
+            with contextlib.suppress(Exception):
+                call = locator.assigned_call(filename, stmt)
+                if call:
+                    raw.setdefault("facts", {})["column_call"] = call
+
+
+def _names_table(local: Any, table: str) -> bool:
+    """Whether a finding's ``table`` ("events" or "audit.events") is this Table."""
+    name = getattr(local, "name", None)
+    if name is None:
+        return False
+    schema = getattr(local, "schema", None)
+    return table == name or (schema is not None and table == f"{schema}.{name}")
 
 
 def locate_core_tables(ctx: Context, findings: List[Dict[str, Any]]) -> None:
