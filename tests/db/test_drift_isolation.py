@@ -182,3 +182,13 @@ def test_a_missing_column_of_a_type_that_cannot_be_rendered_is_still_missing(
     out = run_drift(make_run(f"sqlite:///{path}", md))
     f = only(out, "DRIFT403")  # not DRIFT421: there is nothing to compare it with
     assert f["column"] == "kind" and "(PostgresOnly())" in f["message"]
+
+
+def test_prefect_like_app_under_sqlalchemy_20(sqla20_python, sqlite_file) -> None:
+    path = sqlite_file(PREFECT_SQLITE)
+    result = check_app(PREFECT, f"sqlite:///{path}", "--python", sqla20_python)
+    assert result.report["versions"]["sqlalchemy"].startswith("2.0.")
+    assert result.returncode == 1, result.stdout
+    assert drift_codes(result) == ["DRIFT414", "DRIFT421"]
+    cov = result.check("schema_drift")["observed"]["coverage"]
+    assert cov["columns_not_compared"] == ["flow.id"]
