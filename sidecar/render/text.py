@@ -74,6 +74,10 @@ def coverage_line(observed: dict[str, Any]) -> str | None:
         items = list(cov.get(key) or [])
         if items:
             gaps.append(f"{_plural(len(items), word)} ({_names(items)})")
+    partly = list(cov.get("indexes_not_compared") or [])
+    if partly:
+        gaps.append(f"the indexes and constraints of {_plural(len(partly), 'table')} "
+                    f"({_names(partly)})")
     if gaps:
         text += "; not compared: " + ", ".join(gaps)
     skipped = []

@@ -119,29 +119,36 @@ def test_rename_hint_for_a_core_table_names_the_columns(sqlite_file, make_run):
 # --- PostgreSQL's 63-byte names -------------------------------------------------------------
 
 
-def test_a_name_longer_than_63_bytes_costs_only_its_table(pgdb, make_run):
-    # SQLAlchemy refuses to emit the model's name (IdentifierError) where PostgreSQL would
-    # have cut it: that table is reported, every other one compared
+def test_a_name_longer_than_63_bytes_costs_only_that_tables_indexes(pgdb, make_run):
+    # SQLAlchemy refuses to emit the model's name (IdentifierError, before any filter) where
+    # PostgreSQL would have cut it: that table's columns are still compared, on a copy
     long_ix = "ix_" + "very_long_descriptive_index_name_" * 2 + "on_users_name"
     assert len(long_ix) > 63
-    db = pgdb(f"CREATE TABLE users (id serial PRIMARY KEY, name varchar(50));"
+    db = pgdb(f"CREATE TABLE users (id serial PRIMARY KEY, name varchar(50), mail text);"
               f"CREATE INDEX {long_ix} ON users (name);"  # PostgreSQL cuts it (NOTICE)
               "CREATE TABLE teams (id serial PRIMARY KEY);")
     md = sa.MetaData()
     sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True),
-             sa.Column("name", sa.String(50)), sa.Index(long_ix, "name"))
+             sa.Column("name", sa.String(50)), sa.Column("email", sa.Text),
+             sa.Index(long_ix, "name"))
     sa.Table("teams", md, sa.Column("id", sa.Integer, primary_key=True),
              sa.Column("title", sa.String(20)))
     out = run_drift(make_run(db.url(), md))
-    assert sorted(codes(out)) == ["DRIFT403", "DRIFT420"]
+    # the rename in users is still found, teams compared as usual
+    assert sorted(codes(out)) == ["DRIFT403", "DRIFT414", "DRIFT420"]
+    assert only(out, "DRIFT414")["fix_sql"] == "ALTER TABLE users RENAME COLUMN mail TO email"
+    assert only(out, "DRIFT403")["table"] == "teams"
     from sidecar.findings.registry import CATALOG
 
     f = only(out, "DRIFT420")
     assert "IdentifierError" in f["message"] and f["facts"]["identifier"] == long_ix
-    assert f["facts"]["cut_name"] == long_ix[:63]
+    assert f["facts"]["cut_name"] == long_ix[:63] and f["facts"]["columns_compared"] == "yes"
     hint = CATALOG.to_finding(f).hint
     assert f"`{long_ix[:63]}`" in hint and "Grant" not in hint
-    assert out["observed"]["coverage"]["tables_not_compared"] == ["users"]
+    assert "Its columns were compared" in hint
+    cov = out["observed"]["coverage"]
+    assert cov["tables_not_compared"] == [] and cov["indexes_not_compared"] == ["users"]
+    assert cov["tables"] == 2 and cov["columns"] == 3 + 2
     assert out["observed"]["verdict"] == "drifted"
 
 

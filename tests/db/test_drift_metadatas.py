@@ -171,6 +171,9 @@ def test_a_reused_result_reports_its_coverage(sqlite_file, make_run):
       "tables_excluded": ["tmp_a", "tmp_b"]},
      "compared 1 table, 3 columns in 1 MetaData; not compared: 1 table (broken), 1 column "
      "(flow.id); left out: 2 tables by the table filters"),
+    ({"metadata": 1, "tables": 2, "columns": 5, "indexes_not_compared": ["users"]},
+     "compared 2 tables, 5 columns in 1 MetaData; not compared: the indexes and constraints "
+     "of 1 table (users)"),
 ])
 def test_coverage_line(coverage, expected):
     assert coverage_line({"coverage": coverage}) == expected

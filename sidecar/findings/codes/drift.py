@@ -115,13 +115,18 @@ def _enum_hint(f: Facts) -> str:
 
 
 def _unreflectable_hint(f: Facts) -> str:
+    partly = ("Its columns were compared; its indexes and constraints were not. "
+              if f.get("columns_compared") else "")
     if f.get("identifier"):
         return (f"The models name `{f['identifier']}`, longer than the database's "
                 f"{f.get('limit')}-byte limit: SQLAlchemy refuses to emit it, so "
-                "`create_all()`, Alembic migrations and this comparison all fail on this "
-                f"table. A database that has it was given the name by hand and cut it to "
+                "`create_all()` and Alembic migrations fail on this table too. A database "
+                f"that has it was given the name by hand and cut it to "
                 f"`{f.get('cut_name')}`: use that name (or a shorter one) in the model's "
-                "Index/constraint. Every other table was compared.")
+                f"Index/constraint. {partly}Every other table was compared.")
+    if partly:
+        return (f"Comparing {f['table']}'s indexes and constraints raised ({f['detail']}). "
+                f"{partly}Every other table was compared; check them by hand.")
     return (f"The sidecar could not read {f['table']}'s definition "
             f"({f['detail']}); every other table was compared. Grant the "
             "sidecar's role access to it, or exclude it with --exclude-table "
@@ -517,10 +522,12 @@ COMMENT ON COLUMN users.name IS 'display name'
     Entry(
         "DRIFT420", "Table could not be compared", "warning", "schema_drift",
         _unreflectable_hint, facts=("detail",),
-        optional=("identifier", "limit", "cut_name"),
+        optional=("identifier", "limit", "cut_name", "columns_compared"),
         explanation="""\
-**What:** reflecting one table failed (permissions, an exotic type); the sidecar isolates it
-(bisecting the table list) and compares every other table.
+**What:** reflecting or comparing one table failed (permissions, an exotic type, a model
+index name over the 63-byte limit); the sidecar isolates it (bisecting the table list) and
+compares every other table. When only its indexes and constraints fail, its columns are
+still compared (`facts.columns_compared`; `observed.coverage.indexes_not_compared`).
 **Fix:** grant the sidecar's role access, or exclude the table.
 
 ```

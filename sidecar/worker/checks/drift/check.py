@@ -214,30 +214,38 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
     renderer = Renderer(conn.dialect.name)
     view = scope.view()
 
-    def run(keys: List[TableKey], skip: Set[ColumnKey]) -> Tuple[List[Diff], Any]:
-        upgrade_ops, ac = _autogen(conn, view, settings, schemas, plugins, set(keys), skip)
+    def run(keys: List[TableKey], skip: Set[ColumnKey],
+            bare: bool = False) -> Tuple[List[Diff], Any]:
+        """``bare``: the one table of ``keys`` as a copy without indexes and constraints
+        (their comparison raised), indexes and constraints left out on both sides."""
+        md = view if not bare else bare_view(model_tables[keys[0]])
+        upgrade_ops, ac = _autogen(conn, md, settings, schemas, plugins, set(keys), skip,
+                                   bare)
         return from_upgrade_ops(upgrade_ops, conn.dialect), ac
 
     diffs: List[Diff] = []
     contexts: List[Any] = []
     skipped: Dict[ColumnKey, Dict[str, str]] = {}  # columns left out -> DRIFT421's facts
     everything = sorted(db_tables | set(model_tables), key=lambda k: (k[0] or "", k[1]))
-    for ok_keys, result, bad in _isolate(conn, everything, run, model_tables):
+    partly: Set[TableKey] = set()  # compared without their indexes and constraints
+    for ok_keys, result, bad, objects_error in _isolate(conn, everything, run, model_tables):
         skipped.update(bad)
+        if objects_error is not None:
+            key = ok_keys[0]
+            partly.add(key)
+            diffs.append(Diff(
+                "objects_not_compared", key[1], key[0],
+                message=f"The indexes and constraints of table {_q(key)} could not be "
+                f"compared ({type(objects_error).__name__}: {_short(objects_error)}); its "
+                "columns were.", facts={**_failure_facts(objects_error),
+                                        "columns_compared": "yes"}, alembic_op=None))
         if isinstance(result, Exception):
             key = ok_keys[0]
-            facts = {"exception": type(result).__name__, "detail": _short(result)}
-            too_long = _NAME_TOO_LONG.search(str(result))
-            if type(result).__name__ == "IdentifierError" and too_long:
-                # SQLAlchemy refuses a model name over the limit; PostgreSQL would cut it
-                name, limit = too_long.group(1), int(too_long.group(2))
-                facts.update(identifier=name, limit=str(limit),
-                             cut_name=clip_bytes(name, limit))
             diffs.append(Diff(
                 "unreflectable", key[1], key[0],
                 message=f"Table {_q(key)} could not be compared: "
                 f"{type(result).__name__}: {_short(result)}",
-                facts=facts, alembic_op=None))
+                facts=_failure_facts(result), alembic_op=None))
             continue
         found, autogen_context = result
         contexts.append((ok_keys, autogen_context))
@@ -272,6 +280,7 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
     env = PassEnv(conn.dialect.name, renderer, model_tables)
     diffs = run_pipeline(diffs, env)
     coverage = _coverage(scope, db_tables, broken, missing_tables, skipped)
+    coverage["indexes_not_compared"] = sorted(_q(k) for k in partly)
     extra: List[Dict[str, Any]] = []
     labels = metadata_labels(metadatas)
     for conflict in scope.conflicts:
@@ -313,7 +322,7 @@ def _coverage(scope: Scope, db_tables: Set[TableKey], broken: Set[TableKey],
 
 def _autogen(conn: Any, metadata: Any, settings: Settings, schemas: List[Optional[str]],
              plugins: Optional[List[str]], subset: Set[TableKey],
-             skip: Set[ColumnKey]) -> Tuple[Any, Any]:
+             skip: Set[ColumnKey], bare: bool = False) -> Tuple[Any, Any]:
     """One Alembic comparison restricted to ``subset`` and without the columns in ``skip``
     (on both sides): (UpgradeOps, AutogenContext)."""
     from alembic.migration import MigrationContext
@@ -338,7 +347,7 @@ def _autogen(conn: Any, metadata: Any, settings: Settings, schemas: List[Optiona
             table = getattr(obj, "table", None)
             if table is not None and (*table_key(table, default_schema), name) in skip:
                 return False
-        return True
+        return not (bare and type_ in _OBJECTS)
 
     opts: Dict[str, Any] = {
         "compare_type": True,
@@ -400,49 +409,59 @@ Result = Any  # what ``run`` returns, or the Exception of a table that failed al
 def _isolate(conn: Any, keys: List[TableKey],
              run: Callable[[List[TableKey], Set[ColumnKey]], Any],
              model_tables: Dict[TableKey, Any],
-             ) -> List[Tuple[List[TableKey], Result, Dict[ColumnKey, Dict[str, str]]]]:
+             ) -> List[Tuple[List[TableKey], Result, Dict[ColumnKey, Dict[str, str]],
+                             Optional[Exception]]]:
     """Run over all keys; on failure, bisect until each failing table is alone, then
     bisect that table's columns (``_isolate_columns``).
 
-    Returns (keys, result or the exception of a single table, columns left out -> why).
-    A timeout or a lost connection is not a table's fault: it propagates."""
+    Returns (keys, result or the exception of a single table, columns left out -> why,
+    the exception that left the table's indexes and constraints out). A timeout or a lost
+    connection is not a table's fault: it propagates."""
     try:
-        return [(keys, run(keys, set()), {})]
+        return [(keys, run(keys, set()), {}, None)]
     except Exception as exc:
         if _fatal(exc) or not keys:
             raise
         _restart_transaction(conn)
         if len(keys) == 1:
-            result, bad = _isolate_columns(conn, keys[0], model_tables.get(keys[0]), run, exc)
-            return [(keys, result, bad)]
+            result, bad, objects = _isolate_columns(conn, keys[0], model_tables.get(keys[0]),
+                                                    run, exc)
+            return [(keys, result, bad, objects)]
     mid = len(keys) // 2
     return _isolate(conn, keys[:mid], run, model_tables) + \
         _isolate(conn, keys[mid:], run, model_tables)
 
 
-def _isolate_columns(conn: Any, key: TableKey, table: Any,
-                     run: Callable[[List[TableKey], Set[ColumnKey]], Any],
-                     failure: Exception) -> Tuple[Result, Dict[ColumnKey, Dict[str, str]]]:
+def _isolate_columns(conn: Any, key: TableKey, table: Any, run: Callable[..., Any],
+                     failure: Exception
+                     ) -> Tuple[Result, Dict[ColumnKey, Dict[str, str]], Optional[Exception]]:
     """One table fails: find the model columns whose comparison raises (a type whose
     compiler is missing for this dialect, a server default only a dialect-specific
     @compiles renders), leave them out, compare the rest.
 
-    With every model column left out, a failing table is the table's fault (reflection,
-    permissions): the original exception, reported as DRIFT420."""
+    With every model column left out it still fails: its indexes or constraints (a name
+    over the identifier limit: SQLAlchemy's IdentifierError, raised before any
+    include_object filter) — compare its columns on a copy without them, and say so. If
+    even that fails, it is the table's fault (reflection, permissions): the original
+    exception, reported as DRIFT420."""
     names = [c.name for c in table.columns] if table is not None else []
 
-    def attempt(included: List[str]) -> Tuple[Optional[Result], Optional[Exception]]:
+    def attempt(included: List[str], bare: bool = False
+                ) -> Tuple[Optional[Result], Optional[Exception]]:
         skip = {(key[0], key[1], n) for n in names if n not in included}
         try:
-            return run([key], skip), None
+            return run([key], skip, bare), None
         except Exception as exc:
             if _fatal(exc):
                 raise
             _restart_transaction(conn)
             return None, exc
 
-    if not names or attempt([])[1] is not None:
-        return failure, {}
+    if not names:
+        return failure, {}, None
+    if attempt([])[1] is not None:
+        result, exc = attempt(names, bare=True)
+        return (failure, {}, None) if exc is not None else (result, {}, failure)
     bad: Dict[str, Exception] = {}
 
     def bisect(candidates: List[str], good: List[str]) -> List[str]:
@@ -460,9 +479,38 @@ def _isolate_columns(conn: Any, key: TableKey, table: Any,
     good = bisect(names, [])
     result, exc = attempt(good)
     if exc is not None:  # fails only in combination: the whole table
-        return failure, {}
+        return failure, {}, None
     return result, {(key[0], key[1], n): _why(table.columns[n], e, conn.dialect)
-                    for n, e in bad.items()}
+                    for n, e in bad.items()}, None
+
+
+# what a bare comparison leaves out on both sides (Alembic's include_object type names)
+_OBJECTS = {"index", "unique_constraint", "foreign_key_constraint", "check_constraint"}
+
+
+def bare_view(table: Any) -> Any:
+    """A MetaData holding a copy of ``table`` with its columns and primary key only."""
+    from sqlalchemy import Column, MetaData, Table
+
+    md = MetaData()
+    columns: List[Any] = []
+    for c in table.columns:
+        default = getattr(c.server_default, "arg", None)  # a Computed/Identity has none
+        columns.append(Column(c.name, c.type, nullable=c.nullable, primary_key=c.primary_key,
+                              server_default=default, autoincrement=c.autoincrement,
+                              comment=c.comment))
+    Table(table.name, md, *columns, schema=table.schema, comment=table.comment)
+    return md
+
+
+def _failure_facts(exc: Exception) -> Dict[str, str]:
+    facts = {"exception": type(exc).__name__, "detail": _short(exc)}
+    too_long = _NAME_TOO_LONG.search(str(exc))
+    if type(exc).__name__ == "IdentifierError" and too_long:
+        # SQLAlchemy refuses a model name over the limit; PostgreSQL would cut it
+        name, limit = too_long.group(1), int(too_long.group(2))
+        facts.update(identifier=name, limit=str(limit), cut_name=clip_bytes(name, limit))
+    return facts
 
 
 def _why(column: Any, exc: Exception, dialect: Any) -> Dict[str, str]:

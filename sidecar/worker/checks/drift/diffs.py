@@ -38,6 +38,7 @@ CODES: Dict[str, str] = {
     "comment": "DRIFT419",
     "unreflectable": "DRIFT420",
     "not_compared": "DRIFT421",
+    "objects_not_compared": "DRIFT420",
     "db_only_default": "DRIFT424",
     "other": "DRIFT429",
 }
