@@ -182,3 +182,14 @@ def test_a_column_only_the_database_has_points_at_the_class(tmp_path) -> None:
     assert f["file"] == "app/models.py" and f["class"] == "SecurityEvent"
     assert source[f["line"] - 1].startswith("class SecurityEvent(")  # where to add it
     assert f["attribute"] is None
+
+
+def test_indexes_left_out_alone_are_never_in_sync(pgdb, make_run):
+    long_ix = "ix_" + "x" * 70
+    db = pgdb(f"CREATE TABLE users (id serial PRIMARY KEY, name varchar(50));"
+              f"CREATE INDEX {long_ix} ON users (name);")
+    md = sa.MetaData()
+    sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("name", sa.String(50)), sa.Index(long_ix, "name"))
+    out = run_drift(make_run(db.url(), md))
+    assert codes(out) == ["DRIFT420"] and out["observed"]["verdict"] == "in_sync_partial"

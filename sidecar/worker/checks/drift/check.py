@@ -171,7 +171,8 @@ def _run(ctx: Context) -> CheckOutcome:
     if not coverage.get("tables"):
         verdict = "not_compared"  # a comparison of nothing is never "in sync"
     elif verdict == "in_sync" and (coverage.get("tables_not_compared")
-                                   or coverage.get("columns_not_compared")):
+                                   or coverage.get("columns_not_compared")
+                                   or coverage.get("indexes_not_compared")):
         verdict = "in_sync_partial"  # no difference in what could be compared
     observed["verdict"] = verdict
     # the cache keeps the findings as compared; locating copies, so a later reuse is
