@@ -114,11 +114,13 @@ def test_postgres_leaves_out_a_default_it_cannot_compare(pgdb, make_run):
 
 def test_volatile_and_json_defaults_compare_by_their_text(pgdb, make_run):
     db = pgdb("CREATE TABLE flow (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), "
-              "tags json DEFAULT '{}' NOT NULL, infra jsonb DEFAULT '[]'::jsonb);")
+              "tags json DEFAULT '{}' NOT NULL, infra jsonb DEFAULT '[]'::jsonb, "
+              """opts json DEFAULT '{"retries": 0}');""")
     md = sa.MetaData()
     sa.Table("flow", md, sa.Column("id", sa.Uuid, primary_key=True,
                                    server_default=GenerateUUID()),
              sa.Column("tags", sa.JSON, server_default="{}", nullable=False),
+             sa.Column("opts", sa.JSON, server_default='{"retries":0}'),
              sa.Column("infra", sa.JSON().with_variant(sa.dialects.postgresql.JSONB, "postgresql"),
                        server_default="{}"))
     out = run_drift(make_run(db.url(), md))

@@ -387,8 +387,20 @@ def compare_default(context: Any, inspected_column: Any, metadata_column: Any,
 
     affinity = compat.type_affinity(getattr(metadata_column, "type", None))
     if isinstance(affinity, type) and issubclass(affinity, JSON):
-        return True
+        return _json_literal(db) != _json_literal(model)  # '{"a": 1}' is '{"a":1}'
     return None
+
+
+def _json_literal(text: str) -> Any:
+    import json
+
+    match = re.fullmatch(r"'((?:[^']|'')*)'", text)
+    if not match:
+        return text
+    try:
+        return json.loads(match.group(1).replace("''", "'"))
+    except ValueError:
+        return text
 
 
 def _norm_default(text: str) -> str:
