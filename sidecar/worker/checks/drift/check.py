@@ -32,7 +32,7 @@ import datetime
 import fnmatch
 import re
 import time
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ... import compat
 from ...context import CheckOutcome, Context, Skip
@@ -158,7 +158,9 @@ def _run(ctx: Context) -> CheckOutcome:
         else:
             ctx.emit_phase(f"comparing the models with the {dialect} schema")
             started = time.perf_counter()
-            result, stats = compare(conn, metadatas, settings, schemas)
+            packages = [str(t).split(":")[0].split(".")[0]
+                        for t in ctx.config.get("models") or []]
+            result, stats = compare(conn, metadatas, settings, schemas, packages)
             observed.update(stats)
             observed["compare_s"] = round(time.perf_counter() - started, 3)
             observed["last_full_compare"] = _now()
@@ -194,8 +196,10 @@ def _run(ctx: Context) -> CheckOutcome:
 
 
 def compare(conn: Any, metadatas: List[Any], settings: Settings,
-            schemas: List[Optional[str]]) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
-    """Full comparison: raw findings and what it covered (``coverage``) for observed."""
+            schemas: List[Optional[str]], packages: Sequence[str] = (),
+            ) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+    """Full comparison: raw findings and what it covered (``coverage``) for observed.
+    ``packages``: the targets' top-level packages, where MetaData are named first."""
     from sqlalchemy import inspect
 
     default_schema = conn.dialect.default_schema_name
@@ -283,7 +287,7 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
     coverage = _coverage(scope, db_tables, broken, missing_tables, skipped)
     coverage["indexes_not_compared"] = sorted(_q(k) for k in partly)
     extra: List[Dict[str, Any]] = []
-    labels = metadata_labels(metadatas)
+    labels = metadata_labels(metadatas, packages)
     for conflict in scope.conflicts:
         with contextlib.suppress(Exception):  # the conflict is known even if this fails
             _compare_alternatives(conflict, conn, scope, settings, schemas, plugins)

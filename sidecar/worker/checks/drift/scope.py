@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 import types
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ... import compat
 from .fingerprint import table_repr
@@ -135,29 +135,36 @@ def _type_text(type_: Any) -> str:
 # --- naming a MetaData -----------------------------------------------------------------------
 
 
-def metadata_labels(metadatas: List[Any]) -> List[str]:
+def metadata_labels(metadatas: List[Any], packages: Sequence[str] = ()) -> List[str]:
     """Where each MetaData lives, as the app names it: ``myapp.db.Base.metadata``,
     ``myapp.storage.schema.RunStorageSqlMetadata``; ``MetaData #2`` when no module holds it.
 
-    Reads module ``__dict__``s only (no getattr on app objects: a lazy proxy could run code),
-    preferring a module of the app over sqlalchemy's or flask_sqlalchemy's."""
+    Reads module ``__dict__``s only (no getattr on app objects: a lazy proxy could run code).
+    The modules of ``packages`` (the --models targets' top-level packages) first; the other
+    modules (not sqlalchemy's or flask_sqlalchemy's) only for a MetaData still unnamed —
+    scanning all of them costs ~90 ms with 700 modules imported."""
     wanted = {id(md): i for i, md in enumerate(metadatas)}
     found: Dict[int, str] = {}
-    for mod_name, mod in list(sys.modules.items()):
-        if mod is None or mod_name.split(".")[0] in _LIBRARIES:
-            continue
-        try:
-            items = list(vars(mod).items())
-        except TypeError:
-            continue
-        for attr, value in items:
-            label = None
-            for label, target in _holders(f"{mod_name}.{attr}", value):
-                index = wanted.get(id(target))
-                if index is None or target is not metadatas[index]:
-                    continue
-                if index not in found or len(label) < len(found[index]):
-                    found[index] = label
+    modules = [(n, m) for n, m in list(sys.modules.items())
+               if m is not None and n.split(".")[0] not in _LIBRARIES]
+    first = [(n, m) for n, m in modules if n.split(".")[0] in packages]
+    rest = [(n, m) for n, m in modules if n.split(".")[0] not in packages]
+    for batch in (first, rest):
+        if len(found) == len(metadatas):
+            break
+        named = set(found)
+        for mod_name, mod in batch:
+            try:
+                items = list(vars(mod).items())
+            except TypeError:
+                continue
+            for attr, value in items:
+                for label, target in _holders(f"{mod_name}.{attr}", value):
+                    index = wanted.get(id(target))
+                    if index is None or index in named or target is not metadatas[index]:
+                        continue
+                    if index not in found or len(label) < len(found[index]):
+                        found[index] = label
     out = []
     for i, md in enumerate(metadatas):
         if i in found:
