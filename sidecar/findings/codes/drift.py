@@ -63,7 +63,7 @@ def _table_args(table: str) -> str:
 def _rename_hint(f: Facts) -> str:
     old, new = f.get("old_column") or "?", f.get("new_column") or "?"
     kind = f.get("type") or "..."
-    pytype = f.get("model_type_py") or "..."
+    pytype = f.get("model_type_py") or f.get("type") or "..."
     table = f["table"]
     cls, attr = f.get("class"), f.get("attribute")
     call = f.get("column_call")
