@@ -193,3 +193,21 @@ def test_indexes_left_out_alone_are_never_in_sync(pgdb, make_run):
              sa.Column("name", sa.String(50)), sa.Index(long_ix, "name"))
     out = run_drift(make_run(db.url(), md))
     assert codes(out) == ["DRIFT420"] and out["observed"]["verdict"] == "in_sync_partial"
+
+
+def test_pending_migrations_hint_uses_the_apps_command_when_known(pgdb, make_run):
+    from sidecar.findings.registry import CATALOG
+
+    db = pgdb("CREATE TABLE users (id serial PRIMARY KEY);")
+    md = sa.MetaData()
+    sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("email", sa.String(9)))
+    state = {"state": "behind", "current": ["a1"], "heads": ["b2"],
+             "pending": [{"revision": "b2", "message": "add email"}]}
+    for command, expected in [(None, "alembic upgrade head` with the app's configuration"),
+                              ("flask db upgrade", "run `flask db upgrade`")]:
+        run = make_run(db.url(), md)
+        run.ctx.migration_state = dict(state, **({"upgrade_command": command} if command
+                                                 else {}))
+        hint = CATALOG.to_finding(only(run_drift(run), "DRIFT431")).hint
+        assert expected in hint

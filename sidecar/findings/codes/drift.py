@@ -622,9 +622,13 @@ op.create_table_comment(...)
     Entry(
         "DRIFT431", "Schema differences explained by pending migrations", "info",
         "schema_drift",
-        "The differences are what the pending migrations ({pending}) change: run "
-        "`alembic upgrade head` and they should disappear. Any that remain are real drift.",
-        facts=("pending",),
+        lambda f: (f"The differences are what the pending migrations ({f['pending']}) "
+                   "change: run "
+                   + (f"`{f['upgrade_command']}`" if f.get("upgrade_command") else
+                      "the app's migrations (`alembic upgrade head` with the app's "
+                      "configuration)")
+                   + " and they should disappear. Any that remain are real drift."),
+        facts=("pending",), optional=("upgrade_command",),
         explanation="""\
 **What:** verdict `pending_migration`: the database is behind head (MIG301) and differs from
 the models; the differences are expected until the migrations run.

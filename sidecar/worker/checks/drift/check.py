@@ -809,7 +809,9 @@ def join_verdict(state: Optional[Dict[str, Any]],
             "DRIFT431", f"{n} difference(s) from the models, with {len(pending)} migration(s) "
             "not applied: the differences are expected until the migrations run.",
             facts={"pending": ", ".join(p["revision"] for p in pending),
-                   "differences": str(n)})
+                   "differences": str(n),
+                   # how this app runs its migrations, when the migrations check knows it
+                   "upgrade_command": (state or {}).get("upgrade_command")})
     if not n:
         return "in_sync", None
     if mig == "at_head":
