@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from typing import Any
 
 from sidecar.findings.model import CheckResult, Finding, Report
 
@@ -61,16 +62,65 @@ def render_finding(f: Finding, colour: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _names(items: list[str], limit: int = 3) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", +{len(items) - limit} more" if len(items) > limit else "")
+
+
+def coverage_line(observed: dict[str, Any]) -> str | None:
+    """What a comparison actually covered, in one line: "compared 64 tables, 512 columns in
+    3 MetaData (1 table shared); not compared: 1 column (flows.id)". None without
+    ``observed["coverage"]`` (the schema_drift check's)."""
+    cov = observed.get("coverage")
+    if not isinstance(cov, dict):
+        return None
+    text = (f"compared {_plural(int(cov.get('tables') or 0), 'table')}, "
+            f"{_plural(int(cov.get('columns') or 0), 'column')} in "
+            f"{int(cov.get('metadata') or 0)} MetaData")
+    if cov.get("shared_tables"):
+        text += f" ({_plural(int(cov['shared_tables']), 'table')} in several)"
+    if observed.get("reused"):
+        text += f", reused from {observed.get('last_full_compare') or 'the last compare'}"
+    gaps = []
+    for key, word in (("tables_not_compared", "table"), ("columns_not_compared", "column")):
+        items = list(cov.get(key) or [])
+        if items:
+            gaps.append(f"{_plural(len(items), word)} ({_names(items)})")
+    partly = list(cov.get("indexes_not_compared") or [])
+    if partly:
+        gaps.append(f"the indexes and constraints of {_plural(len(partly), 'table')} "
+                    f"({_names(partly)})")
+    if gaps:
+        text += "; not compared: " + ", ".join(gaps)
+    skipped = []
+    if cov.get("tables_excluded"):
+        skipped.append(f"{_plural(len(cov['tables_excluded']), 'table')} by the table filters")
+    if cov.get("model_views"):
+        skipped.append(f"{_plural(len(cov['model_views']), 'table')} that the database has "
+                       "as views")
+    if skipped:
+        text += "; left out: " + ", ".join(skipped)
+    return text
+
+
 def render_check(check: CheckResult, colour: bool = False) -> str:
     mark = _paint(_MARK[check.status], check.status, colour)
     head = f"[{mark}] {check.name} ({check.duration_s:.2f}s)"
     if check.status == "skip" and check.reason:
         head += f": skipped, {safe(check.reason)}"
+    lines = [head]
     if check.observed.get("summary"):  # what the check looked at, one line (migrations: the
-        head += f"\n      {safe(str(check.observed['summary']))}"  # config used and why)
+        lines.append(f"      {safe(str(check.observed['summary']))}")  # config used and why)
+    coverage = coverage_line(check.observed) if check.status != "skip" else None
+    if coverage:
+        lines.append(_indent(safe(coverage), "  "))
     body = [render_finding(f, colour)
             for f in sorted(check.findings, key=lambda f: _ORDER[f.severity])]
-    return "\n".join([head, *body])
+    return "\n".join([*lines, *body])
 
 
 def render(report: Report, colour: bool = False) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sidecar.findings.model import Finding, Report
+from sidecar.render.text import coverage_line
 from sidecar.render.text import render as render_text
 
 
@@ -130,7 +131,9 @@ def as_html(report: Report, meta: Meta, refresh_s: int = 10) -> str:
     first = f"First problem: {errors[0].summary()}" if errors else "No blocking problem."
     sections = []
     for check in report.checks:
-        body = "".join(_finding_html(f) for f in check.findings)
+        coverage = coverage_line(check.observed) if check.status != "skip" else None
+        body = (f'<div class="muted coverage">{e(coverage)}</div>' if coverage else "") + \
+            "".join(_finding_html(f) for f in check.findings)
         if check.status == "skip" and check.reason:
             body += f'<div class="muted">skipped: {e(check.reason)}</div>'
         elif not check.findings:

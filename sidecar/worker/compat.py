@@ -233,6 +233,25 @@ def compare_models(mc: Any, metadata: Any) -> Tuple[Any, Any]:
     return script.upgrade_ops, ac
 
 
+def add_table_to_view(metadata: Any, table: Any) -> None:
+    """Put the app's ``table`` into ``metadata`` without copying it or touching its own
+    MetaData (``table.metadata`` stays the app's).
+
+    ``MetaData._add_table(name, schema, table)`` (private; the same in 1.3, 1.4, 2.0 and
+    2.1): the dict entry and the schema set, no events, no change to the Table.
+    """
+    metadata._add_table(table.name, table.schema, table)
+
+
+def constraint_has_name(constraint: Any) -> bool:
+    """Whether a constraint was given a name (a naming convention's too).
+
+    SQLAlchemy >= 1.4 marks "no name" with the private ``_NoneName`` (``_NONE_NAME``) as
+    well as None; Alembic's own check is ``sqla_compat.constraint_name_string``."""
+    name = constraint.name
+    return isinstance(name, str) and type(name).__name__ != "_NoneName"
+
+
 def cached_pk_constraint(inspector: Any, schema: Optional[str], table: str) -> Any:
     """The primary key autogenerate already reflected for a table, or None.
 

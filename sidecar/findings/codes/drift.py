@@ -3,6 +3,8 @@ comparison plus the kinds it does not compare), and its verdict with the migrati
 
 from __future__ import annotations
 
+from typing import Any
+
 from sidecar.findings.catalog import Entry, Facts, Family
 
 
@@ -31,21 +33,67 @@ def _fix(f: Facts, what: str) -> str:
     return text + _and_op(f, "Alembic op")
 
 
+def _call(call: Any, name: str | None, extra: str = "") -> str | None:
+    """The model's ``Column(...)``/``mapped_column(...)`` call (the worker's AST facts) with
+    the column named ``name`` (None: named after the attribute) and ``extra`` appended."""
+    if not isinstance(call, dict):
+        return None
+    callee = str(call.get("callee") or "")
+    if callee.rsplit(".", 1)[-1] not in ("Column", "mapped_column"):
+        return None
+    parts = [f'"{name}"'] if name else []
+    if call.get("args"):
+        parts.append(str(call["args"]))
+    if extra:
+        parts.append(extra)
+    return f"{callee}({', '.join(parts)})"
+
+
+def _assign(attribute: str, call: Any, value: str) -> str:
+    annotation = call.get("annotation") if isinstance(call, dict) else None
+    return f"{attribute}: {annotation} = {value}" if annotation else f"{attribute} = {value}"
+
+
+def _table_args(table: str) -> str:
+    """``'orders'`` / ``'orders', schema='audit'`` for an op.* call."""
+    schema, _, name = table.rpartition(".")
+    return f"'{name}', schema='{schema}'" if schema else f"'{name}'"
+
+
 def _rename_hint(f: Facts) -> str:
     old, new = f.get("old_column") or "?", f.get("new_column") or "?"
     kind = f.get("type") or "..."
+    pytype = f.get("model_type_py") or f.get("type") or "..."
     table = f["table"]
+    cls, attr = f.get("class"), f.get("attribute")
+    call = f.get("column_call")
     changed = (f" Note the type also differs (database {f.get('db_type')}, models {kind})."
                if f.get("type_changed") else "")
+    migrate = (f"apply the rename with a migration — `op.alter_column({_table_args(table)}, "
+               f"'{old}', new_column_name='{new}')`, whose SQL (`RENAME COLUMN {old} TO "
+               f"{new}`) is in fix_sql")
+    if cls and attr:
+        # the attribute is the Python name; `new` is the column it maps, `old` the database's
+        name = None if attr == old else old
+        value = _call(call, name) or (f'Column("{old}", {pytype}, ...)' if name else
+                                      f"Column({pytype}, ...)")
+        where = f" at {f['location']}" if f.get("file") else ""
+        return (
+            f"`{cls}.{attr}` maps the column `{new}`, which the database lacks; the database "
+            f"has `{old}` instead — most likely the same column, renamed in the model without "
+            f"a migration. Either {migrate}, or keep the database as it is, with no "
+            f"migration, by mapping the attribute to the database's column{where}: "
+            f"`{_assign(attr, call, value)}` (the attribute keeps its name, so no code "
+            f"changes). Deploy the code and the rename together: in between, every query "
+            f"naming the other column fails.{changed}")
     return (
-        f"The model's `{new}` is most likely the database's `{old}` renamed without a "
-        f"migration. Either apply the rename with a migration — "
-        f"`op.alter_column('{table}', '{old}', new_column_name='{new}')`, whose SQL is in "
-        f"fix_sql — or keep the database as it is, with no migration, by mapping the "
-        f"attribute to the old column name: `{new} = Column(\"{old}\", {kind}, ...)` "
-        f"(`mapped_column(\"{old}\", ...)` in 2.0 style). Deploy the code and the rename "
-        f"together: in between, every query naming the other column fails.{changed}"
-    )
+        f"The models' column `{new}` of `{table}` is most likely the database's `{old}` "
+        f"renamed without a migration. Either {migrate}, or keep the database as it is, with "
+        f"no migration, by naming the column after the database in the model: "
+        f"`Column(\"{old}\", {pytype}, ...)` instead of `Column(\"{new}\", ...)` (in a "
+        f"declarative class, `{new} = Column(\"{old}\", {pytype}, ...)` keeps the attribute "
+        f"`{new}`). Deploy the code and the rename together: in between, every query naming "
+        f"the other column fails.{changed}")
 
 
 def _enum_hint(f: Facts) -> str:
@@ -67,10 +115,102 @@ def _enum_hint(f: Facts) -> str:
 
 
 def _unreflectable_hint(f: Facts) -> str:
+    partly = ("Its columns were compared; its indexes and constraints were not. "
+              if f.get("columns_compared") else "")
+    if f.get("identifier"):
+        return (f"The models name `{f['identifier']}`, longer than the database's "
+                f"{f.get('limit')}-byte limit: SQLAlchemy refuses to emit it, so "
+                "`create_all()` and Alembic migrations fail on this table too. A database "
+                f"that has it was given the name by hand and cut it to "
+                f"`{f.get('cut_name')}`: use that name (or a shorter one) in the model's "
+                f"Index/constraint. {partly}Every other table was compared.")
+    if partly:
+        return (f"Comparing {f['table']}'s indexes and constraints raised ({f['detail']}). "
+                f"{partly}Every other table was compared; check them by hand.")
     return (f"The sidecar could not read {f['table']}'s definition "
             f"({f['detail']}); every other table was compared. Grant the "
             "sidecar's role access to it, or exclude it with --exclude-table "
             "(SIDECAR_EXCLUDE_TABLES).")
+
+
+def _not_compared_hint(f: Facts) -> str:
+    what = f.get("object")
+    name = f.get("object_name") or "the construct"
+    dialect = f.get("dialect") or "this database's dialect"
+    cls = name.rstrip("()")
+    if what in ("server_default", "type"):
+        label = "server default" if what == "server_default" else "type"
+        return (f"Nothing to change in the database for this finding: the column's {label} "
+                f"`{name}` cannot be rendered as SQL for {dialect}, so the sidecar compared "
+                f"every other column and table and left this one out. Check it by hand. If "
+                f"the app creates tables on this database, `metadata.create_all()` fails on "
+                f"it too: give `{cls}` a compiler for it (`@compiles({cls}, \"{dialect}\")` "
+                "from `sqlalchemy.ext.compiler`).")
+    return ("Nothing to change in the database for this finding: comparing this column "
+            f"raised ({f['reason']}), so the sidecar compared every other column and table "
+            "and left this one out. Check it by hand.")
+
+
+def _conflict_hint(f: Facts) -> str:
+    matches = f.get("db_matches")
+    keep = (f"The database matches {matches}: make the other definition(s) the same "
+            f"(ideally define the table once and import it from there)." if matches else
+            "The database matches none of them: decide which definition is right, make the "
+            "others the same (ideally define the table once and import it), then migrate "
+            "the database to it.")
+    return (f"One table, several definitions ({f['metadatas']}): code using one MetaData "
+            f"reads or writes columns the other does not have. {keep} The other "
+            "definitions' differences from the database are in facts.other_differences.")
+
+
+def _nothing_compared_hint(f: Facts) -> str:
+    reasons = f.get("reasons") or ""
+    parts = ["The check could not do its job, so it does not pass."]
+    if "excluded" in reasons:
+        parts.append("Check --include-table/--exclude-table (SIDECAR_INCLUDE_TABLES/"
+                     "SIDECAR_EXCLUDE_TABLES): they leave none of the models' tables.")
+    if "reflected" in reasons:
+        parts.append("Grant the sidecar's role read access to the tables (facts.not_compared "
+                     "lists them).")
+    if "views" in reasons:
+        parts.append("The database has the models' tables as views: point --database-url "
+                     "at the database (and schema) the app writes to.")
+    if len(parts) == 1:
+        parts.append("Point --database-url at the app's database, and check that --models "
+                     "imports the modules that define the tables.")
+    return " ".join(parts)
+
+
+def _py_default(db_default: str) -> str:
+    """The model's ``server_default=`` for a default as PostgreSQL/SQLite reflect it."""
+    import re
+
+    text = db_default.strip()
+    plain = re.fullmatch(r"'((?:[^']|'')*)'(?:::[\w\s\".\[\]]+)?", text)
+    if plain:  # 'active'::character varying -> server_default="active"
+        return f"server_default={plain.group(1).replace(chr(39) * 2, chr(39))!r}"
+    return f"server_default=text({text!r})"
+
+
+def _db_only_default_hint(f: Facts) -> str:
+    default = f.get("db_default") or "?"
+    arg = _py_default(default)
+    imports = " (`from sqlalchemy import text`)" if "text(" in arg else ""
+    cls, attr, column = f.get("class"), f.get("attribute"), f.get("column")
+    call = f.get("column_call")
+    if cls and attr:
+        value = _call(call, None if attr == column or (isinstance(call, dict) and not
+                                                        call.get("named")) else column, arg)
+        where = f" at {f['location']}" if f.get("file") else ""
+        what = (f"`{_assign(attr, call, value)}`" if value else
+                f"`{arg}` to the Column/mapped_column call of `{cls}.{attr}`")
+        edit = f"Keep the database's default and declare it in the model{where}: {what}"
+    else:
+        edit = (f"Keep the database's default and declare it in the model: add `{arg}` to "
+                f"the `Column(\"{column}\", ...)` of table `{f['table']}`")
+    return (f"{edit}{imports}. Inserts through the models already get it from the database; "
+            "declaring it keeps the next `alembic revision --autogenerate` from dropping it. "
+            "Nothing to run on the database.")
 
 
 OP = ("alembic_op",)  # rendered by Alembic when it has an op for the difference
@@ -280,6 +420,12 @@ ALTER TABLE orders DROP CONSTRAINT fk_team
     Entry(
         "DRIFT414", "Likely unapplied column rename", "error", "schema_drift", _rename_hint,
         facts=("old_column", "new_column", "type", "db_type", "type_changed"),
+        optional=("model_type_py", "column_call"),
+        samples={"class": "SecurityEvent", "attribute": "event_metadata",
+                 "old_column": "metadata", "new_column": "event_metadata",
+                 "model_type_py": "JSON()", "column_call": {
+                     "callee": "db.Column", "named": False, "args": "db.JSON, nullable=True",
+                     "annotation": None, "mapped": False}},
         explanation="""\
 **What:** in one table, a model column the database lacks and a database column the models
 lack, of compatible types: Alembic 1.20 reports a drop + add (plus a drop/re-add of any index,
@@ -335,8 +481,8 @@ ALTER TABLE memberships ADD CONSTRAINT memberships_pkey PRIMARY KEY (user_id, te
         optional=OP,
         explanation="""\
 **What:** a named `CheckConstraint` of the models is missing (Alembic's opt-in
-`alembic.ext.checkconstraint_byname` plugin, Alembic >= 1.19.2; unnamed constraints and
-changed expressions are not compared).
+`alembic.ext.checkconstraint_byname` plugin, Alembic >= 1.19.2; changed expressions are not
+compared, and an unnamed one the database lacks is not seen).
 **Fix:** add it.
 
 ```sql
@@ -350,7 +496,9 @@ ALTER TABLE users ADD CONSTRAINT ck_users_name CHECK (length(name) > 0)
                        "CheckConstraint(..., name=...) to the model if it is intended."),
         optional=OP,
         explanation="""\
-**What:** the database has a named CHECK constraint the models do not declare.
+**What:** the database has a named CHECK constraint the models do not declare. A CHECK the
+model declares without a name (PostgreSQL names it `<table>_<column>_check` or
+`<table>_check`) is matched by its expression or that generated name, never reported here.
 **Fix:** declare it or drop it.
 
 ```sql
@@ -374,13 +522,86 @@ COMMENT ON COLUMN users.name IS 'display name'
     Entry(
         "DRIFT420", "Table could not be compared", "warning", "schema_drift",
         _unreflectable_hint, facts=("detail",),
+        optional=("identifier", "limit", "cut_name", "columns_compared"),
         explanation="""\
-**What:** reflecting one table failed (permissions, an exotic type); the sidecar isolates it
-(bisecting the table list) and compares every other table.
+**What:** reflecting or comparing one table failed (permissions, an exotic type, a model
+index name over the 63-byte limit); the sidecar isolates it (bisecting the table list) and
+compares every other table. When only its indexes and constraints fail, its columns are
+still compared (`facts.columns_compared`; `observed.coverage.indexes_not_compared`).
 **Fix:** grant the sidecar's role access, or exclude the table.
 
 ```
 SIDECAR_EXCLUDE_TABLES=legacy_partitioned_*
+```
+""",
+    ),
+    Entry(
+        "DRIFT421", "Column not compared", "warning", "schema_drift", _not_compared_hint,
+        facts=("reason",), optional=("object", "object_name", "dialect"),
+        samples={"object": "server_default", "object_name": "GenerateUUID()",
+                 "dialect": "sqlite"},
+        explanation="""\
+**What:** comparing one column raised: its type or server default cannot be rendered as SQL
+for the database's dialect (a `FunctionElement` with only a PostgreSQL `@compiles`, a type
+without a compiler for this dialect). The sidecar leaves that column out (on both sides) and
+compares every other column and table; `observed.coverage.columns_not_compared` lists it.
+**Fix:** nothing in the database; give the construct a compiler for the dialect if the app
+uses this database.
+
+```python
+@compiles(GenerateUUID, "sqlite")
+def _uuid_sqlite(element, compiler, **kw):
+    return "(lower(hex(randomblob(16))))"
+```
+""",
+    ),
+    Entry(
+        "DRIFT422", "Table defined differently in two MetaData", "warning", "schema_drift",
+        _conflict_hint,
+        facts=("metadatas", "compared", "definitions_differ"),
+        optional=("db_matches", "other_differences"),
+        explanation="""\
+**What:** two of the app's MetaData objects define the same table differently. The sidecar
+compares the first definition (the other findings are about it) and each other one on its
+own, and says which one the database matches. **Error** (`severity`) when a definition lacks
+a table or column the database has or has one it lacks, since queries through it fail.
+Identical definitions (Dagster declares `secondary_indexes` in three MetaData) are compared
+once and are no finding.
+**Fix:** define the table once and import it where it is needed.
+
+```python
+# storage/schema.py
+SecondaryIndexMigrationTable = db.Table("secondary_indexes", metadata, ...)
+```
+""",
+    ),
+    Entry(
+        "DRIFT423", "Nothing was compared", "error", "schema_drift", _nothing_compared_hint,
+        facts=("tables_in_models",), optional=("reasons", "excluded", "not_compared"),
+        samples={"reasons": "3 excluded by --include-table/--exclude-table"},
+        explanation="""\
+**What:** the models define tables, but not one of them was compared with the database:
+they are all excluded by the table filters, views in the database, or could not be
+reflected. A comparison of nothing is never "in sync" (verdict `not_compared`).
+**Fix:** loosen the filters, grant read access, or point at the right database.
+
+```
+SIDECAR_INCLUDE_TABLES=app_*
+```
+""",
+    ),
+    Entry(
+        "DRIFT424", "Server default only in the database", "warning", "schema_drift",
+        _db_only_default_hint, facts=("db_default",), optional=("column_call",),
+        samples={"db_default": "'active'::character varying"},
+        explanation="""\
+**What:** the database gives a column a server default the model does not declare. Inserts
+still work (the database fills the column); the next `alembic revision --autogenerate` would
+drop the default. Not an error, and the fix is in the model, not the database.
+**Fix:** declare the default on the model's column.
+
+```python
+status = Column(String(20), nullable=False, server_default="active")
 ```
 """,
     ),
@@ -401,9 +622,13 @@ op.create_table_comment(...)
     Entry(
         "DRIFT431", "Schema differences explained by pending migrations", "info",
         "schema_drift",
-        "The differences are what the pending migrations ({pending}) change: run "
-        "`alembic upgrade head` and they should disappear. Any that remain are real drift.",
-        facts=("pending",),
+        lambda f: (f"The differences are what the pending migrations ({f['pending']}) "
+                   "change: run "
+                   + (f"`{f['upgrade_command']}`" if f.get("upgrade_command") else
+                      "the app's migrations (`alembic upgrade head` with the app's "
+                      "configuration)")
+                   + " and they should disappear. Any that remain are real drift."),
+        facts=("pending",), optional=("upgrade_command",),
         explanation="""\
 **What:** verdict `pending_migration`: the database is behind head (MIG301) and differs from
 the models; the differences are expected until the migrations run.

@@ -37,6 +37,9 @@ CODES: Dict[str, str] = {
     "extra_check": "DRIFT418",
     "comment": "DRIFT419",
     "unreflectable": "DRIFT420",
+    "not_compared": "DRIFT421",
+    "objects_not_compared": "DRIFT420",
+    "db_only_default": "DRIFT424",
     "other": "DRIFT429",
 }
 
@@ -80,7 +83,11 @@ def type_sql(type_: Any, dialect: Any = None) -> str:
     try:
         return str(type_.compile(dialect=dialect))
     except Exception:
+        pass
+    try:
         return repr(type_)
+    except Exception:  # a TypeDecorator whose __repr__ raises
+        return f"{type(type_).__name__}()"
 
 
 def _from_op(op: Any, dialect: Any) -> List[Diff]:
@@ -165,10 +172,11 @@ def _alter_column(op: Any, dialect: Any) -> List[Diff]:
                                              modify_server_default=op.modify_server_default,
                                              **base),
                         message=f"Column {where} has server default "
-                        f"{_default_text(op.existing_server_default)} in the database but "
-                        f"{_default_text(op.modify_server_default)} in the models.",
-                        facts={"db_default": _default_text(op.existing_server_default),
-                               "model_default": _default_text(op.modify_server_default)}))
+                        f"{_default_text(op.existing_server_default, dialect)} in the database "
+                        f"but {_default_text(op.modify_server_default, dialect)} in the models.",
+                        facts={"db_default": _default_text(op.existing_server_default, dialect),
+                               "model_default": _default_text(op.modify_server_default,
+                                                              dialect)}))
     if op.modify_comment is not False:
         out.append(Diff("comment", op.table_name, op.schema, op.column_name,
                         op=ops.AlterColumnOp(op.table_name, op.column_name,
@@ -214,16 +222,29 @@ def _q(*parts: Optional[str]) -> str:
 def _column_facts(col: Any, dialect: Any = None) -> Dict[str, Any]:
     default = col.server_default
     return {"type": type_sql(col.type, dialect), "nullable": bool(col.nullable),
-            "server_default": _default_text(default) if default is not None else None,
+            "server_default": _default_text(default, dialect) if default is not None else None,
             "primary_key": bool(col.primary_key)}
 
 
-def _default_text(value: Any) -> Optional[str]:
+def _default_text(value: Any, dialect: Any = None) -> Optional[str]:
+    """The default as SQL: ``now()``, ``'active'``; a construct only a dialect-specific
+    @compiles renders (Prefect's GenerateUUID) is compiled for the database's dialect, and
+    named by its class when even that fails."""
     if value is None or value is False:
         return None
     arg = getattr(value, "arg", value)
     text = getattr(arg, "text", arg)
-    return str(text)
+    if isinstance(text, str):
+        return text
+    for render in ((lambda: str(text.compile(dialect=dialect))) if dialect is not None
+                   else None, lambda: str(text)):
+        if render is None:
+            continue
+        try:
+            return render()
+        except Exception:
+            continue
+    return f"{type(text).__name__}()"
 
 
 def _index_cols(index: Any) -> List[str]:

@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from ... import compat
 
 # Bumped when the drift logic changes, so an old cached result is not reused.
-DRIFT_LOGIC_VERSION = "1"
+DRIFT_LOGIC_VERSION = "2"
 
 _PG_FINGERPRINT = """
 WITH ns AS (
@@ -92,32 +92,38 @@ def models_hash(metadatas: Iterable[Any], settings: Dict[str, Any]) -> str:
     h.update(DRIFT_LOGIC_VERSION.encode())
     for md in metadatas:
         for key in sorted(md.tables):
-            h.update(_table_repr(md.tables[key]).encode("utf-8", "replace"))
+            h.update(table_repr(md.tables[key]).encode("utf-8", "replace"))
     return h.hexdigest()
 
 
-def _table_repr(table: Any) -> str:
+def table_repr(table: Any) -> str:
+    """Everything the comparison reads of one model table, as text (also how two MetaData's
+    definitions of one table are told apart). An object whose str()/repr() raises (a
+    FunctionElement with only a dialect-specific @compiles, a TypeDecorator with a broken
+    __repr__) is named by its class instead: the hash must never fail the check."""
     parts: List[str] = [f"T {table.schema}.{table.name} {table.comment!r}"]
     for c in table.columns:
         default = c.server_default
         default_text = getattr(getattr(default, "arg", None), "text",
                                getattr(default, "arg", None))
         parts.append(f"C {c.name} {_type_repr(c.type)} {c.nullable} {c.primary_key} "
-                     f"{default_text!s} {c.comment!r} {c.autoincrement!r} "
-                     f"{getattr(c, 'computed', None)!r} {getattr(c, 'identity', None)!r}")
+                     f"{_text(default_text)} {c.comment!r} {c.autoincrement!r} "
+                     f"{_text(getattr(c, 'computed', None), repr)} "
+                     f"{_text(getattr(c, 'identity', None), repr)}")
     # Indexes and constraints are sets, iterated in an order that changes from process to
     # process (unnamed ones tie on any key): sort the rendered lines, not the objects.
     rendered: List[str] = []
     for i in table.indexes:
-        exprs = [str(e) for e in getattr(i, "expressions", [])]
-        rendered.append(f"I {i.name} {i.unique} {exprs} {sorted(i.dialect_kwargs.items())!r}")
+        exprs = [_text(e) for e in getattr(i, "expressions", [])]
+        rendered.append(f"I {i.name} {i.unique} {exprs} "
+                        f"{_text(sorted(i.dialect_kwargs.items()), repr)}")
     for k in table.constraints:
         extra = ""
         if hasattr(k, "elements"):
             extra = repr([(e.parent.name, e.target_fullname) for e in k.elements]) + \
                 f" {getattr(k, 'ondelete', None)} {getattr(k, 'onupdate', None)}"
         elif hasattr(k, "sqltext"):
-            extra = str(k.sqltext)
+            extra = _text(k.sqltext)
         else:
             extra = repr([c.name for c in k.columns])
         rendered.append(f"K {type(k).__name__} {k.name} {extra}")
@@ -125,10 +131,15 @@ def _table_repr(table: Any) -> str:
 
 
 def _type_repr(type_: Any) -> str:
+    return _text(type_, repr)
+
+
+def _text(value: Any, how: Any = str) -> str:
     try:
-        return repr(type_)
+        return str(how(value))
     except Exception:
-        return type(type_).__name__
+        kind = type(value)
+        return f"<{kind.__module__}.{kind.__qualname__}>"
 
 
 def _md5(text: str) -> str:

@@ -6,6 +6,9 @@ Why these exist (Alembic 1.20):
   foreign key on it: ``infer_renames`` and ``absorb_rename_noise`` make that ONE finding
   with the ``ALTER TABLE ... RENAME COLUMN`` that fixes it;
 - a missing or extra table also lists its indexes: ``fold_table_children``;
+- a server default only the database has is declared in the model, never dropped
+  (``db_only_defaults``); a CHECK the model declares without a name comes back from
+  PostgreSQL under a generated name, "extra": ``match_unnamed_checks`` pairs them;
 - the severity of a difference sometimes depends on its facts (an extra NOT NULL column
   without a default breaks every insert from the app): ``apply_severity``;
 - every finding carries the SQL (or the Alembic op) that fixes it: ``render_fixes``.
@@ -14,6 +17,7 @@ Why these exist (Alembic 1.20):
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ... import compat
@@ -139,6 +143,7 @@ def _rename(missing: Diff, extra: Diff, env: PassEnv) -> Diff:
                            existing_type=ec.type)
     model_type, db_type = type_sql(mc.type, r.dialect), type_sql(ec.type, r.dialect)
     facts = {"old_column": old, "new_column": new, "type": model_type,
+             "model_type_py": _py_type(mc.type),
              "db_type": db_type, "type_changed": model_type != db_type,
              "db_nullable": bool(ec.nullable), "model_nullable": bool(mc.nullable)}
     where = f"{missing.qualified_table}"
@@ -146,6 +151,14 @@ def _rename(missing: Diff, extra: Diff, env: PassEnv) -> Diff:
                 message=f"Column {where}.{new} is in the models but not in the database, and "
                 f"{where}.{old} is in the database but not in the models: likely an unapplied "
                 f"rename of '{old}' to '{new}'.", facts=facts, children=[missing, extra])
+
+
+def _py_type(type_: Any) -> str:
+    """The model's type as Python (``String(length=200)``), for a hint to paste."""
+    try:
+        return repr(type_)
+    except Exception:
+        return f"{type(type_).__name__}()"
 
 
 _RENAME_NOISE = {"index": ("missing_index", "extra_index"),
@@ -209,6 +222,120 @@ def _rename_object_sql(label: str, old: Diff, new: Diff, env: PassEnv) -> str:
     return ";\n".join(statements) or f"-- rename {old_name} to {new_name}"
 
 
+def db_only_defaults(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """A server default only the database has is not undone: inserts through the models
+    already get it, and DROP DEFAULT would break whoever relies on it (other writers, raw
+    SQL). It becomes DRIFT424, whose fix is declaring it in the model."""
+    for d in diffs:
+        if d.kind != "server_default" or d.facts.get("model_default") is not None \
+                or d.facts.get("db_default") is None:
+            continue
+        d.kind = "db_only_default"
+        d.op = None  # the op would DROP DEFAULT
+        d.facts = {"db_default": d.facts["db_default"]}
+        d.message = (f"Column {d.qualified_table}.{d.column} has server default "
+                     f"{d.facts['db_default']} in the database; the models declare none.")
+    return diffs
+
+
+# --- unnamed CHECK constraints and PostgreSQL's names -------------------------------------
+
+
+def pg_object_name(name1: str, name2: Optional[str], label: str, limit: int = 63) -> str:
+    """The name PostgreSQL generates (``makeObjectName`` in src/backend/commands/indexcmds.c,
+    the same since 7.x): ``<table>_<column>_<label>``, the longer of the two parts clipped
+    first until it fits in NAMEDATALEN - 1 = 63 bytes."""
+    n1 = len(name1.encode())
+    n2 = len(name2.encode()) if name2 else 0
+    avail = limit - len(label.encode()) - 1 - (1 if name2 else 0)  # the underscores
+    while n1 + n2 > avail:
+        if n1 > n2:
+            n1 -= 1
+        else:
+            n2 -= 1
+    out = clip_bytes(name1, n1)
+    if name2:
+        out += "_" + clip_bytes(name2, n2)
+    return f"{out}_{label}"
+
+
+def clip_bytes(name: str, limit: int) -> str:
+    """``name`` cut to ``limit`` UTF-8 bytes on a character boundary (pg_mbcliplen)."""
+    raw = name.encode()
+    if len(raw) <= limit:
+        return name
+    return raw[:limit].decode("utf-8", "ignore")
+
+
+def _norm_sql(text: str, table: str) -> str:
+    """A CHECK expression as comparable text: PostgreSQL's ``((length((name)::text) > 0))``
+    and the model's ``length(name) > 0`` both become ``length name >0``-like tokens."""
+    t = text.lower().replace('"', "")
+    t = re.sub(r"::\s*[a-z_][a-z0-9_ ]*(\(\d+\))?(\[\])?", "", t)  # casts
+    t = t.replace(f"{table.lower()}.", "")
+    return re.sub(r"[\s()]+", "", t)
+
+
+def _unnamed_checks(table: Any) -> List[Any]:
+    from sqlalchemy import CheckConstraint
+
+    out: List[Any] = []
+    # a CheckConstraint given to Column(...) stays in column.constraints (rendered inline)
+    found = list(getattr(table, "constraints", ()))
+    for col in table.columns:
+        found.extend(getattr(col, "constraints", ()))
+    for c in found:
+        if isinstance(c, CheckConstraint) and not compat.constraint_has_name(c) \
+                and not any(c is o for o in out):
+            out.append(c)
+    return out
+
+
+def match_unnamed_checks(diffs: List[Diff], env: PassEnv) -> List[Diff]:
+    """Alembic's check plugin compares named CHECKs only: a model's unnamed CHECK (Optuna's
+    ``CheckConstraint("score >= 0")``) is named by PostgreSQL when created
+    (``<table>_<column>_check``), and comes back as "extra in the database" — whose fix would
+    drop it. Pair each such database CHECK with an unnamed one of the model, first by its
+    expression, then by the name PostgreSQL would have given it; a pair is the same object."""
+    if env.dialect_name != "postgresql":
+        return diffs
+    drop: Set[int] = set()
+    by_table: Dict[Tuple[Optional[str], str], List[Diff]] = {}
+    for d in diffs:
+        if d.kind == "extra_check":
+            by_table.setdefault((d.schema, d.table), []).append(d)
+    for key, extra in by_table.items():
+        table = env.model_tables.get(key)
+        if table is None:
+            continue
+        unnamed = _unnamed_checks(table)
+        if not unnamed:
+            continue
+        texts: List[Optional[str]] = []
+        for c in unnamed:
+            try:
+                texts.append(_norm_sql(str(c.sqltext), key[1]))
+            except Exception:
+                texts.append(None)
+        left = list(range(len(unnamed)))
+        for d in extra:  # by expression
+            sql = _norm_sql(str(d.facts.get("sqltext") or ""), key[1])
+            hit = next((i for i in left if texts[i] == sql), None)
+            if hit is not None:
+                left.remove(hit)
+                drop.add(id(d))
+        names = {pg_object_name(key[1], c.name, "check") for c in table.columns} | \
+            {pg_object_name(key[1], None, "check")}
+        for d in extra:  # by the name PostgreSQL generates (it rewrites IN (...) as ANY)
+            if id(d) in drop or not left or not d.name:
+                continue
+            base = re.sub(r"\d+$", "", d.name)
+            if base in names:
+                left.pop(0)
+                drop.add(id(d))
+    return [d for d in diffs if id(d) not in drop]
+
+
 def apply_severity(diffs: List[Diff], env: PassEnv) -> List[Diff]:
     """Raise a difference above its code's default when its facts make it break the app."""
     for d in diffs:
@@ -238,7 +365,8 @@ def render_fixes(diffs: List[Diff], env: PassEnv) -> List[Diff]:
     return diffs
 
 
-PIPELINE: List[Pass] = [fold_table_children, drop_sqlite_pk_nullability, infer_renames,
+PIPELINE: List[Pass] = [fold_table_children, drop_sqlite_pk_nullability, db_only_defaults,
+                        match_unnamed_checks, infer_renames,
                         absorb_rename_noise, apply_severity, render_fixes]
 
 
