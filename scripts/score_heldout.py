@@ -314,6 +314,7 @@ def evaluate(cases: list[Case], python: str | None, jobs: int = 2, verify: bool 
     """Every applicable case under ``python`` (default: sidecar's own interpreter)."""
     from sidecar.findings.registry import CATALOG
     codes = set(CATALOG)
+    python = os.path.abspath(python) if python else None  # the runs' working folders differ
     interpreter = python or sys.executable
     version = sqlalchemy_version(interpreter)
     todo = [c for c in cases if applies(c, version)]

@@ -1,5 +1,3 @@
-from models.user import User
-
 from app.extensions import db
 from app.models.mixins import TimestampMixin
 
@@ -13,5 +11,5 @@ class Comment(TimestampMixin, db.Model):
     author_id = db.Column(db.Integer, db.ForeignKey("users.id"))
     post_id = db.Column(db.Integer, db.ForeignKey("posts.id"), nullable=False)
 
-    author = db.relationship(User, back_populates="comments")
+    author = db.relationship("User", back_populates="comments")
     post = db.relationship("Post", back_populates="comments")

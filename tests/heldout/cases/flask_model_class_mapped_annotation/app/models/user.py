@@ -33,7 +33,7 @@ class User(TimestampMixin, db.Model):
     email = db.Column(db.String(120), unique=True, index=True, nullable=False)
     username = db.Column(db.String(64), unique=True, index=True, nullable=False)
     password_hash = db.Column(db.String(256))
-    about_me = db.Column(db.String(140))
+    about_me: str | None = db.mapped_column(db.String(140))
     last_seen = db.Column(db.DateTime)
     role_id = db.Column(db.Integer, db.ForeignKey("roles.id"))
 
