@@ -19,7 +19,8 @@ every case this runs the real CLI, as a user would:
   all of them — a broken package that comes out ready is the worst outcome);
 - **engineer**: the first 3 lines of the located finding as ``sidecar check`` prints it
   name the expected ``file:line`` and, from the word "fix" on, a concrete edit (an edit
-  verb such as rename/add/remove/import, or a code span in backticks).
+  verb such as rename/add/remove/import, or a code span in backticks); **engineer
+  anywhere** asks the same of the whole finding (is the fix there at all, wherever it is).
 
 ``--verify`` also runs each case under plain SQLAlchemy (import the models, record every
 warning, ``configure_mappers()``, resolve every ForeignKey of every MetaData found) with the
@@ -141,6 +142,7 @@ class Outcome:
     generic: bool = False
     not_ready: bool = False
     engineer: bool = False
+    engineer_anywhere: bool = False
     first_lines: list[str] = field(default_factory=list)
     verify: list[dict[str, str]] | None = None
     error: str | None = None
@@ -257,12 +259,12 @@ def _where(f: dict[str, Any]) -> str:
     return f"{f.get('code')} {loc}" + (f" ({obj})" if obj else "")
 
 
-def first_lines(f: dict[str, Any]) -> list[str]:
-    """The finding as `sidecar check` prints it, its first ENGINEER_LINES lines."""
+def first_lines(f: dict[str, Any], limit: int | None = ENGINEER_LINES) -> list[str]:
+    """The finding as `sidecar check` prints it, its first ``limit`` lines (all: None)."""
     from sidecar.findings.model import Finding
     from sidecar.render.text import render_finding
     text = render_finding(Finding.from_dict(f, strict=False))
-    return [ln.rstrip() for ln in text.splitlines()[:ENGINEER_LINES]]
+    return [ln.rstrip() for ln in text.splitlines()[:limit]]
 
 
 def engineer_ok(lines: list[str], e: Expect) -> bool:
@@ -304,6 +306,8 @@ def score(case: Case, report: dict[str, Any], catalog_codes: set[str]) -> Outcom
     if located:
         out.first_lines = first_lines(located[0][0])
         out.engineer = out.exact and all(engineer_ok(first_lines(f), e) for f, e in located)
+        out.engineer_anywhere = out.exact and all(
+            engineer_ok(first_lines(f, None), e) for f, e in located)
     elif chosen is not None:
         out.first_lines = first_lines(chosen)
     return out
@@ -347,6 +351,7 @@ def totals(rows: list[Outcome]) -> dict[str, Any]:
         "generic": _rate(rows, "generic"),
         "not_ready": _rate(rows, "not_ready"),
         "engineer": _rate(rows, "engineer"),
+        "engineer_anywhere": _rate(rows, "engineer_anywhere"),
         "errors": sum(r.error is not None for r in rows),
         "unbroken": sorted(r.case for r in rows if r.verify is not None and not r.verify),
         "families": {name: {"cases": len(fam), "exact": _rate(fam, "exact"),
@@ -375,7 +380,8 @@ def render_table(version: str, rows: list[Outcome], verbose: bool = False) -> st
                              for p in r.verify[:3])
     t = totals(rows)
     lines += ["", f"exact statement+class: {t['exact']:.1%}   generic: {t['generic']:.1%}   "
-              f"not ready: {t['not_ready']:.1%}   engineer: {t['engineer']:.1%}   "
+              f"not ready: {t['not_ready']:.1%}   engineer: {t['engineer']:.1%} "
+              f"(anywhere in the finding: {t['engineer_anywhere']:.1%})   "
               f"scorer errors: {t['errors']}"]
     if any(r.verify is not None for r in rows):
         lines.append(f"cases that do not break under plain SQLAlchemy: {t['unbroken'] or 'none'}")
