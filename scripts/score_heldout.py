@@ -19,7 +19,8 @@ every case this runs the real CLI, as a user would:
   all of them — a broken package that comes out ready is the worst outcome);
 - **engineer**: the first 3 lines of the located finding as ``sidecar check`` prints it
   name the expected ``file:line`` and, from the word "fix" on, a concrete edit (an edit
-  verb such as rename/add/remove/import, or a code span in backticks); **engineer
+  verb such as rename/add/remove/import, or a code span in backticks that is not a command
+  to re-run, like `python -c 'import app.models'`); **engineer
   anywhere** asks the same of the whole finding (is the fix there at all, wherever it is).
 
 ``--verify`` also runs each case under plain SQLAlchemy (import the models, record every
@@ -58,6 +59,7 @@ EDIT_VERBS = re.compile(
     r"\b(rename|add|remove|delete|drop|change|replace|set|declare|import|install|move|give|"
     r"pass|use|define|wrap|spell|point|name|make|mark|correct|fix)\b", re.IGNORECASE)
 CODE_SPAN = re.compile(r"`[^`]+`")
+RERUN = re.compile(r"`(python\S*|sidecar) ")
 
 # Plain SQLAlchemy, no sidecar: does the case really break? Runs under the case's interpreter
 # (standard library and SQLAlchemy only, Python 3.8 syntax). Prints one JSON line.
@@ -144,6 +146,7 @@ class Outcome:
     engineer: bool = False
     engineer_anywhere: bool = False
     first_lines: list[str] = field(default_factory=list)
+    finding: dict[str, Any] | None = None  # the located one, else the first error or warning
     verify: list[dict[str, str]] | None = None
     error: str | None = None
 
@@ -276,7 +279,9 @@ def engineer_ok(lines: list[str], e: Expect) -> bool:
     if not at:
         return False
     rest = text[at.start():]
-    return bool(EDIT_VERBS.search(rest[3:]) or CODE_SPAN.search(rest))
+    # a command to run (`python -c ...`) shows the error again; it is not an edit
+    rest = CODE_SPAN.sub(lambda m: "" if RERUN.match(m.group()) else m.group(), rest[3:])
+    return bool(EDIT_VERBS.search(rest) or CODE_SPAN.search(rest))
 
 
 def score(case: Case, report: dict[str, Any], catalog_codes: set[str]) -> Outcome:
@@ -297,6 +302,7 @@ def score(case: Case, report: dict[str, Any], catalog_codes: set[str]) -> Outcom
     errors = [f for f in shown if f["severity"] == "error"]
     chosen = located[0][0] if located else (errors or shown or [None])[0]
     if chosen is not None:
+        out.finding = chosen
         out.code = chosen.get("code")
         out.got = "; ".join(_where(f) for f in ([h[0] for h in located] or [chosen]))
         out.generic = out.code in GENERIC_CODES or out.code not in catalog_codes

@@ -156,6 +156,10 @@ def test_engineer_needs_the_place_and_an_edit_in_the_first_lines() -> None:
     assert not engineer_ok(["  ERROR SQLA104 Relationship to a class that does not exist",
                             "      at app/models/user.py:3 (User.orders)",
                             "      InvalidRequestError: When initializing mapper, add it"], e)
+    # a command that shows the traceback again is not an edit
+    assert not engineer_ok(["  ERROR SQLA199 Unexpected exception while loading the models",
+                            "      at app/models/user.py:3",
+                            "      fix: Read the exception. `python -c 'import app.models'`"], e)
     # an edit but another place
     assert not engineer_ok(["  ERROR SQLA104 x", "      at app/models/user.py:33 (User)",
                             "      fix: rename `Ordr` to `Order`"], e)
