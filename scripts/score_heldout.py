@@ -23,9 +23,15 @@ every case this runs the real CLI, as a user would:
   to re-run, like `python -c 'import app.models'`); **engineer
   anywhere** asks the same of the whole finding (is the fix there at all, wherever it is).
 
+A **control** is a package that works on the SQLAlchemy at hand: a case with no planted
+mistake (``"expect": []``) or one outside its ``"sqlalchemy"`` range (``registry = Column()``
+breaks only from 2.1). Any error-level finding on a control is a false alarm: a working app
+held NOT READY.
+
 ``--verify`` also runs each case under plain SQLAlchemy (import the models, record every
 warning, ``configure_mappers()``, resolve every ForeignKey of every MetaData found) with the
-same interpreter: a case that neither raises nor warns there is not broken and is reported.
+same interpreter: a case that neither raises nor warns there is not broken and is reported
+(and a control that does is).
 
     .venv/bin/python scripts/score_heldout.py                       # the suite's SQLAlchemy
     .venv/bin/python scripts/score_heldout.py --python .test-venvs/sqla20/bin/python
@@ -149,6 +155,8 @@ class Outcome:
     finding: dict[str, Any] | None = None  # the located one, else the first error or warning
     verify: list[dict[str, str]] | None = None
     error: str | None = None
+    control: bool = False  # healthy here: no mistake planted, or outside its SQLAlchemy range
+    false_alarm: bool = False  # a control that came out NOT READY
 
 
 def statement_span(path: Path, line: int) -> tuple[int, int]:
@@ -319,6 +327,17 @@ def score(case: Case, report: dict[str, Any], catalog_codes: set[str]) -> Outcom
     return out
 
 
+def control_row(case: Case, report: dict[str, Any]) -> Outcome:
+    """A package that works on this SQLAlchemy: any error-level finding is a false alarm (a
+    construct that breaks only on a later version is worth a warning, not NOT READY)."""
+    errors = [f for c in report["checks"] for f in c["findings"] if f.get("severity") == "error"]
+    return Outcome(case=case.name, family=case.family, style=case.style,
+                   expected="healthy here", got="; ".join(_where(f) for f in errors) or "ready",
+                   code=errors[0].get("code") if errors else None, status=report.get("status"),
+                   not_ready=report.get("status") == "fail", control=True,
+                   false_alarm=bool(errors), finding=errors[0] if errors else None)
+
+
 def evaluate(cases: list[Case], python: str | None, jobs: int = 2, verify: bool = False,
              timeout_s: float = 30) -> tuple[str, list[Outcome]]:
     """Every applicable case under ``python`` (default: sidecar's own interpreter)."""
@@ -327,27 +346,30 @@ def evaluate(cases: list[Case], python: str | None, jobs: int = 2, verify: bool 
     python = os.path.abspath(python) if python else None  # the runs' working folders differ
     interpreter = python or sys.executable
     version = sqlalchemy_version(interpreter)
-    todo = [c for c in cases if applies(c, version)]
 
     def one(case: Case) -> Outcome:
+        control = not case.expect or not applies(case, version)
         try:
-            out = score(case, run_check(case, python, timeout_s), codes)
+            report = run_check(case, python, timeout_s)
+            out = control_row(case, report) if control else score(case, report, codes)
         except Exception as exc:  # a scorer row, not a crash of the run
             out = Outcome(case=case.name, family=case.family, style=case.style,
-                          expected="", error=f"{type(exc).__name__}: {exc}")
+                          expected="", error=f"{type(exc).__name__}: {exc}", control=control)
         if verify:
             out.verify = run_verify(case, interpreter)
         return out
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return version, list(pool.map(one, todo))
+        return version, list(pool.map(one, cases))
 
 
 def _rate(rows: list[Outcome], attr: str) -> float:
     return round(sum(bool(getattr(r, attr)) for r in rows) / len(rows), 4) if rows else 0.0
 
 
-def totals(rows: list[Outcome]) -> dict[str, Any]:
+def totals(all_rows: list[Outcome]) -> dict[str, Any]:
+    rows = [r for r in all_rows if not r.control]
+    controls = [r for r in all_rows if r.control]
     families: dict[str, list[Outcome]] = {}
     for r in rows:
         families.setdefault(r.family, []).append(r)
@@ -358,8 +380,11 @@ def totals(rows: list[Outcome]) -> dict[str, Any]:
         "not_ready": _rate(rows, "not_ready"),
         "engineer": _rate(rows, "engineer"),
         "engineer_anywhere": _rate(rows, "engineer_anywhere"),
-        "errors": sum(r.error is not None for r in rows),
+        "errors": sum(r.error is not None for r in all_rows),
         "unbroken": sorted(r.case for r in rows if r.verify is not None and not r.verify),
+        "controls": len(controls),
+        "false_alarms": sorted(r.case for r in controls if r.false_alarm),
+        "broken_controls": sorted(r.case for r in controls if r.verify),
         "families": {name: {"cases": len(fam), "exact": _rate(fam, "exact"),
                             "engineer": _rate(fam, "engineer")}
                      for name, fam in sorted(families.items())},
@@ -367,13 +392,20 @@ def totals(rows: list[Outcome]) -> dict[str, Any]:
 
 
 def render_table(version: str, rows: list[Outcome], verbose: bool = False) -> str:
-    lines = [f"SQLAlchemy {version}: {len(rows)} case(s)", ""]
+    t = totals(rows)
+    lines = [f"SQLAlchemy {version}: {t['cases']} broken case(s), {t['controls']} control(s)", ""]
     head = ("case", "family", "expected", "got", "ok")
-    table = [head] + [(r.case, r.family, r.expected, r.error or r.got,
-                       ("exact" if r.exact else "MISS") + (" eng" if r.engineer else "")
-                       + (" GENERIC" if r.generic else "") + ("" if r.not_ready else " READY!")
-                       + (" UNBROKEN" if r.verify is not None and not r.verify else ""))
-                      for r in rows]
+
+    def verdict(r: Outcome) -> str:
+        if r.control:
+            return ("FALSE ALARM" if r.false_alarm else "control ok") + (
+                " BROKEN" if r.verify else "")
+        return (("exact" if r.exact else "MISS") + (" eng" if r.engineer else "")
+                + (" GENERIC" if r.generic else "") + ("" if r.not_ready else " READY!")
+                + (" UNBROKEN" if r.verify is not None and not r.verify else ""))
+
+    table = [head] + [(r.case, r.family, r.expected, r.error or r.got, verdict(r))
+                      for r in sorted(rows, key=lambda r: (r.control, r.case))]
     widths = [min(max(len(str(row[i])) for row in table), cap)
               for i, cap in enumerate((34, 22, 52, 60, 30))]
     for row in table:
@@ -384,13 +416,16 @@ def render_table(version: str, rows: list[Outcome], verbose: bool = False) -> st
             if r.verify is not None:
                 lines.extend(f"      verify: {p['kind']} {p['type']}: {p['message'][:120]}"
                              for p in r.verify[:3])
-    t = totals(rows)
     lines += ["", f"exact statement+class: {t['exact']:.1%}   generic: {t['generic']:.1%}   "
               f"not ready: {t['not_ready']:.1%}   engineer: {t['engineer']:.1%} "
               f"(anywhere in the finding: {t['engineer_anywhere']:.1%})   "
               f"scorer errors: {t['errors']}"]
     if any(r.verify is not None for r in rows):
         lines.append(f"cases that do not break under plain SQLAlchemy: {t['unbroken'] or 'none'}")
+        lines.append("controls that break under plain SQLAlchemy: "
+                     f"{t['broken_controls'] or 'none'}")
+    lines.append(f"controls (healthy on this SQLAlchemy) held NOT READY: "
+                 f"{t['false_alarms'] or 'none'}")
     lines.append("per family (exact, engineer):")
     lines += [f"  {name:<28} {f['cases']:>2}  {f['exact']:>6.0%}  {f['engineer']:>6.0%}"
               for name, f in t["families"].items()]
