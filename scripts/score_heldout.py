@@ -265,8 +265,9 @@ def _matches(f: dict[str, Any], e: Expect) -> bool:
 def _where(f: dict[str, Any]) -> str:
     loc = f"{f.get('file')}:{f.get('line')}" if f.get("file") else "-"
     obj = f.get("class") or f.get("table") or ""
-    if obj and (f.get("attribute") or f.get("column")):
-        obj += "." + (f.get("attribute") or f.get("column"))
+    member = f.get("attribute") or f.get("column")
+    if obj and member:
+        obj += f".{member}"
     return f"{f.get('code')} {loc}" + (f" ({obj})" if obj else "")
 
 
