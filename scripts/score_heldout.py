@@ -11,8 +11,9 @@ every case this runs the real CLI, as a user would:
 
 - **exact**: for every planted mistake, some error/warning finding whose file is the
   expected file, whose line falls in the expected statement (a statement spanning several
-  lines counts once, at any of its lines; a class header only at its own lines) and whose
-  class is the expected class (when the mistake has one);
+  lines counts once, at any of its lines; a class header only at its own lines; a line
+  inside a statement where a call's argument starts, such as a Column of a Core Table,
+  only that argument's lines) and whose class is the expected class (when it has one);
 - **generic**: the finding scored for the case (the located one, else the first error, else
   the first warning) has the generic code (SQLA199) or a code the catalog does not know;
 - **not ready**: the report's status is ``fail`` (every case is broken, so this should be
@@ -180,6 +181,17 @@ def statement_span(path: Path, line: int) -> tuple[int, int]:
             best = span
     if best is None:
         raise ValueError(f"{path}:{line} is not inside any statement")
+    if line != best[0]:
+        # inside a statement, a call passed as an argument that starts at the line is the thing to edit:
+        # Column("owner_id", ...) in a Core Table(...) of twelve lines
+        stmt = next(n for n in ast.walk(tree) if isinstance(n, ast.stmt)
+                    and (n.lineno, n.end_lineno or n.lineno) == best)
+        args = [a for n in ast.walk(stmt) if isinstance(n, ast.Call)
+                for a in (*n.args, *(k.value for k in n.keywords))
+                if isinstance(a, ast.Call) and a.lineno == line]
+        if args:
+            arg = min(args, key=lambda a: (a.end_lineno or a.lineno) - a.lineno)
+            return (arg.lineno, arg.end_lineno or arg.lineno)
     return best
 
 

@@ -117,6 +117,19 @@ def test_statement_span_covers_one_statement(tmp_path: Path) -> None:
     assert statement_span(path, 6) == (6, 6)
 
 
+def test_statement_span_of_a_core_column_is_the_column(tmp_path: Path) -> None:
+    path = _write(tmp_path, (
+        "accounts = Table(\n"                                      # 1
+        "    'accounts',\n"                                        # 2
+        "    metadata,\n"                                          # 3
+        "    Column('id', Integer, primary_key=True),\n"           # 4
+        "    Column('owner_id', Integer,\n"                        # 5
+        "           ForeignKey('users.id')),\n"                    # 6
+        ")\n"))                                                    # 7
+    assert statement_span(path, 1) == (1, 7)  # the table as a whole
+    assert statement_span(path, 5) == (5, 6)  # that column only
+
+
 def _finding(**kw: Any) -> dict[str, Any]:
     base = {"code": "SQLA104", "severity": "error", "title": "Relationship to a class that does "
             "not exist", "message": "expression 'Ordr' failed to locate a name",
