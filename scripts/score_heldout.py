@@ -182,7 +182,8 @@ def statement_span(path: Path, line: int) -> tuple[int, int]:
     if best is None:
         raise ValueError(f"{path}:{line} is not inside any statement")
     if line != best[0]:
-        # inside a statement, a call passed as an argument that starts at the line is the thing to edit:
+        # inside a statement, a call passed as an argument that starts at the line is what to
+        # edit:
         # Column("owner_id", ...) in a Core Table(...) of twelve lines
         stmt = next(n for n in ast.walk(tree) if isinstance(n, ast.stmt)
                     and (n.lineno, n.end_lineno or n.lineno) == best)
