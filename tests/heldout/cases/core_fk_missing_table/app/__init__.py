@@ -1,0 +1,1 @@
+"""Job scheduler: Core tables, classically mapped domain objects."""

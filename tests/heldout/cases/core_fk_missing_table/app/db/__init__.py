@@ -1,0 +1,3 @@
+from app.db.metadata import metadata
+
+__all__ = ["metadata"]

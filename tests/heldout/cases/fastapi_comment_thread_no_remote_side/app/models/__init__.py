@@ -1,0 +1,6 @@
+from .comment import ItemComment
+from .item import Item, ItemStatus
+from .project import Project, ProjectMember
+from .user import User
+
+__all__ = ["Item", "ItemComment", "ItemStatus", "Project", "ProjectMember", "User"]

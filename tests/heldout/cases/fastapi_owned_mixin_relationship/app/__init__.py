@@ -1,0 +1,1 @@
+"""Projects API (FastAPI + SQLAlchemy 2.0 models)."""

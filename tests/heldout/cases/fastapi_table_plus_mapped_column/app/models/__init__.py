@@ -1,0 +1,6 @@
+from .item import Item, ItemStatus
+from .project import Project, ProjectMember
+from .setting import Setting
+from .user import User
+
+__all__ = ["Item", "ItemStatus", "Project", "ProjectMember", "Setting", "User"]

@@ -1,0 +1,6 @@
+from app.models.activity import ActivityLog
+from app.models.comment import Comment
+from app.models.post import Post, Tag, post_tags
+from app.models.user import Follow, Role, User
+
+__all__ = ["ActivityLog", "Comment", "Follow", "Post", "Role", "Tag", "User", "post_tags"]

@@ -1,0 +1,6 @@
+from app.models.comment import Comment
+from app.models.message import Message
+from app.models.post import Post, Tag, post_tags
+from app.models.user import Follow, Role, User
+
+__all__ = ["Comment", "Follow", "Message", "Post", "Role", "Tag", "User", "post_tags"]

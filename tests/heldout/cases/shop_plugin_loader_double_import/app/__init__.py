@@ -1,0 +1,1 @@
+"""Shop backend: customers, orders, catalog."""

@@ -1,0 +1,6 @@
+from app.models import audit, tracking  # noqa: F401
+from app.models.catalog import Category, Product
+from app.models.customer import Address, Customer
+from app.models.order import Order, OrderLine
+
+__all__ = ["Address", "Category", "Customer", "Order", "OrderLine", "Product"]

@@ -1,0 +1,6 @@
+from app.models.comment import Comment
+from app.models.dashboard import Dashboard
+from app.models.post import Post, Tag, post_tags
+from app.models.user import Follow, Role, User
+
+__all__ = ["Comment", "Dashboard", "Follow", "Post", "Role", "Tag", "User", "post_tags"]
