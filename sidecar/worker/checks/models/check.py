@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Dict, List, Optional, Tuple
 
+from ... import compat
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...source import locate
@@ -158,20 +159,48 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
                 if not found:
                     continue
                 stmt = locate.attribute_statement(found[1], attr)
-                call = locator.assigned_call(filename, stmt) if stmt is not None else None
+                code = classify.reserved_code(attr, raised=False)
+                facts = classify.reserved_facts(locator, filename, stmt) \
+                    if stmt is not None else {}
+                facts["statement"] = locator.statement_text(filename, stmt) \
+                    if stmt is not None else None
+                facts.setdefault("column_call", None)
+                if code == "SQLA116":
+                    facts["sqlalchemy_version"] = "%d.%d" % compat.sqlalchemy_version()
                 raw = finding(
-                    "SQLA101",
+                    code,
                     "Attribute name '%s' is reserved when using the Declarative API; on this "
                     "SQLAlchemy version it silently shadows the declarative %s." % (attr, attr),
                     exception=None, file=locator.relative(filename),
                     line=stmt.lineno if stmt is not None else found[1].lineno,
-                    class_name=value.__name__, attribute=attr,
-                    facts={"statement": locator.statement_text(filename, stmt)
-                           if stmt is not None else None, "column_call": call},
+                    class_name=value.__name__, attribute=attr, facts=facts,
                 )
-                if not any(f["code"] == "SQLA101" and f.get("class") == value.__name__
+                if not any(f["code"] in ("SQLA101", "SQLA116")
+                           and f.get("class") == value.__name__
                            and f.get("attribute") == attr for f in out.items):
                     out.add(raw)
+
+
+def _tuple_lint(locator: locate.Locator, out: Findings) -> None:
+    """A trailing comma (``name = Column(String),``): the attribute is a tuple, unmapped.
+
+    SQLAlchemy warns for the classes declarative scans (SQLA171 from the warning); a tuple
+    on a mixin, or one the app's warning filters hid, is found here from the class dicts.
+    """
+    import sys
+
+    mapped = []
+    for module in list(sys.modules.values()):
+        if not locator.is_user_file(getattr(module, "__file__", None)):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and "__mapper__" in dir(value) and \
+                    value.__module__ == module.__name__:
+                mapped.append(value)
+    for raw in classify.lint_tuple_attributes(locator, mapped):
+        if not any(f["code"] == "SQLA171" and f.get("class") == raw.get("class")
+                   and f.get("attribute") == raw.get("attribute") for f in out.items):
+            out.add(raw)
 
 
 def _is_sqla_collection(obj: Any) -> bool:
@@ -202,6 +231,7 @@ def run_models_import(ctx: Context) -> CheckOutcome:
         if imported:
             targets.append((target, obj))
     _reserved_attribute_lint(locator, out)
+    _tuple_lint(locator, out)
     _double_imports(locator, out)
     ctx.targets = targets
     ctx.locator = locator
@@ -248,6 +278,8 @@ def run_mappers(ctx: Context) -> CheckOutcome:
     ctx.metadatas = found["metadatas"]
     ctx.mappers = found["mappers"]
     _foreign_key_targets(ctx, locator, out)
+    for raw in classify.lint_polymorphic(locator, ctx.mappers):
+        out.add(raw)
     if not found["observed"]["tables"] and not found["observed"]["mapped_classes"]:
         targets = ", ".join(ctx.config.get("models") or [])
         out.add(finding("SQLA130", "no mapped class or table found after importing %s"
