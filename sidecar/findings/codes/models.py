@@ -1574,7 +1574,9 @@ schema of the same name imported instead of the model.
         "SQLA166", "Several mapped classes with one name", "error", "mappers",
         _multiple_classes_hint, facts=("name", "paths"),
         optional=("definitions", "assignment", *SQLA_DOCS),
-        samples={"assignment": SAMPLE_ASSIGNMENT, "definitions": ["app/billing.py:12", "app/auth.py:9"], "paths": ["app.billing.Account", "app.auth.Account"]},
+        samples={"assignment": SAMPLE_ASSIGNMENT,
+                 "definitions": ["app/billing.py:12", "app/auth.py:9"],
+                 "paths": ["app.billing.Account", "app.auth.Account"]},
         explanation="""\
 **What it means.** Two classes named alike in different modules share one declarative
 registry, and a string names one of them: `InvalidRequestError: Multiple classes found for
