@@ -434,6 +434,25 @@ def polymorphic_reassigned(scopes: List[Scope]) -> Any:
     return scope.locals.get("self") if scope is not None else None
 
 
+def relationship_secondary(prop: Any) -> Any:
+    """What ``relationship(secondary=...)`` was given, before it is resolved: 2.0/2.1 keep it
+    in ``prop._init_args.secondary.argument`` (``secondary`` is set only by ``do_init``);
+    1.4 has the raw argument in ``prop.secondary`` until then."""
+    init_args = getattr(prop, "_init_args", None)
+    if init_args is not None:
+        return getattr(getattr(init_args, "secondary", None), "argument", None)
+    return prop.__dict__.get("secondary")
+
+
+def mapped_column_names(mapper: Any) -> List[str]:
+    """The attribute names of a mapper's column properties, without configuring it (which
+    would raise again for the mapper that just failed): ``Mapper._props`` (1.4, 2.0, 2.1)."""
+    from sqlalchemy.orm import ColumnProperty
+
+    props = getattr(mapper, "_props", None) or {}
+    return sorted(k for k, v in props.items() if isinstance(v, ColumnProperty))
+
+
 def sqlalchemy_version() -> Tuple[int, int]:
     import sqlalchemy
 

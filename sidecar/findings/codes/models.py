@@ -1290,10 +1290,10 @@ def _tuple_hint(f: Facts) -> str:
 
 def _polymorphic_on_hint(f: Facts) -> str:
     return (
-        f"`{f['class']}` sets polymorphic_identity={f.get('identity')}, but nothing in its "
-        f"hierarchy sets `polymorphic_on`, so the identity is never written or read: every "
-        f"row loads as `{f.get('base')}`. Give the base `{f.get('base')}` a discriminator "
-        "column and name it in the base's `__mapper_args__`, e.g. `kind = Column(String(50))` "
+        f"`{f['class']}`'s hierarchy sets polymorphic_identity ({f.get('identity')}), but no "
+        "class in it sets `polymorphic_on`, so the identity is never written or read: every "
+        f"row loads as `{f['class']}`. Give `{f['class']}` a discriminator column and name it "
+        f"in its `__mapper_args__` ({f['location']}), e.g. `kind = Column(String(50))` "
         "and `__mapper_args__ = {\"polymorphic_on\": kind, \"polymorphic_identity\": "
         "\"base\"}` (inside the base's class body), with the rows' values filled by a "
         "migration."
@@ -1390,7 +1390,7 @@ mixin's plain Columns (ForeignKey included) itself; on 1.4 they need `declared_a
     ),
     Entry(
         "SQLA144", "polymorphic_identity without polymorphic_on", "warning", "mappers",
-        _polymorphic_on_hint, facts=("identity", "base"),
+        _polymorphic_on_hint, facts=("identity",),
         explanation="""\
 **What it means.** A class sets `__mapper_args__ = {"polymorphic_identity": ...}`, but no class
 of its hierarchy sets `polymorphic_on` (the discriminator column). SQLAlchemy accepts this

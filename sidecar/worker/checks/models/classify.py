@@ -492,8 +492,7 @@ def expression_names_missing_attribute(p: Problem) -> Optional[Raw]:
     if found is None or prop is None:
         return None
     cls, key = found
-    mapper = getattr(cls, "__mapper__", None)
-    attrs = sorted(c.key for c in getattr(mapper, "column_attrs", []))
+    attrs = compat.mapped_column_names(getattr(cls, "__mapper__", None))
     raw = p.base("SQLA163", facts={"target": cls.__name__, "missing_attribute": key,
                                    "available": ", ".join(attrs) or "?"})
     needle = "%s.%s" % (cls.__name__, key)
@@ -515,9 +514,7 @@ def secondary_table_missing(p: Problem) -> Optional[Raw]:
     if found is None:
         return None
     prop, expression, _name = found
-    secondary = getattr(prop, "secondary", None)
-    argument = getattr(secondary, "argument", secondary)  # 2.x keeps it in _RelationshipArg
-    if argument != expression:
+    if compat.relationship_secondary(prop) != expression:
         return None
     raw = p.base("SQLA164", facts={"secondary": expression})
     p.at_property(raw, prop, locate.has_keyword("secondary", expression))
@@ -639,26 +636,29 @@ def lint_tuple_attributes(locator: locate.Locator, classes: List[type]) -> List[
 
 
 def lint_polymorphic(locator: locate.Locator, mappers: List[Any]) -> List[Raw]:
-    """``polymorphic_identity`` on a hierarchy that has no ``polymorphic_on``: SQLAlchemy
-    accepts it silently (1.4, 2.0, 2.1) and loads every row as the base class."""
+    """A hierarchy that sets ``polymorphic_identity`` but no ``polymorphic_on``: SQLAlchemy
+    accepts it silently (1.4, 2.0, 2.1) and loads every row as the base class. One finding
+    per hierarchy, at its base class: that is where ``polymorphic_on`` goes."""
     out = []
+    hierarchies: Dict[Any, List[Any]] = {}
     for mapper in mappers:
-        if mapper.polymorphic_identity is None or mapper.polymorphic_on is not None:
-            continue
-        base = mapper.base_mapper
-        cls = mapper.class_
-        raw = finding("SQLA144", "%s declares polymorphic_identity=%r, but no mapper of its "
-                      "hierarchy (base %s) declares polymorphic_on" % (
-                          cls.__name__, mapper.polymorphic_identity, base.class_.__name__),
-                      facts={"identity": repr(mapper.polymorphic_identity),
-                             "base": base.class_.__name__})
+        if mapper.polymorphic_identity is not None and mapper.polymorphic_on is None:
+            hierarchies.setdefault(mapper.base_mapper, []).append(mapper)
+    for base, members in hierarchies.items():
+        members.sort(key=lambda m: (m is not base, m.class_.__name__))
+        cls = base.class_
+        identities = ", ".join("%r (%s)" % (m.polymorphic_identity, m.class_.__name__)
+                               for m in members)
+        raw = finding("SQLA144", "polymorphic_identity is set (%s), but no mapper of %s's "
+                      "hierarchy sets polymorphic_on" % (identities, cls.__name__),
+                      class_name=cls.__name__, facts={"identity": identities})
         module = sys.modules.get(cls.__module__)
         filename = getattr(module, "__file__", None)
         spot = locator.find_class(cls.__name__, [filename]) if filename and \
             locator.is_user_file(filename) else None
-        raw["class"] = cls.__name__
         if spot is not None:
             raw["file"], raw["line"] = locator.relative(spot[0]), spot[1].lineno
+            raw["facts"]["statement"] = locator.source_line(spot[0], spot[1].lineno)
             stmt = locate.attribute_statement(spot[1], "__mapper_args__")
             if stmt is not None:
                 raw["line"] = stmt.lineno
@@ -674,7 +674,10 @@ def polymorphic_identity_reused(p: Problem) -> Optional[Raw]:
     if mapper is None or p.kind != "warning":
         return None
     identity = mapper.polymorphic_identity
-    previous = getattr(mapper, "polymorphic_map", {}).get(identity)
+    # the map already points at ``mapper`` when the warning is seen: the other one of the
+    # hierarchy with the same identity is the previous owner
+    previous = next((m for m in mapper.base_mapper.self_and_descendants
+                     if m is not mapper and m.polymorphic_identity == identity), None)
     raw = p.base("SQLA145", facts={
         "identity": repr(identity),
         "previous": _class_name(previous) if previous is not None else "?"})
