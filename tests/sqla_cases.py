@@ -1,3 +1,4 @@
+# ruff: noqa: RUF012, F821  (class bodies as apps write them; an undefined name on purpose)
 """Real SQLAlchemy errors and warnings, classified in-process by the worker's own code.
 
 Run by tests/test_classify_versions.py once per SQLAlchemy version, under that version's
@@ -134,7 +135,7 @@ def reserved_registry():
         return
     expect(only(raws, "SQLA116"), "reserved_registry", exception="SAWarning",
            class_="ReservedRegistry", attribute="registry",
-           facts={"sqlalchemy_version": "%d.%d" % VERSION})
+           facts={"sqlalchemy_version": "{}.{}".format(*VERSION)})
 
 
 @case("SQLA102")
@@ -360,7 +361,7 @@ def _docs(code):
     """SQLAlchemy's page for its error code, as the finding carries it."""
     from sqlalchemy import exc
 
-    return "https://sqlalche.me/e/%s/%s" % (exc._version_token, code)
+    return f"https://sqlalche.me/e/{exc._version_token}/{code}"
 
 
 @case("SQLA140")
