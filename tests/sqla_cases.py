@@ -634,7 +634,7 @@ def delete_orphan_on_many_to_one():
 
     raw = only(classified(Base.registry.configure, "configure"), "SQLA161")
     expect(raw, "delete_orphan", exception="ArgumentError", class_="Remark", attribute="post",
-           facts={"target": "Post", "direction": "manytoone",
+           facts={"target": "Post", "direction": "many-to-one",
                   "sqlalchemy_docs": _docs("bbf0")})
 
 

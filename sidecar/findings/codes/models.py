@@ -502,8 +502,11 @@ class AuditEntry(Base):                       # fixed
     Entry(
         "SQLA106", "Ambiguous foreign keys for a relationship", "error", "mappers",
         "Several foreign keys link the tables behind `{obj}`. Say which one this relationship "
-        "uses, in {location}: `relationship(..., foreign_keys=[{fk_hint}])`.",
-        facts=("fk_hint",),
+        "uses, in {location}: add `foreign_keys=\"[{fk_hint}]\"` to its relationship() call "
+        "(a string, so it works wherever the line is; inside the class body, after that "
+        "column, `foreign_keys=[{fk_column}]` works too). Check that `{fk_column}` is the "
+        "column this relationship follows.",
+        facts=("fk_hint", "fk_column"),
         explanation="""\
 **What it means.** `AmbiguousForeignKeysError: Could not determine join condition between
 parent/child tables on relationship Ticket.assignee - there are multiple foreign key paths

@@ -239,6 +239,29 @@ def _add_duplicate_modules(p: Problem, raw: Raw) -> None:
 # --- issue 10's failure families: inheritance, mixins, annotations, relationships ---------
 
 
+def _code(locator: locate.Locator, filename: str, node: ast.AST) -> str:
+    """A node's source on one line, without the comments of a multi-line statement (a
+    ``# <- note`` after ``relationship(`` would swallow the rest of the joined line)."""
+    first = getattr(node, "lineno", 0)
+    last = getattr(node, "end_lineno", None) or first
+    if last <= first:
+        return locator.statement_text(filename, node)
+    try:
+        with open(filename, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()[first - 1:last]
+    except (OSError, UnicodeDecodeError):
+        return locator.statement_text(filename, node)
+    lines[-1] = lines[-1][:getattr(node, "end_col_offset", None) or len(lines[-1])]
+    lines[0] = lines[0][getattr(node, "col_offset", 0):]
+    parts = [locate.strip_comment(line) for line in lines]
+    joined = " ".join(part for part in parts if part)
+    for opening in "([{":
+        joined = joined.replace(opening + " ", opening)
+    for closing in ")]}":
+        joined = joined.replace(" " + closing, closing)
+    return joined
+
+
 def _statement_call(p: Problem) -> Optional[Raw]:
     """The AST facts of the statement located last, when it assigns a call: the callee,
     the arguments (``args``, and split: ``positional``, ``keywords``), the annotation."""
@@ -249,9 +272,9 @@ def _statement_call(p: Problem) -> Optional[Raw]:
     value = getattr(stmt, "value", None)
     if call is None or not isinstance(value, ast.Call):
         return call
-    call["positional"] = [p.locator.statement_text(filename, a) for a in value.args]
-    call["keywords"] = [("%s=" % kw.arg if kw.arg else "**") + p.locator.statement_text(
-        filename, kw.value) for kw in value.keywords]
+    call["positional"] = [_code(p.locator, filename, a) for a in value.args]
+    call["keywords"] = [("%s=" % kw.arg if kw.arg else "**") + _code(
+        p.locator, filename, kw.value) for kw in value.keywords]
     return call
 
 
@@ -269,7 +292,7 @@ def _assignment(p: Problem) -> Optional[Raw]:
     return {"target": name,
             "annotation": p.locator.statement_text(filename, annotation) if annotation
             else None,
-            "value": p.locator.statement_text(filename, value),
+            "value": _code(p.locator, filename, value),
             "indent": stmt.col_offset}
 
 
@@ -463,7 +486,9 @@ def delete_orphan_many_to_one(p: Problem) -> Optional[Raw]:
         return None
     direction = getattr(getattr(prop, "direction", None), "name", None)
     target = getattr(getattr(prop, "mapper", None), "class_", None)
-    raw = p.base("SQLA161", facts={"direction": str(direction or "MANYTOONE").lower(),
+    words = {"MANYTOONE": "many-to-one", "MANYTOMANY": "many-to-many",
+             "ONETOMANY": "one-to-many"}
+    raw = p.base("SQLA161", facts={"direction": words.get(str(direction), "many-to-one"),
                                    "target": target.__name__ if target else "?"})
     _relationship_statement(p, raw, prop)
     raw["facts"]["target"] = target.__name__ if target else "?"
@@ -722,6 +747,7 @@ def _relationship(p: Problem, code: str) -> Optional[Raw]:
         # the relationship's own key first: `assignee` -> `assignee_id`
         fks.sort(key=lambda c: not c.startswith(attr))
         raw["facts"]["fk_hint"] = "%s.%s" % (cls, fks[0]) if fks else "%s.<fk column>" % cls
+        raw["facts"]["fk_column"] = fks[0] if fks else "<fk column>"
         raw["facts"]["candidates"] = ", ".join("%s.%s" % (cls, c) for c in fks)
     return raw
 
