@@ -334,3 +334,25 @@ def test_the_worker_blocks_on_the_severities_in_its_config(severities, models_ok
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.splitlines()[-1])
     assert out == {"codes": ["SQLA110"], "models_ok": models_ok}
+
+
+@pytest.mark.parametrize("has_column", [True, False])
+def test_reserved_hint_follows_what_the_database_has(tmp_path, has_column: bool) -> None:
+    """"No migration is needed" only when the database check saw the column; a column the
+    database does not have yet is named after the new attribute instead."""
+    db = tmp_path / "app.db"
+    column = "metadata" if has_column else "details"
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"CREATE TABLE security_events (id INTEGER PRIMARY KEY, {column} JSON)")
+    result = check_fixture("reserved_metadata_plain", "--database-url", f"sqlite:///{db}")
+    finding = result.findings("SQLA101")[0]
+    assert (finding["table"], finding["column"]) == ("security_events", "metadata")
+    assert result.check("database")["observed"]["columns_present"] == {
+        "security_events.metadata": has_column}
+    if has_column:
+        assert 'event_metadata = Column("metadata", JSON)' in finding["hint"]
+        assert "seen by the database check), so no migration is needed" in finding["hint"]
+    else:
+        assert "`event_metadata = Column(JSON)`" in finding["hint"]
+        assert "no migration is needed" not in finding["hint"]
+        assert "no 'metadata' column yet" in finding["hint"]

@@ -174,6 +174,7 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
                     exception=None, file=locator.relative(filename),
                     line=stmt.lineno if stmt is not None else found[1].lineno,
                     class_name=value.__name__, attribute=attr, facts=facts,
+                    table=classify.table_of(value), column=facts.get("column_name") or attr,
                 )
                 if not any(f["code"] in ("SQLA101", "SQLA116")
                            and f.get("class") == value.__name__
@@ -235,6 +236,10 @@ def run_models_import(ctx: Context) -> CheckOutcome:
     _double_imports(locator, out)
     ctx.targets = targets
     ctx.locator = locator
+    # the database check says whether these exist, for SQLA101's "no migration needed"
+    ctx.model_columns = sorted({(f["table"], f["column"]) for f in out.items
+                                if f["code"] in ("SQLA101", "SQLA116") and f.get("table")
+                                and f.get("column")})
     ctx.import_ok = ok
     if not ok:
         ctx.models_error = "the models did not import (see models_import)"

@@ -168,7 +168,18 @@ def reserved_attribute(p: Problem) -> Optional[Raw]:
         raw["facts"].update(reserved_facts(p.locator, *p.statement))
     if code == "SQLA116":
         raw["facts"]["sqlalchemy_version"] = "%d.%d" % compat.sqlalchemy_version()
+    raw["table"] = table_of(cls)
+    raw["column"] = raw["facts"].get("column_name") or attribute
     return raw
+
+
+def table_of(cls: type) -> Optional[str]:
+    """The table name a class declares, also when declarative failed before making it."""
+    name = cls.__dict__.get("__tablename__")
+    if isinstance(name, str):
+        return name
+    table = cls.__dict__.get("__table__")
+    return getattr(table, "name", None) if table is not None else None
 
 
 def reserved_code(attribute: str, raised: bool) -> str:
