@@ -788,6 +788,46 @@ def tuple_on_a_mixin_found_from_the_class_dict():
            facts={"fixed": "label = Column(String(40))"})
 
 
+@case("SQLA172")
+def table_args_on_single_table_subclass():
+    from sqlalchemy import Index
+
+    Base = declarative_base()
+
+    class Shape(Base):
+        __tablename__ = "shapes"
+        id = Column(Integer, primary_key=True)
+        kind = Column(String(20))
+        sides = Column(Integer)
+        __mapper_args__ = {"polymorphic_on": kind, "polymorphic_identity": "shape"}
+
+    def define():
+        class Polygon(Shape):
+            __table_args__ = (Index("ix_sides", "sides"),)  # <- CASE sti_table_args
+            __mapper_args__ = {"polymorphic_identity": "polygon"}
+
+    raw = only(classified(define), "SQLA172")
+    expect(raw, "sti_table_args", exception="ArgumentError", class_="Polygon",
+           attribute="__table_args__", table="shapes", facts={"parent": "Shape"})
+
+
+@case("SQLA173")
+def table_args_beside_table():
+    from sqlalchemy import Table, UniqueConstraint
+
+    Base = declarative_base()
+    widgets = Table("widgets", Base.metadata, Column("id", Integer, primary_key=True),
+                    Column("code", String(10)))
+
+    class Widget(Base):
+        __table__ = widgets
+        __table_args__ = (UniqueConstraint("code"),)  # <- CASE table_args_beside_table
+
+    raws = classify.lint_table_args_beside_table(LOCATOR, [Widget])
+    expect(only(raws, "SQLA173"), "table_args_beside_table", class_="Widget",
+           attribute="__table_args__", table="widgets")
+
+
 # --- database errors ------------------------------------------------------------------------
 
 

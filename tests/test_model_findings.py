@@ -101,6 +101,8 @@ CASES = {
         '`Column("archived", Boolean, default=False)`']),
     "tuple_attribute_flask": ("SQLA171", "Product", "sku", [
         "`sku = db.Column(db.String(40), unique=True)`"]),
+    "sti_table_args_flask": ("SQLA172", "BusinessAccount", "__table_args__",
+                             ["`Account`'s `__table_args__`"]),
     "tuple_attribute_mixin": ("SQLA171", "Timestamped", "updated_at", [
         "`updated_at = Column(DateTime, onupdate=func.now())`"]),
 }
@@ -113,6 +115,7 @@ WARNING_CASES = {
     "polymorphic_no_on_flask": ("SQLA144", "Notification", "__mapper_args__",
                                 ["polymorphic_on"]),
     "overlapping_relationships": ("SQLA162", "Address", "user", ['overlaps="addresses"']),
+    "table_args_beside_table": ("SQLA173", "Item", "__table_args__", ["Table('items', ...)"]),
     "reserved_registry_plain": ("SQLA116", "Package", "registry", [
         '`package_registry = Column("registry", String(100))`']),
 }

@@ -44,6 +44,7 @@ PORTABLE = {
     "column_beside_table": "SQLA170",
     "tuple_attribute_flask": "SQLA171",
     "tuple_attribute_mixin": "SQLA171",
+    "sti_table_args_flask": "SQLA172",
 }
 
 # 2.0-style models (DeclarativeBase, Mapped[], MappedAsDataclass), and a mixin whose first

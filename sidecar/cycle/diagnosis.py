@@ -66,7 +66,8 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
         not_reached = "not run"
     output_tail = _output_tail(run, secrets)
     # what the database check saw of the reserved-name findings' columns
-    present = ((results.get("database") or {}).get("observed") or {}).get("columns_present")
+    present = next((c["observed"]["columns_present"] for c in run.checks
+                    if (c.get("observed") or {}).get("columns_present")), None)
     checks: list[CheckResult] = []
     for check in selected:
         name = check.name

@@ -232,6 +232,16 @@ def inheriting_column_conflict(scopes: List[Scope]) -> Optional[Tuple[type, Any]
     return None
 
 
+def inheriting_class(scopes: List[Scope]) -> Optional[type]:
+    """The subclass declarative was setting up inheritance for (the same functions as
+    ``inheriting_column_conflict``): it raises "Can't place __table_args__ on an inherited
+    class with no table" there too."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.decl_base", "_setup_inheriting_columns",
+                       "_setup_inheritance")
+    cls = scope.locals.get("cls") if scope is not None else None
+    return cls if isinstance(cls, type) else None
+
+
 def inherit_condition_mapper(scopes: List[Scope]) -> Any:
     """The Mapper whose joined-inheritance condition could not be derived:
     ``Mapper._configure_inheritance`` (1.4, 2.0, 2.1), ``self``."""

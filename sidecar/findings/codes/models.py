@@ -1313,7 +1313,7 @@ def _duplicate_identity_hint(f: Facts) -> str:
     )
 
 
-FAMILY_ENTRIES = (
+FAMILY_ENTRIES: tuple[Entry, ...] = (
     Entry(
         "SQLA140", "Single-table subclass redeclares a column of its parent", "error",
         "models_import", _sti_column_hint, facts=("parent",),
@@ -1615,6 +1615,40 @@ compares a tuple. Also found from the class dicts, e.g. on a mixin, where SQLAlc
 nothing.
 
 **How to fix.** Remove the comma.
+""",
+    ),
+)
+
+FAMILY_ENTRIES += (
+    Entry(
+        "SQLA172", "__table_args__ on a single-table subclass", "error", "models_import",
+        "`{class}` has no table of its own (single-table inheritance: its rows live in "
+        "`{parent}`'s table '{table}'), so its `__table_args__` ({location}) has nowhere to "
+        "go. Move those constraints and indexes into `{parent}`'s `__table_args__`, or give "
+        "`{class}` its own `__tablename__` (joined-table inheritance, with a primary key "
+        "that is a ForeignKey to '{table}').",
+        facts=("parent",),
+        explanation="""\
+**What it means.** `ArgumentError: Can't place __table_args__ on an inherited class with no
+table.` A subclass without `__tablename__` shares its parent's table, and table arguments
+(constraints, indexes, options) can only be given where the table is created.
+
+**How to fix.** Put them in the parent's `__table_args__`; or make the subclass a joined-table
+subclass with its own `__tablename__`.
+""",
+    ),
+    Entry(
+        "SQLA173", "__table_args__ ignored next to __table__", "warning", "models_import",
+        "`{class}` maps the Table given by `__table__` ('{table}') as it is, so SQLAlchemy "
+        "ignores its `__table_args__` ({location}) without a word. Pass those arguments to "
+        "the `Table('{table}', ...)` call itself, and delete `__table_args__`.",
+        explanation="""\
+**What it means.** A class sets both `__table__ = some_table` and `__table_args__`. Declarative
+uses the given Table unchanged; the constraints, indexes or options in `__table_args__` are
+silently dropped (1.4, 2.0, 2.1), so the model does not say what its author thinks. Found by
+inspecting the class dicts; the app works, so it is a warning.
+
+**How to fix.** Move the arguments into the `Table(...)` definition.
 """,
     ),
 )

@@ -347,6 +347,21 @@ def single_table_column_conflict(p: Problem) -> Optional[Raw]:
 
 
 @rule
+def table_args_on_single_table_subclass(p: Problem) -> Optional[Raw]:
+    cls = compat.inheriting_class(p.scopes)
+    # Flask-SQLAlchemy leaves ``__table__ = None`` (and may set a ``__tablename__``) on a
+    # single-table subclass while declarative runs: no table of its own is what counts
+    if cls is None or not _is(p, "ArgumentError") or "__table_args__" not in cls.__dict__ \
+            or getattr(cls.__dict__.get("__table__"), "name", None) is not None:
+        return None
+    parent = next((b for b in cls.__mro__[1:] if getattr(b, "__table__", None) is not None),
+                  None)
+    raw = p.base("SQLA172", table=getattr(getattr(parent, "__table__", None), "name", None),
+                 facts={"parent": parent.__name__ if parent else "?"})
+    return p.at_class_attribute(raw, cls.__name__, "__table_args__", cls)
+
+
+@rule
 def joined_inheritance_condition(p: Problem) -> Optional[Raw]:
     ambiguous = _is(p, "AmbiguousForeignKeysError")
     if not (ambiguous or _is(p, "NoForeignKeysError")):
@@ -668,6 +683,31 @@ def lint_tuple_attributes(locator: locate.Locator, classes: List[type]) -> List[
                               "a trailing comma" % (cls.__name__, key, type(value[0]).__name__),
                               facts={})
                 out.append(_tuple_finding(locator, cls, key, raw))
+    return out
+
+
+def lint_table_args_beside_table(locator: locate.Locator, classes: List[type]) -> List[Raw]:
+    """``__table_args__`` next to ``__table__`` in one class body: declarative uses the given
+    Table as it is and ignores the arguments without a word (1.4, 2.0, 2.1)."""
+    out = []
+    for cls in classes:
+        if "__table__" not in cls.__dict__ or "__table_args__" not in cls.__dict__:
+            continue
+        table = getattr(cls.__dict__["__table__"], "name", None)
+        raw = finding("SQLA173", "%s sets __table_args__ next to __table__ (table %r): "
+                      "SQLAlchemy ignores them" % (cls.__name__, table),
+                      class_name=cls.__name__, attribute="__table_args__", table=table,
+                      facts={})
+        module = sys.modules.get(cls.__module__)
+        filename = getattr(module, "__file__", None)
+        spot = locator.find_class(cls.__name__, [filename]) if filename else None
+        if spot is not None:
+            stmt = locate.attribute_statement(spot[1], "__table_args__")
+            raw["file"] = locator.relative(spot[0])
+            raw["line"] = stmt.lineno if stmt is not None else spot[1].lineno
+            if stmt is not None:
+                raw["facts"]["statement"] = locator.statement_text(spot[0], stmt)
+        out.append(raw)
     return out
 
 
