@@ -94,12 +94,16 @@ def _reserved_hint(f: Facts) -> str:
                f"migration. Where that column does not exist yet (a model change not yet "
                f"migrated), name it after the attribute instead: {renamed_line}, and create "
                f"'{new}' in the migration.")
-    migrate = (
-        f" Or rename the column too ({renamed_line}) and ship a migration that runs "
-        f"`ALTER TABLE ... RENAME COLUMN {column} TO {new}` before the new code serves — the "
-        "schema_drift check then reports any database where it has not run."
-        if present is not False else ""
-    )
+    if present is True:
+        migrate = (
+            f" Or rename the column too ({renamed_line}) and ship a migration that runs "
+            f"`ALTER TABLE ... RENAME COLUMN {column} TO {new}` before the new code serves — "
+            "the schema_drift check then reports any database where it has not run.")
+    elif present is None:
+        migrate = (f" (That second line also fits an existing column renamed by a migration "
+                   f"running `ALTER TABLE ... RENAME COLUMN {column} TO {new}`.)")
+    else:
+        migrate = ""
     return (
         f"{fix}{migrate} Declarative reserves `{attr}` on every mapped class for {reason}. "
         f"Update code that reads `{cls or 'Model'}.{attr}` to `.{new}`."
@@ -259,10 +263,13 @@ first problem: SQLA101 Reserved attribute name on a declarative class at server/
       MetaData instance when using a Declarative class. Then: AttributeError: Neither 'Column'
       object nor 'Comparator' object has an attribute 'tables'
       fix: Rename the attribute and keep the database column in server/models_sql.py:98:
-      `event_metadata = db.Column("metadata", db.JSON, nullable=True)` — the table keeps its
-      'metadata' column, so no migration is needed. Declarative reserves `metadata` on every mapped
-      class for the MetaData collection. Update code that reads `SecurityEvent.metadata` to
-      `.event_metadata`.
+      `event_metadata = db.Column("metadata", db.JSON, nullable=True)` — where the table already has
+      its 'metadata' column this needs no migration. Where that column does not exist yet (a model
+      change not yet migrated), name it after the attribute instead: `event_metadata =
+      db.Column(db.JSON, nullable=True)`, and create 'event_metadata' in the migration. (That second
+      line also fits an existing column renamed by a migration running `ALTER TABLE ... RENAME
+      COLUMN metadata TO event_metadata`.) Declarative reserves `metadata` on every mapped class for
+      the MetaData collection. Update code that reads `SecurityEvent.metadata` to `.event_metadata`.
       docs: docs/findings.md#sqla101
 ```
 
