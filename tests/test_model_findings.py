@@ -242,6 +242,37 @@ def test_generic_exception_keeps_class_and_message() -> None:
     assert "DATABASE_URL" in finding["message"]
 
 
+def test_generic_reproduction_command_runs(tmp_path) -> None:
+    """The hint's command is real Python: run with the app path as the working directory, it
+    reproduces the same exception (the generic code at import, and at configure time)."""
+    finding = check_fixture("generic_exception").findings("SQLA199")[0]
+    command = re.search(r"Run `(python -c '[^']+')`", finding["hint"]).group(1)
+    assert command == "python -c 'import app.models'"
+    proc = subprocess.run([sys.executable, "-c", command.split("'")[1]], capture_output=True,
+                          text=True, cwd=FIXTURES / "generic_exception", timeout=60,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert "KeyError: 'DATABASE_URL'" in proc.stderr
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "__init__.py").write_text("")
+    (app / "models.py").write_text(
+        "from sqlalchemy import Column, Integer\n"
+        "from sqlalchemy.orm import declarative_base, relationship\n"
+        "Base = declarative_base()\n\n\n"
+        "class Thing(Base):\n"
+        "    __tablename__ = 'things'\n"
+        "    id = Column(Integer, primary_key=True)\n"
+        "    parts = relationship('Thing', primaryjoin=lambda: 1 / 0)\n")
+    result = run_cli("check", "--app-path", str(tmp_path), "--models", "app.models",
+                     "--format", "json")
+    generic = result.findings("SQLA199")[0]
+    command = re.search(r"Run `(python -c '[^']+')`", generic["hint"]).group(1)
+    assert "configure_mappers()" in command
+    proc = subprocess.run([sys.executable, "-c", command.split("'")[1]], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60)
+    assert "ZeroDivisionError" in proc.stderr, proc.stderr
+
+
 def test_good_package_passes_and_reports_what_it_found() -> None:
     result = check_fixture("good_plain")
     assert result.returncode == 0, result.stdout

@@ -162,6 +162,18 @@ TWO_MODULES = ({"name": "app.helpers", "path_entry": "/app"},
                {"name": "helpers", "path_entry": "/app/app"})
 
 
+def _generic_hint(f: Facts) -> str:
+    """The one command that shows the whole traceback: the worker sends it (the models'
+    imports, and configure_mappers() when that is where it failed)."""
+    command = f.get("reproduce")
+    if not command:
+        module = str(f.get("target") or "").split(":")[0]
+        command = f"python -c 'import {module}'" if module and "(" not in module else None
+    run = (f" Run `{command}` from the app path, with the app's interpreter, to see the full "
+           "traceback." if command else "")
+    return f"Read the exception at {f['location']}.{run}"
+
+
 def _missing_dependency_hint(f: Facts) -> str:
     missing = f.get("missing_module") or "?"
     top = missing.split(".")[0]
@@ -958,9 +970,7 @@ modules.
     ),
     Entry(
         GENERIC, "Unexpected exception while loading the models", "error", "models_import",
-        "Read the exception at {location}. Run `python -c 'import {target}'` from the app "
-        "path to see the full traceback.",
-        facts=("target",),
+        _generic_hint, facts=("target",), optional=("reproduce", "sqlalchemy_docs"),
         explanation="""\
 **What it means.** Importing the models raised an exception that no specific code covers.
 The location is the innermost frame in the app's own files; the app's stderr tail is
@@ -987,8 +997,11 @@ def get_engine(): return create_engine(os.environ["DATABASE_URL"])  # fixed, on 
       at app/models.py:22
       KeyError: 'DATABASE_URL'
       fix: Read the exception at app/models.py:22. Run `python -c 'import app.models'` from the app
-      path to see the full traceback.
+      path, with the app's interpreter, to see the full traceback.
 ```
+
+A failure while the mappers configure gets the command that reproduces it there:
+`python -c 'import app.models; from sqlalchemy.orm import configure_mappers; configure_mappers()'`.
 
 When the app printed something first (`prints_then_fails`), the finding ends with
 `output (tail):` and the app's lines, here `| connecting to redis at redis://cache:6379`.

@@ -79,6 +79,8 @@ def _import_target(ctx: Context, locator: locate.Locator, target: str,
                 out.add(cause)
         raw = classify.from_exception(error, "import", target, locator)
         raw["facts"]["app_path"] = ctx.app_path
+        if raw["code"] == "SQLA199":
+            raw["facts"]["reproduce"] = classify.reproduce_command([target], configure=False)
         if raw["code"] == "SIDE009":
             raw["facts"]["limit_mb"] = ctx.config.get("memory_limit_mb") or "?"
         if not out.absorb_followup(raw):
@@ -277,7 +279,11 @@ def run_mappers(ctx: Context) -> CheckOutcome:
             configure_mappers()
         except Exception as exc:
             configured = False
-            out.add(classify.from_exception(exc, "configure", "configure_mappers()", locator))
+            raw = classify.from_exception(exc, "configure", "configure_mappers()", locator)
+            if raw["code"] == "SQLA199":
+                raw["facts"]["reproduce"] = classify.reproduce_command(
+                    list(ctx.config.get("models") or []), configure=True)
+            out.add(raw)
     for w in recorder.take():
         out.add(classify.from_warning(w, "configure", "configure_mappers()", locator))
     ctx.emit_phase("discovering MetaData")

@@ -925,6 +925,20 @@ def module_not_found(p: Problem) -> Optional[Raw]:
     return p.base("SQLA111", facts={"missing_module": missing, "python": sys.executable})
 
 
+def reproduce_command(targets: List[str], configure: bool) -> str:
+    """``python -c 'import app.models; from sqlalchemy.orm import configure_mappers;
+    configure_mappers()'``: what reproduces a generic failure with its whole traceback."""
+    modules = []
+    for target in targets:
+        module = target.split(":")[0]
+        if module and module not in modules:
+            modules.append(module)
+    code = "; ".join("import %s" % m for m in modules)
+    if configure:
+        code += "; from sqlalchemy.orm import configure_mappers; configure_mappers()"
+    return "python -c '%s'" % code.lstrip("; ")
+
+
 def classify(p: Problem) -> Raw:
     for fn in RULES:
         raw = fn(p)
