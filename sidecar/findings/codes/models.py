@@ -1281,8 +1281,9 @@ def _multiple_classes_hint(f: Facts) -> str:
     code = f": `{fixed}`" if fixed else ""
     return (
         f"'{name}' names several mapped classes of one registry: {where}{at}. Write the "
-        f"module-qualified name of the one meant in {f['location']}{code} — or rename one of "
-        "the classes."
+        f"module-qualified name of the one meant in {f['location']}{code} (the first is the "
+        "one its foreign keys point at, when they point at one) — or rename one of the "
+        "classes."
     )
 
 

@@ -593,9 +593,15 @@ def multiple_classes_for_name(p: Problem) -> Optional[Raw]:
     if found is None:
         return None
     name, classes = found
+    prop = compat.relationship_in(p.scopes)
+    # the class whose table the owner's foreign keys point at is most likely the one meant
+    table = getattr(getattr(prop, "parent", None), "local_table", None)
+    targets = {str(getattr(fk, "target_fullname", "") or "").rsplit(".", 1)[0]
+               for fk in getattr(table, "foreign_keys", ())}
+    classes.sort(key=lambda c: getattr(getattr(c, "__table__", None), "fullname",
+                                       None) not in targets)
     paths = ["%s.%s" % (c.__module__, c.__qualname__) for c in classes]
     raw = p.base("SQLA166", facts={"name": name, "paths": paths})
-    prop = compat.relationship_in(p.scopes)
     if prop is not None:
         p.at_property(raw, prop, locate.has_string(name))
     raw["facts"]["assignment"] = _assignment(p)
