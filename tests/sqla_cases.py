@@ -21,7 +21,7 @@ import traceback
 
 import sqlalchemy
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String
-from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.orm import declarative_base, declared_attr, relationship
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VERSION = tuple(int(p) for p in sqlalchemy.__version__.split(".")[:2])
@@ -826,6 +826,25 @@ def table_args_beside_table():
     raws = classify.lint_table_args_beside_table(LOCATOR, [Widget])
     expect(only(raws, "SQLA173"), "table_args_beside_table", class_="Widget",
            attribute="__table_args__", table="widgets")
+
+
+class LabelledMixin:
+    @declared_attr
+    def caption(cls):  # <- CASE declared_attr_none
+        Column(String(40))
+
+
+@case("SQLA146")
+def declared_attr_returns_nothing():
+    Base = declarative_base()
+
+    class Poster(LabelledMixin, Base):
+        __tablename__ = "posters"
+        id = Column(Integer, primary_key=True)
+
+    raws = classify.lint_declared_attr_none(LOCATOR, [Poster])
+    expect(only(raws, "SQLA146"), "declared_attr_none", class_="LabelledMixin",
+           attribute="caption", facts={"mapped_class": "Poster"})
 
 
 # --- database errors ------------------------------------------------------------------------

@@ -45,6 +45,7 @@ PORTABLE = {
     "tuple_attribute_flask": "SQLA171",
     "tuple_attribute_mixin": "SQLA171",
     "sti_table_args_flask": "SQLA172",
+    "declared_attr_no_return": "SQLA146",
 }
 
 # 2.0-style models (DeclarativeBase, Mapped[], MappedAsDataclass), and a mixin whose first

@@ -1642,6 +1642,22 @@ nothing.
 
 FAMILY_ENTRIES += (
     Entry(
+        "SQLA146", "declared_attr that returns nothing", "error", "models_import",
+        "`{obj}` is a `declared_attr` whose function returns None (no `return`), so "
+        "`{mapped_class}` maps nothing under that name: the table has no such column and no "
+        "relationship exists. In {location}, return what the function builds: `return "
+        "Column(...)` / `return relationship(...)`.",
+        facts=("mapped_class",),
+        explanation="""\
+**What it means.** A `@declared_attr` function on a mixin (or a base) builds a Column or
+relationship but does not return it. Declarative stores the function's result, None, on each
+mapped class and maps nothing, without a warning (1.4, 2.0, 2.1). Found from the mapped
+classes' dicts; located at the function, in the mixin's own file.
+
+**How to fix.** Add the `return`.
+""",
+    ),
+    Entry(
         "SQLA172", "__table_args__ on a single-table subclass", "error", "models_import",
         "`{class}` has no table of its own (single-table inheritance: its rows live in "
         "`{parent}`'s table '{table}'), so its `__table_args__` ({location}) has nowhere to "

@@ -202,6 +202,8 @@ def _tuple_lint(locator: locate.Locator, out: Findings) -> None:
                 mapped.append(value)
     for raw in classify.lint_table_args_beside_table(locator, mapped):
         out.add(raw)
+    for raw in classify.lint_declared_attr_none(locator, mapped):
+        out.add(raw)
     for raw in classify.lint_tuple_attributes(locator, mapped):
         if not any(f["code"] == "SQLA171" and f.get("class") == raw.get("class")
                    and f.get("attribute") == raw.get("attribute") for f in out.items):

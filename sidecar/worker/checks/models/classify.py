@@ -717,6 +717,45 @@ def lint_table_args_beside_table(locator: locate.Locator, classes: List[type]) -
     return out
 
 
+def lint_declared_attr_none(locator: locate.Locator, classes: List[type]) -> List[Raw]:
+    """A ``declared_attr`` whose function returns nothing (the ``return`` forgotten):
+    declarative stores its None on the mapped class (1.4, 2.0, 2.1) and maps nothing,
+    silently. Reported at the function, in the mixin's (or base's) own file."""
+    from sqlalchemy.orm import declared_attr
+
+    out = []
+    seen = set()
+    for cls in classes:
+        for owner in cls.__mro__[1:]:
+            for name, value in list(vars(owner).items()):
+                if not isinstance(value, declared_attr) or name.startswith("__") or \
+                        (owner, name) in seen:
+                    continue
+                if name not in cls.__dict__ or cls.__dict__[name] is not None:
+                    continue
+                seen.add((owner, name))
+                raw = finding("SQLA146", "%s.%s is a declared_attr that returned None, so %s "
+                              "maps nothing under that name" % (owner.__name__, name,
+                                                               cls.__name__),
+                              class_name=owner.__name__, attribute=name,
+                              facts={"mapped_class": cls.__name__})
+                module = sys.modules.get(owner.__module__)
+                filename = getattr(module, "__file__", None)
+                spot = locator.find_class(owner.__name__, [filename]) if filename and \
+                    locator.is_user_file(filename) else None
+                if spot is not None:
+                    raw["file"] = locator.relative(spot[0])
+                    raw["line"] = spot[1].lineno
+                    for stmt in spot[1].body:
+                        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                                stmt.name == name:
+                            raw["line"] = stmt.lineno  # the def line, after its decorator
+                            raw["facts"]["statement"] = locator.source_line(
+                                spot[0], stmt.lineno)
+                out.append(raw)
+    return out
+
+
 def lint_polymorphic(locator: locate.Locator, mappers: List[Any]) -> List[Raw]:
     """A hierarchy that sets ``polymorphic_identity`` but no ``polymorphic_on``: SQLAlchemy
     accepts it silently (1.4, 2.0, 2.1) and loads every row as the base class. One finding
