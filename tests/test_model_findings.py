@@ -102,7 +102,7 @@ CASES = {
     "tuple_attribute_flask": ("SQLA171", "Product", "sku", [
         "`sku = db.Column(db.String(40), unique=True)`"]),
     "declared_attr_no_return": ("SQLA146", "SoftDelete", "deleted_by_id",
-                                ["(no `return`)"]),
+                                ["returns None (no"]),
     "sti_table_args_flask": ("SQLA172", "BusinessAccount", "__table_args__",
                              ["`Account`'s `__table_args__`"]),
     "tuple_attribute_mixin": ("SQLA171", "Timestamped", "updated_at", [
