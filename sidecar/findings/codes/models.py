@@ -878,37 +878,16 @@ $ sidecar check --app-path myapp --models app.modles
 **What it means.** SQLAlchemy emitted an `SAWarning` that the sidecar has no specific code
 for. The models load, but SQLAlchemy considers something wrong or ambiguous.
 
-**Why it happens.** Commonly: overlapping relationships that write the same FK column,
-relationships that should be linked with `back_populates`, type or cascade settings that
-SQLAlchemy ignores. Many SAWarnings become errors in the next major version (SQLA101's
+**Why it happens.** Type or cascade settings that SQLAlchemy ignores, deprecated arguments,
+anything it considers wrong or ambiguous that has no code of its own here (overlapping
+relationships, a reassigned polymorphic identity and a trailing-comma tuple have theirs:
+SQLA162, SQLA145, SQLA171). Many SAWarnings become errors in the next major version (SQLA101's
 2.0 error is a 2.1 warning in the other direction), so do not leave them.
 
 **How to fix.** Read the warning text; it usually names the fix. To get a traceback to the
 line that triggers it, run the import with `python -W error::sqlalchemy.exc.SAWarning -c
 "import app.models; from sqlalchemy.orm import configure_mappers; configure_mappers()"`.
 If a warning is understood and accepted, lower it with `--severity SQLA120=info`.
-
-**Example** (two one-way relationships over the same FK).
-
-```python
-class User(Base):
-    addresses = relationship("Address")                          # broken
-    addresses = relationship("Address", back_populates="user")   # fixed
-class Address(Base):
-    user = relationship("User")                                  # broken
-    user = relationship("User", back_populates="addresses")      # fixed
-```
-
-```text
-[warn] mappers (0.01s)
-  WARNING SQLA120 SQLAlchemy warning
-      SAWarning: relationship 'Address.user' will copy column users.id to column addresses.user_id,
-      which conflicts with relationship(s): 'User.addresses' (copies users.id to addresses.user_id).
-      If this is not the intention, consider if these relationships should be linked with
-      back_populates, [...] (Background on this warning at: https://sqlalche.me/e/21/qzyx)
-      fix: Read the warning at the model package; SQLAlchemy warnings usually become errors in the
-      next major version. Run with `-W error::sqlalchemy.exc.SAWarning` to get a traceback.
-```
 """,
     ),
     Entry(
