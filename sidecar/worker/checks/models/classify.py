@@ -731,6 +731,10 @@ def lint_declared_attr_none(locator: locate.Locator, classes: List[type]) -> Lis
                 if not isinstance(value, declared_attr) or name.startswith("__") or \
                         (owner, name) in seen:
                     continue
+                module = sys.modules.get(owner.__module__)
+                filename = getattr(module, "__file__", None)
+                if not locator.is_user_file(filename):
+                    continue  # a library's mixin: its declared_attrs are its business
                 if name not in cls.__dict__ or cls.__dict__[name] is not None:
                     continue
                 seen.add((owner, name))
@@ -739,10 +743,7 @@ def lint_declared_attr_none(locator: locate.Locator, classes: List[type]) -> Lis
                                                                cls.__name__),
                               class_name=owner.__name__, attribute=name,
                               facts={"mapped_class": cls.__name__})
-                module = sys.modules.get(owner.__module__)
-                filename = getattr(module, "__file__", None)
-                spot = locator.find_class(owner.__name__, [filename]) if filename and \
-                    locator.is_user_file(filename) else None
+                spot = locator.find_class(owner.__name__, [filename]) if filename else None
                 if spot is not None:
                     raw["file"] = locator.relative(spot[0])
                     raw["line"] = spot[1].lineno
@@ -763,7 +764,9 @@ def lint_polymorphic(locator: locate.Locator, mappers: List[Any]) -> List[Raw]:
     out = []
     hierarchies: Dict[Any, List[Any]] = {}
     for mapper in mappers:
-        if mapper.polymorphic_identity is not None and mapper.polymorphic_on is None:
+        # concrete mappers load from their own tables: no discriminator is needed there
+        if mapper.polymorphic_identity is not None and mapper.polymorphic_on is None and \
+                not mapper.concrete:
             hierarchies.setdefault(mapper.base_mapper, []).append(mapper)
     for base, members in hierarchies.items():
         members.sort(key=lambda m: (m is not base, m.class_.__name__))
