@@ -115,7 +115,7 @@ FOUND_BY_INSPECTION = {"tuple_attribute_mixin", "declared_attr_no_return"}
 # fixture -> (code, class, attribute, words): works on this SQLAlchemy, so a warning (exit 0)
 WARNING_CASES = {
     "polymorphic_no_on_flask": ("SQLA144", "Notification", "__mapper_args__",
-                                ["polymorphic_on"]),
+                                ["`kind = db.Column(db.String(50))`"]),
     "overlapping_relationships": ("SQLA162", "Address", "user", ['overlaps="addresses"']),
     "table_args_beside_table": ("SQLA173", "Item", "__table_args__", ["Table('items', ...)"]),
     "reserved_registry_plain": ("SQLA116", "Package", "registry", [
