@@ -1297,14 +1297,15 @@ def _polymorphic_on_hint(f: Facts) -> str:
         column = f"kind: Mapped[str] = {callee}(String(50))"
     else:
         column = f"kind = {callee}({_schema_callable({'callee': callee}, 'String')}(50))"
+    base_identity = f.get("base_identity")
+    identity = f', "polymorphic_identity": {base_identity}' if base_identity else ""
     return (
         f"`{f['class']}`'s hierarchy sets polymorphic_identity ({f.get('identity')}), but no "
         "class in it sets `polymorphic_on`, so the identity is never written or read: every "
         f"row loads as `{f['class']}`. Give `{f['class']}` a discriminator column and name it "
         f"in its `__mapper_args__` ({f['location']}), e.g. `{column}` "
-        "and `__mapper_args__ = {\"polymorphic_on\": kind, \"polymorphic_identity\": "
-        "\"base\"}` (inside the base's class body), with the rows' values filled by a "
-        "migration."
+        f"and `__mapper_args__ = {{\"polymorphic_on\": kind{identity}}}` (inside its class "
+        "body, below the column), with the rows' values filled by a migration."
     )
 
 
@@ -1398,7 +1399,7 @@ mixin's plain Columns (ForeignKey included) itself; on 1.4 they need `declared_a
     ),
     Entry(
         "SQLA144", "polymorphic_identity without polymorphic_on", "warning", "mappers",
-        _polymorphic_on_hint, facts=("identity",), optional=("column_callee",),
+        _polymorphic_on_hint, facts=("identity",), optional=("column_callee", "base_identity"),
         explanation="""\
 **What it means.** A class sets `__mapper_args__ = {"polymorphic_identity": ...}`, but no class
 of its hierarchy sets `polymorphic_on` (the discriminator column). SQLAlchemy accepts this

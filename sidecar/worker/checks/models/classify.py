@@ -775,7 +775,10 @@ def lint_polymorphic(locator: locate.Locator, mappers: List[Any]) -> List[Raw]:
                                for m in members)
         raw = finding("SQLA144", "polymorphic_identity is set (%s), but no mapper of %s's "
                       "hierarchy sets polymorphic_on" % (identities, cls.__name__),
-                      class_name=cls.__name__, facts={"identity": identities})
+                      class_name=cls.__name__, facts={
+                          "identity": identities,
+                          "base_identity": repr(base.polymorphic_identity)
+                          if base.polymorphic_identity is not None else None})
         module = sys.modules.get(cls.__module__)
         filename = getattr(module, "__file__", None)
         spot = locator.find_class(cls.__name__, [filename]) if filename and \
