@@ -392,3 +392,14 @@ def test_reserved_hint_follows_what_the_database_has(tmp_path, has_column: bool)
         assert "`event_metadata = Column(JSON)`" in finding["hint"]
         assert "no migration is needed" not in finding["hint"]
         assert "no 'metadata' column yet" in finding["hint"]
+
+
+def test_only_sqlalchemys_own_codes_become_links() -> None:
+    """``SystemExit("bye").code`` is a string too: no sqlalche.me link for it."""
+    from sqlalchemy import exc
+
+    from sidecar.worker import compat
+
+    assert compat.sqlalchemy_docs(SystemExit("bye")) is None
+    assert compat.sqlalchemy_docs(exc.ArgumentError("x", code="bbf0")) == (
+        f"https://sqlalche.me/e/{exc._version_token}/bbf0")

@@ -199,15 +199,17 @@ def sqlalchemy_docs(obj: Any) -> Optional[str]:
     ``sqlalchemy.exc.HasDescriptionCode.code`` (1.4, 2.0, 2.1; SAWarning too), and the
     version part as SQLAlchemy writes it (``exc._version_token``: "14", "20", "21").
     """
+    try:
+        from sqlalchemy import exc
+    except ImportError:  # pragma: no cover - the worker only runs with SQLAlchemy
+        return None
+    # only SQLAlchemy's own: ``SystemExit("bye").code`` is a string too
+    if not isinstance(obj, (exc.SQLAlchemyError, exc.SAWarning)):
+        return None
     code = getattr(obj, "code", None)
     if not isinstance(code, str) or not code:
         return None
-    try:
-        from sqlalchemy import exc
-
-        version = str(getattr(exc, "_version_token", "") or "")
-    except ImportError:  # pragma: no cover - the worker only runs with SQLAlchemy
-        return None
+    version = str(getattr(exc, "_version_token", "") or "")
     if not version:
         import sqlalchemy
 
