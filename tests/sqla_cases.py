@@ -823,7 +823,14 @@ def table_args_beside_table():
         __table__ = widgets
         __table_args__ = (UniqueConstraint("code"),)  # <- CASE table_args_beside_table
 
-    raws = classify.lint_table_args_beside_table(LOCATOR, [Widget])
+    class Gizmo(Base):  # the usual way: declarative builds __table__ from these
+        __tablename__ = "gizmos"
+        __table_args__ = (UniqueConstraint("code"),)
+        id = Column(Integer, primary_key=True)
+        code = Column(String(10))
+
+    raws = classify.lint_table_args_beside_table(LOCATOR, [Widget, Gizmo])
+    assert [r["class"] for r in raws] == ["Widget"], raws
     expect(only(raws, "SQLA173"), "table_args_beside_table", class_="Widget",
            attribute="__table_args__", table="widgets")
 

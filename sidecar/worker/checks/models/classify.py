@@ -699,20 +699,24 @@ def lint_table_args_beside_table(locator: locate.Locator, classes: List[type]) -
     for cls in classes:
         if "__table__" not in cls.__dict__ or "__table_args__" not in cls.__dict__:
             continue
+        # declarative puts the Table it made from __tablename__ into the class dict too: only
+        # a body that assigns __table__ itself gave one
+        module = sys.modules.get(cls.__module__)
+        filename = getattr(module, "__file__", None)
+        spot = locator.find_class(cls.__name__, [filename]) if filename and \
+            locator.is_user_file(filename) else None
+        if spot is None or locate.attribute_statement(spot[1], "__table__") is None:
+            continue
         table = getattr(cls.__dict__["__table__"], "name", None)
         raw = finding("SQLA173", "%s sets __table_args__ next to __table__ (table %r): "
                       "SQLAlchemy ignores them" % (cls.__name__, table),
                       class_name=cls.__name__, attribute="__table_args__", table=table,
                       facts={})
-        module = sys.modules.get(cls.__module__)
-        filename = getattr(module, "__file__", None)
-        spot = locator.find_class(cls.__name__, [filename]) if filename else None
-        if spot is not None:
-            stmt = locate.attribute_statement(spot[1], "__table_args__")
-            raw["file"] = locator.relative(spot[0])
-            raw["line"] = stmt.lineno if stmt is not None else spot[1].lineno
-            if stmt is not None:
-                raw["facts"]["statement"] = locator.statement_text(spot[0], stmt)
+        stmt = locate.attribute_statement(spot[1], "__table_args__")
+        raw["file"] = locator.relative(spot[0])
+        raw["line"] = stmt.lineno if stmt is not None else spot[1].lineno
+        if stmt is not None:
+            raw["facts"]["statement"] = locator.statement_text(spot[0], stmt)
         out.append(raw)
     return out
 
