@@ -403,3 +403,13 @@ def test_only_sqlalchemys_own_codes_become_links() -> None:
     assert compat.sqlalchemy_docs(SystemExit("bye")) is None
     assert compat.sqlalchemy_docs(exc.ArgumentError("x", code="bbf0")) == (
         f"https://sqlalche.me/e/{exc._version_token}/bbf0")
+
+
+def test_every_family_written_correctly_has_no_finding() -> None:
+    """The constructs the family rules look at, done right (declared_attr mixins in their
+    own file, STI and joined inheritance, remote_side, secondary, type_annotation_map,
+    __table__, __table_args__ with __tablename__): not one finding, ready."""
+    result = check_fixture("good_families")
+    assert result.returncode == 0, result.stdout
+    assert result.findings() == []
+    assert result.check("mappers")["observed"]["mapped_classes"] == 6

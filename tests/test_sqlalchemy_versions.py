@@ -93,6 +93,12 @@ def test_same_finding_on_sqlalchemy_20(sqla20_python: str, fixture: str) -> None
     assert (found[0]["file"], found[0]["line"]) == marked_line(FIXTURES / fixture)
 
 
+def test_every_family_written_correctly_has_no_finding_on_20(sqla20_python: str) -> None:
+    result = check_fixture("good_families", python=sqla20_python)
+    assert result.returncode == 0, result.stdout
+    assert result.findings() == []
+
+
 def test_mixin_foreign_key_column_needs_declared_attr_on_14_only(sqla14_python: str) -> None:
     """1.4 refuses a ForeignKey Column on a mixin (2.0 copies it): the finding is at that
     Column's line in the mixin's file, with the declared_attr rewrite."""
