@@ -96,6 +96,10 @@ BRANCHES = [
     ("SQLA101", {"column_name": "meta", "column_call": {
         "callee": "Column", "named": True, "args": "JSON"}}, '= Column("meta", JSON)`'),
     ("SQLA116", {"sqlalchemy_version": "2.1"}, "only warns"),
+    ("SQLA153", {"kw_only": True, "column_call": {"callee": "mapped_column", "args": ""}},
+     "it stays required"),
+    ("SQLA153", {"kw_only": False, "column_call": {"callee": "mapped_column", "args": ""}},
+     "default=None)`"),
     ("SQLA102", {"reimported": ["app.entities"], "first_error": "SQLA101 at x"},
      "imported again"),
     ("SQLA102", {}, "Two classes map the table"),

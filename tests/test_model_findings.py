@@ -81,7 +81,7 @@ CASES = {
     "annotation_unmappable_dict": ("SQLA152", "Workspace", "settings", [
         "`settings: Mapped[dict] = mapped_column(JSON, nullable=True)`"]),
     "dataclass_field_order": ("SQLA153", "Task", "title", [
-        "`title: Mapped[str] = mapped_column(String(200), default=None)`"]),
+        "`title: Mapped[str] = mapped_column(String(200), kw_only=True)`"]),
     "self_referential_no_remote_side": ("SQLA160", "Category", "parent", [
         'remote_side="Category.id"']),
     "self_referential_flask": ("SQLA160", "Employee", "manager", [

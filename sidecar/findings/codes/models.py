@@ -1089,8 +1089,8 @@ def _joined_no_fk_hint(f: Facts) -> str:
     return (
         f"`{f['class']}` is a joined-table subclass of `{parent}`, but its table "
         f"'{f['table']}' has no foreign key to '{key}', so SQLAlchemy cannot join the two: "
-        f"{how}. The database table needs that foreign key too (a migration, if the table "
-        "exists)."
+        f"{how}. That changes the model only: where the database table lacks the constraint, "
+        "the schema_drift check reports it and a migration adds it."
     )
 
 
@@ -1185,14 +1185,19 @@ def _dataclass_hint(f: Facts) -> str:
     head = (f"`MappedAsDataclass` turns `{f['class']}` into a dataclass, and Python refused "
             f"it: {f.get('dataclass_error')}.")
     if not attr:
-        return head + f" Give the field a default or `kw_only=True` ({f['location']})."
-    fixed = _call_text(call, extra="default=None") if call else None
-    if fixed and not str(call.get("callee", "")).endswith("mapped_column"):
-        fixed = None
+        return head + f" Give the field a default or make it keyword-only ({f['location']})."
+    mapped = bool(call) and str(call.get("callee", "")).endswith("mapped_column")
+    # keyword-only keeps the field required (no made-up default); Python 3.10+ only
+    keyword = "kw_only=True" if f.get("kw_only") else "default=None"
+    fixed = _call_text(call, extra=keyword) if mapped else None
     code = f": `{attr}{_annotation(call)} = {fixed}`" if fixed else ""
-    return (f"{head} In {f['location']}, give `{attr}` a default{code}, or make it "
-            f"keyword-only (`kw_only=True` in its mapped_column()), or move it above the "
-            "fields that have defaults.")
+    if f.get("kw_only"):
+        how = (f"In {f['location']}, make `{attr}` keyword-only{code} (it stays required), or "
+               "give it a default, or move it above the fields that have defaults.")
+    else:
+        how = (f"In {f['location']}, give `{attr}` a default{code} (keyword-only fields need "
+               "Python 3.10), or move it above the fields that have defaults.")
+    return f"{head} {how}"
 
 
 def _remote_side_hint(f: Facts) -> str:
@@ -1473,7 +1478,7 @@ Python type once on the base: `type_annotation_map = {dict: JSON}`.
     Entry(
         "SQLA153", "MappedAsDataclass field order", "error", "models_import",
         _dataclass_hint, facts=("dataclass_error",),
-        optional=("column_call", "assignment", *SQLA_DOCS),
+        optional=("kw_only", "column_call", "assignment", *SQLA_DOCS),
         samples={"column_call": SAMPLE_CALL, "assignment": SAMPLE_ASSIGNMENT},
         explanation="""\
 **What it means.** With `MappedAsDataclass`, every mapped attribute is a dataclass field, and

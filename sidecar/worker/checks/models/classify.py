@@ -471,7 +471,9 @@ def dataclass_field_order(p: Problem) -> Optional[Raw]:
     text = str(cause)
     quoted = text.split("'")
     field = quoted[1] if len(quoted) >= 3 and "follows default" in text else None
-    raw = p.base("SQLA153", facts={"dataclass_error": text})
+    raw = p.base("SQLA153", facts={"dataclass_error": text,
+                                   # dataclass fields take kw_only from Python 3.10
+                                   "kw_only": sys.version_info >= (3, 10)})
     p.at_class_attribute(raw, cls.__name__, field, cls)
     raw["facts"]["column_call"] = _statement_call(p)
     raw["facts"]["assignment"] = _assignment(p)
