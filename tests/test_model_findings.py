@@ -47,7 +47,8 @@ CASES = {
     "relationship_missing_class": ("SQLA104", None, None, ["Adress"]),
     "missing_primary_key": ("SQLA105", "AuditEntry", None, ["primary_key=True"]),
     "ambiguous_foreign_keys": ("SQLA106", "Ticket", "assignee",
-                               ['foreign_keys="[Ticket.assignee_id]"',
+                               ['`assignee = relationship("User", '
+                                'foreign_keys="[Ticket.assignee_id]")`',
                                 "foreign_keys=[assignee_id]"]),
     "no_foreign_key": ("SQLA107", "Order", "customer", ["ForeignKey"]),
     "back_populates_mismatch": ("SQLA108", None, None, ["back_populates"]),

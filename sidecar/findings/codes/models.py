@@ -174,6 +174,18 @@ def _generic_hint(f: Facts) -> str:
     return f"Read the exception at {f['location']}.{run}"
 
 
+def _ambiguous_fk_hint(f: Facts) -> str:
+    keyword = f'foreign_keys="[{f["fk_hint"]}]"'
+    fixed = _with_keyword(f.get("assignment"), keyword)
+    code = f": `{fixed}`" if fixed else f": add `{keyword}` to its relationship() call"
+    return (
+        f"Several foreign keys link the tables behind `{f['obj']}`. Say which one this "
+        f"relationship uses, in {f['location']}{code} (a string, so it works wherever the "
+        f"line is; inside the class body, after that column, `foreign_keys=[{f['fk_column']}]` "
+        f"works too). Check that `{f['fk_column']}` is the column this relationship follows."
+    )
+
+
 def _missing_dependency_hint(f: Facts) -> str:
     missing = f.get("missing_module") or "?"
     top = missing.split(".")[0]
@@ -520,12 +532,9 @@ class AuditEntry(Base):                       # fixed
     ),
     Entry(
         "SQLA106", "Ambiguous foreign keys for a relationship", "error", "mappers",
-        "Several foreign keys link the tables behind `{obj}`. Say which one this relationship "
-        "uses, in {location}: add `foreign_keys=\"[{fk_hint}]\"` to its relationship() call "
-        "(a string, so it works wherever the line is; inside the class body, after that "
-        "column, `foreign_keys=[{fk_column}]` works too). Check that `{fk_column}` is the "
-        "column this relationship follows.",
-        facts=("fk_hint", "fk_column"),
+        _ambiguous_fk_hint, facts=("fk_hint", "fk_column"), optional=("assignment",),
+        samples={"assignment": {"target": "assignee", "annotation": None,
+                                "value": 'relationship("User")', "indent": 4}},
         explanation="""\
 **What it means.** `AmbiguousForeignKeysError: Could not determine join condition between
 parent/child tables on relationship Ticket.assignee - there are multiple foreign key paths
@@ -537,9 +546,10 @@ does not say which one it follows.
 
 **How to fix.** Give each relationship its column: `relationship("User",
 foreign_keys=[assignee_id])` (inside the class body) or `foreign_keys="Ticket.assignee_id"`.
-The hint proposes the **first** FK column it finds in the class; check that it is the one the
-relationship means (in the example below it proposes `reporter_id`, but `assignee` needs
-`assignee_id`).
+The hint rewrites the relationship's own line with the string form (valid wherever the line
+is: `foreign_keys=[Ticket.assignee_id]` inside `Ticket`'s own body is a NameError). It
+proposes the FK column named after the relationship (`assignee` -> `assignee_id`), else the
+first one in the class: check that it is the one the relationship follows.
 
 **Example** (`tests/fixtures/ambiguous_foreign_keys`).
 
@@ -556,8 +566,10 @@ assignee = relationship("User", foreign_keys=[assignee_id])      # fixed
       AmbiguousForeignKeysError: Could not determine join condition between parent/child tables on
       relationship Ticket.assignee - there are multiple foreign key paths linking the tables. [...]
       fix: Several foreign keys link the tables behind `Ticket.assignee`. Say which one this
-      relationship uses, in app/models.py:27: `relationship(...,
-      foreign_keys=[Ticket.reporter_id])`.
+      relationship uses, in app/models.py:27: `assignee = relationship("User",
+      foreign_keys="[Ticket.assignee_id]")` (a string, so it works wherever the line is; inside the
+      class body, after that column, `foreign_keys=[assignee_id]` works too). Check that
+      `assignee_id` is the column this relationship follows.
 ```
 """,
     ),

@@ -862,6 +862,7 @@ def _relationship(p: Problem, code: str) -> Optional[Raw]:
     if p.statement is not None:
         names = list(locate._string_constants(p.statement[1]))
         raw["facts"]["target"] = names[0] if names else "?"
+        raw["facts"]["assignment"] = _assignment(p)
     found = p._find_class(cls, prop.parent.class_)
     if found:
         fks = _fk_columns(found[1])
