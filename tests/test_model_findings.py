@@ -108,6 +108,32 @@ CASES = {
                              ["`Account`'s `__table_args__`"]),
     "tuple_attribute_mixin": ("SQLA171", "Timestamped", "updated_at", [
         "`updated_at = Column(DateTime, onupdate=func.now())`"]),
+    # more variants, other layouts: models packages, mixins under app/core, split modules
+    "annotation_typo_enum": ("SQLA151", "Device", "status", ["`Stauts`"]),
+    "dataclass_default_factory": ("SQLA153", "Job", "name", ["kw_only=True)`"]),
+    "duplicate_user_flask": ("SQLA166", "Session", "user", [
+        '`user = db.relationship("app.auth.User")`']),
+    "joined_ambiguous_mapped": ("SQLA142", "Leaf", None, ["id == Node.id"]),
+    "joined_flask_split": ("SQLA141", "Bus", "id", [
+        '`id = db.Column(db.Integer, db.ForeignKey("vehicle.id"), primary_key=True)`']),
+    "list_annotation": ("SQLA152", "Article", "tags", [
+        "`tags: Mapped[list] = mapped_column(JSON, default=list)`"]),
+    "mixin_flask_core": ("SQLA143", "HasOwner", "owner", ['return db.relationship("User")']),
+    "optional_without_mapped": ("SQLA150", "Member", "nickname", [
+        "`nickname: Mapped[Optional[str]] = mapped_column(String(50), nullable=True)`"]),
+    "orphan_flask_backref": ("SQLA161", "Pet", "user", ["single_parent=True)`"]),
+    "poly_dup_flask_split": ("SQLA145", "Logout", "__mapper_args__", ["Login"]),
+    "primaryjoin_and": ("SQLA163", "Customer", "open_invoices", ["`Invoice.voided`", "is_void"]),
+    "reserved_mapped_named": ("SQLA101", "Upload", "metadata", [
+        '`upload_metadata: Mapped[dict] = mapped_column("meta", JSON)`']),
+    "secondary_flask": ("SQLA164", "Post", "tags", ['secondary="posts_tags"']),
+    "self_ref_mapped": ("SQLA160", "Folder", "parent", ['remote_side="Folder.id")`']),
+    "sti_pkg_mapped": ("SQLA140", "Customer", "email", ["use_existing_column=True"]),
+    "sti_table_args_mapped": ("SQLA172", "Circle", "__table_args__", ["`Shape`"]),
+    "table_plus_column_flask": ("SQLA170", "LegacyOrder", "total", [
+        '`db.Column("total", db.Numeric(10, 2))`']),
+    "tuple_mapped": ("SQLA171", "Account", "email", ["`email = mapped_column(String(200))`"]),
+    "unmapped_dataclass": ("SQLA165", "Person", "addresses", ["`Address`"]),
 }
 
 # SQLAlchemy says nothing (a tuple on a mixin is never scanned): found from the class dicts
@@ -119,6 +145,7 @@ WARNING_CASES = {
                                 ["`kind = db.Column(db.String(50))`"]),
     "overlapping_relationships": ("SQLA162", "Address", "user", ['overlaps="addresses"']),
     "table_args_beside_table": ("SQLA173", "Item", "__table_args__", ["Table('items', ...)"]),
+    "overlaps_mapped": ("SQLA162", "Player", "team", ['overlaps="players"']),
     "reserved_registry_plain": ("SQLA116", "Package", "registry", [
         '`package_registry = Column("registry", String(100))`']),
 }

@@ -46,6 +46,14 @@ PORTABLE = {
     "tuple_attribute_mixin": "SQLA171",
     "sti_table_args_flask": "SQLA172",
     "declared_attr_no_return": "SQLA146",
+    "duplicate_user_flask": "SQLA166",
+    "joined_flask_split": "SQLA141",
+    "orphan_flask_backref": "SQLA161",
+    "poly_dup_flask_split": "SQLA145",
+    "primaryjoin_and": "SQLA163",
+    "secondary_flask": "SQLA164",
+    "table_plus_column_flask": "SQLA170",
+    "unmapped_dataclass": "SQLA165",
 }
 
 # 2.0-style models (DeclarativeBase, Mapped[], MappedAsDataclass), and a mixin whose first
@@ -61,6 +69,17 @@ SQLA20_ONLY = {
     "annotation_unmappable_dict": "SQLA152",
     "dataclass_field_order": "SQLA153",
     "delete_orphan_many_to_one": "SQLA161",
+    "annotation_typo_enum": "SQLA151",
+    "dataclass_default_factory": "SQLA153",
+    "joined_ambiguous_mapped": "SQLA142",
+    "list_annotation": "SQLA152",
+    "mixin_flask_core": "SQLA143",
+    "optional_without_mapped": "SQLA150",
+    "reserved_mapped_named": "SQLA101",
+    "self_ref_mapped": "SQLA160",
+    "sti_pkg_mapped": "SQLA140",
+    "sti_table_args_mapped": "SQLA172",
+    "tuple_mapped": "SQLA171",
 }
 
 
