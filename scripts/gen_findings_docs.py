@@ -59,6 +59,7 @@ In the text report (`sidecar check`), under the check that found it:
 | `sql:` (fix_sql) | SQL that fixes the problem, when one applies (the schema_drift codes). |
 | `output (tail):` | The last lines the app wrote to stdout/stderr, attached to errors (and SIDE004). |
 | `docs:` | The section of this page. |
+| `sqlalchemy:` | SQLAlchemy's own page for its error or warning code (`https://sqlalche.me/e/<version>/<code>`), when the exception has one; also in `facts.sqlalchemy_docs`. |
 
 With `--format json` each finding is an object with the keys `code`, `severity`, `title`,
 `message`, `exception`, `file`, `line`, `class`, `attribute`, `table`, `column`, `hint`,

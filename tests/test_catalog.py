@@ -90,7 +90,16 @@ def test_a_template_declares_exactly_the_facts_it_names(code: str) -> None:
 
 # the other wordings of hint functions, so an undeclared read in any branch fails too
 BRANCHES = [
-    ("SQLA101", {}, "pass the column name"),
+    ("SQLA101", {}, "passing its name"),
+    ("SQLA101", {"db_has_column": True}, "seen by the database check"),
+    ("SQLA101", {"db_has_column": False}, "column yet (seen by the database check)"),
+    ("SQLA101", {"column_name": "meta", "column_call": {
+        "callee": "Column", "named": True, "args": "JSON"}}, '= Column("meta", JSON)`'),
+    ("SQLA116", {"sqlalchemy_version": "2.1"}, "only warns"),
+    ("SQLA153", {"kw_only": True, "column_call": {"callee": "mapped_column", "args": ""}},
+     "it stays required"),
+    ("SQLA153", {"kw_only": False, "column_call": {"callee": "mapped_column", "args": ""}},
+     "default=None)`"),
     ("SQLA102", {"reimported": ["app.entities"], "first_error": "SQLA101 at x"},
      "imported again"),
     ("SQLA102", {}, "Two classes map the table"),

@@ -16,7 +16,6 @@ pytestmark = pytest.mark.slow
 PORTABLE = {
     "reserved_metadata_plain": "SQLA101",
     "reserved_metadata_flask": "SQLA101",
-    "reserved_registry_plain": "SQLA101",
     "double_import": "SQLA102",
     "duplicate_table": "SQLA102",
     "relationship_missing_class": "SQLA104",
@@ -30,6 +29,57 @@ PORTABLE = {
     "missing_dependency": "SQLA111",
     "syntax_error": "SQLA112",
     "sys_exit": "SIDE003",
+    # issue 10's failure families in the styles 1.4 also has
+    "sti_column_conflict_flask": "SQLA140",
+    "joined_inheritance_no_fk_plain": "SQLA141",
+    "joined_inheritance_ambiguous": "SQLA142",
+    "polymorphic_duplicate_identity": "SQLA145",
+    "self_referential_no_remote_side": "SQLA160",
+    "self_referential_flask": "SQLA160",
+    "primaryjoin_missing_attribute": "SQLA163",
+    "order_by_missing_attribute_flask": "SQLA163",
+    "secondary_missing_table": "SQLA164",
+    "relationship_unmapped_class": "SQLA165",
+    "duplicate_class_names": "SQLA166",
+    "column_beside_table": "SQLA170",
+    "tuple_attribute_flask": "SQLA171",
+    "tuple_attribute_mixin": "SQLA171",
+    "sti_table_args_flask": "SQLA172",
+    "declared_attr_no_return": "SQLA146",
+    "duplicate_user_flask": "SQLA166",
+    "joined_flask_split": "SQLA141",
+    "orphan_flask_backref": "SQLA161",
+    "poly_dup_flask_split": "SQLA145",
+    "primaryjoin_and": "SQLA163",
+    "secondary_flask": "SQLA164",
+    "table_plus_column_flask": "SQLA170",
+    "unmapped_dataclass": "SQLA165",
+}
+
+# 2.0-style models (DeclarativeBase, Mapped[], MappedAsDataclass), and a mixin whose first
+# problem on 1.4 is another line (its ForeignKey column, which 2.0 accepts)
+SQLA20_ONLY = {
+    "sti_column_conflict_declarative": "SQLA140",
+    "joined_inheritance_no_fk_mapped": "SQLA141",
+    "mixin_relationship_own_file": "SQLA143",
+    "mixin_relationship_mapped": "SQLA143",
+    "mapped_missing_column": "SQLA150",
+    "mapped_missing_relationship": "SQLA150",
+    "annotation_undefined": "SQLA151",
+    "annotation_unmappable_dict": "SQLA152",
+    "dataclass_field_order": "SQLA153",
+    "delete_orphan_many_to_one": "SQLA161",
+    "annotation_typo_enum": "SQLA151",
+    "dataclass_default_factory": "SQLA153",
+    "joined_ambiguous_mapped": "SQLA142",
+    "list_annotation": "SQLA152",
+    "mixin_flask_core": "SQLA143",
+    "optional_without_mapped": "SQLA150",
+    "reserved_mapped_named": "SQLA101",
+    "self_ref_mapped": "SQLA160",
+    "sti_pkg_mapped": "SQLA140",
+    "sti_table_args_mapped": "SQLA172",
+    "tuple_mapped": "SQLA171",
 }
 
 
@@ -49,6 +99,48 @@ def test_same_finding_on_every_sqlalchemy_version(app_python, fixture: str) -> N
     assert found, [f["code"] for f in result.findings()]
     assert_required_facts(result.findings())
     assert (found[0]["file"], found[0]["line"]) == marked_line(FIXTURES / fixture)
+
+
+@pytest.mark.parametrize("fixture", sorted(SQLA20_ONLY))
+def test_same_finding_on_sqlalchemy_20(sqla20_python: str, fixture: str) -> None:
+    result = check_fixture(fixture, python=sqla20_python)
+    assert result.returncode == 1, result.stdout
+    assert result.report["versions"]["sqlalchemy"].startswith("2.0.")
+    found = result.findings(SQLA20_ONLY[fixture])
+    assert found, [f["code"] for f in result.findings()]
+    assert_required_facts(result.findings())
+    assert (found[0]["file"], found[0]["line"]) == marked_line(FIXTURES / fixture)
+
+
+def test_every_family_written_correctly_has_no_finding_on_20(sqla20_python: str) -> None:
+    result = check_fixture("good_families", python=sqla20_python)
+    assert result.returncode == 0, result.stdout
+    assert result.findings() == []
+
+
+def test_mixin_foreign_key_column_needs_declared_attr_on_14_only(sqla14_python: str) -> None:
+    """1.4 refuses a ForeignKey Column on a mixin (2.0 copies it): the finding is at that
+    Column's line in the mixin's file, with the declared_attr rewrite."""
+    finding = check_fixture("mixin_relationship_own_file", python=sqla14_python).findings(
+        "SQLA143")[0]
+    assert (finding["file"], finding["line"]) == ("app/mixins.py", 8)
+    assert (finding["class"], finding["attribute"]) == ("TenantOwned", "tenant_id")
+    assert "def tenant_id(cls):" in finding["hint"]
+
+
+@pytest.mark.parametrize("app", ["sqla14", "sqla20"])
+def test_registry_column_works_here_so_it_is_a_warning(request, app: str) -> None:
+    """1.4 and 2.0 accept `registry = Column(...)`: a working app is not held NOT READY."""
+    result = check_fixture("reserved_registry_plain",
+                           python=request.getfixturevalue(f"{app}_python"))
+    assert result.returncode == 0, result.stdout
+    assert not result.findings("SQLA101")
+    finding = result.findings("SQLA116")[0]
+    assert finding["severity"] == "warning"
+    assert (finding["file"], finding["line"]) == marked_line(
+        FIXTURES / "reserved_registry_plain")
+    version = result.report["versions"]["sqlalchemy"][:3]
+    assert f"SQLAlchemy {version} accepts it silently" in finding["hint"]
 
 
 def test_sqlalchemy_20_raises_for_reserved_metadata(sqla20_python: str) -> None:

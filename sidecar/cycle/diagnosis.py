@@ -66,6 +66,9 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
     else:
         not_reached = "not run"
     output_tail = _output_tail(run, secrets)
+    # what the database check saw of the reserved-name findings' columns
+    present = next((c["observed"]["columns_present"] for c in run.checks
+                    if (c.get("observed") or {}).get("columns_present")), None)
     checks: list[CheckResult] = []
     for check in selected:
         name = check.name
@@ -82,6 +85,8 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
         if name == (fault_check or names[0]) and run.output_bytes > FLOOD_BYTES:
             raws.append(_flood(run, fault_check))
         tail = output_tail if check.imports_app_code else None
+        if present:
+            raws = [_with_column_presence(raw, present) for raw in raws]
         findings = [_finding(raw, settings, secrets, tail) for raw in raws]
         # a check that skipped itself still fails when the run's fault (a timeout after its
         # result, a child holding the pipes) is blamed on it: the fault must not vanish
@@ -100,6 +105,15 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
     versions.update({k: v for k, v in run.versions.items() if k != "python_executable"})
     return Report(status=overall_status(checks), checks=tuple(checks), versions=versions,
                   started_at=started_at.isoformat(timespec="seconds"), duration_s=duration_s)
+
+
+def _with_column_presence(raw: dict[str, Any], present: dict[str, bool]) -> dict[str, Any]:
+    """SQLA101/116's hint says "no migration needed" only when the column exists: the
+    models check runs first, so the database check's answer is joined here."""
+    key = f"{raw.get('table')}.{raw.get('column')}"
+    if raw.get("code") not in ("SQLA101", "SQLA116") or key not in present:
+        return raw
+    return {**raw, "facts": {**(raw.get("facts") or {}), "db_has_column": present[key]}}
 
 
 def _finding(raw: dict[str, Any], settings: Settings, secrets: tuple[str, ...],

@@ -59,6 +59,8 @@ def render_finding(f: Finding, colour: bool = False) -> str:
         lines.append(textwrap.indent(tail, "        | "))
     if f.docs:
         lines.append(f"      docs: {f.docs}")
+    if f.facts.get("sqlalchemy_docs"):  # SQLAlchemy's own page for its error code
+        lines.append(f"      sqlalchemy: {f.facts['sqlalchemy_docs']}")
     return "\n".join(lines)
 
 

@@ -194,6 +194,288 @@ def foreign_key_in(scopes: List[Scope]) -> Any:
     return None
 
 
+# --- the failure families of issue 10 (inheritance, mixins, annotations, relationships) ---
+
+
+def sqlalchemy_docs(obj: Any) -> Optional[str]:
+    """SQLAlchemy's own page for an error or warning: ``https://sqlalche.me/e/<ver>/<code>``.
+
+    ``sqlalchemy.exc.HasDescriptionCode.code`` (1.4, 2.0, 2.1; SAWarning too), and the
+    version part as SQLAlchemy writes it (``exc._version_token``: "14", "20", "21").
+    """
+    try:
+        from sqlalchemy import exc
+    except ImportError:  # pragma: no cover - the worker only runs with SQLAlchemy
+        return None
+    # only SQLAlchemy's own: ``SystemExit("bye").code`` is a string too
+    if not isinstance(obj, (exc.SQLAlchemyError, exc.SAWarning)):
+        return None
+    code = getattr(obj, "code", None)
+    if not isinstance(code, str) or not code:
+        return None
+    version = str(getattr(exc, "_version_token", "") or "")
+    if not version:
+        import sqlalchemy
+
+        version = "".join(sqlalchemy.__version__.split(".")[:2])
+    return "https://sqlalche.me/e/%s/%s" % (version, code)
+
+
+def inheriting_column_conflict(scopes: List[Scope]) -> Optional[Tuple[type, Any]]:
+    """(subclass, Column) when single-table inheritance found a column the parent has.
+
+    ``decl_base._ClassScanMapperConfig._setup_inheriting_columns`` (2.0, 2.1; 1.4:
+    ``_setup_inheritance``), locals ``cls`` and ``col`` (1.4: ``c``).
+    """
+    scope = _raised_in(scopes, "sqlalchemy.orm.decl_base", "_setup_inheriting_columns",
+                       "_setup_inheritance")
+    if scope is None:
+        return None
+    cls = scope.locals.get("cls")
+    col = scope.locals.get("col", scope.locals.get("c"))
+    if isinstance(cls, type) and getattr(col, "key", None):
+        return cls, col
+    return None
+
+
+def inheriting_class(scopes: List[Scope]) -> Optional[type]:
+    """The subclass declarative was setting up inheritance for (the same functions as
+    ``inheriting_column_conflict``): it raises "Can't place __table_args__ on an inherited
+    class with no table" there too."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.decl_base", "_setup_inheriting_columns",
+                       "_setup_inheritance")
+    cls = scope.locals.get("cls") if scope is not None else None
+    return cls if isinstance(cls, type) else None
+
+
+def inherit_condition_mapper(scopes: List[Scope]) -> Any:
+    """The Mapper whose joined-inheritance condition could not be derived:
+    ``Mapper._configure_inheritance`` (1.4, 2.0, 2.1), ``self``."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.mapper", "_configure_inheritance")
+    return scope.locals.get("self") if scope is not None else None
+
+
+def mixin_attribute(scopes: List[Scope]) -> Optional[Tuple[type, type, str, Any]]:
+    """(mapped class, mixin, attribute, value) when a mixin attribute needs declared_attr.
+
+    1.4's ``_produce_column_copies`` (a Column with a ForeignKey; locals ``cls``, ``name``,
+    ``obj``) and ``_scan_attributes`` (a relationship()/deferred() on a mixin, 1.4, 2.0,
+    2.1; locals ``cls``, ``base``, ``name``, ``obj``). The mixin is the first class of the
+    MRO whose own ``__dict__`` holds the value.
+    """
+    scope = _raised_in(scopes, "sqlalchemy.orm.decl_base", "_produce_column_copies",
+                       "_scan_attributes")
+    if scope is None:
+        return None
+    cls, name, obj = scope.locals.get("cls"), scope.locals.get("name"), scope.locals.get("obj")
+    if not isinstance(cls, type) or not isinstance(name, str):
+        return None
+    for base in cls.__mro__:
+        if base.__dict__.get(name) is obj and obj is not None:
+            return cls, base, name, obj
+    mixin = scope.locals.get("base")
+    if isinstance(mixin, type):
+        return cls, mixin, name, obj
+    return None
+
+
+def annotation_without_mapped(scopes: List[Scope]) -> Optional[Tuple[type, str]]:
+    """(class, attribute) whose annotation is not ``Mapped[...]`` on a 2.0 declarative class.
+
+    ``orm.util._extract_mapped_subtype`` (2.0, 2.1; not in 1.4), locals ``cls`` and ``key``.
+    """
+    scope = _raised_in(scopes, "sqlalchemy.orm.util", "_extract_mapped_subtype")
+    if scope is None:
+        return None
+    cls, key = scope.locals.get("cls"), scope.locals.get("key")
+    if isinstance(cls, type) and isinstance(key, str):
+        return cls, key
+    return None
+
+
+def unmappable_annotation(scopes: List[Scope]) -> Optional[Tuple[type, str, Any]]:
+    """(class, attribute, Python type) for a ``Mapped[T]`` whose T has no SQL type.
+
+    ``properties.MappedColumn._init_column_for_annotation`` (2.0, 2.1), locals ``cls``,
+    ``key`` and ``our_type``.
+    """
+    scope = _raised_in(scopes, "sqlalchemy.orm.properties", "_init_column_for_annotation")
+    if scope is None:
+        return None
+    cls, key = scope.locals.get("cls"), scope.locals.get("key")
+    if isinstance(cls, type) and isinstance(key, str):
+        return cls, key, scope.locals.get("our_type")
+    return None
+
+
+def dataclass_class(scopes: List[Scope]) -> Optional[type]:
+    """The class ``MappedAsDataclass`` failed to turn into a dataclass.
+
+    2.0: ``decl_base._ClassScanMapperConfig._apply_dataclasses_to_any_class`` (local
+    ``klass``); 2.1: ``_DeclarativeMapperConfig._setup_dataclasses_transforms`` (``self.cls``).
+    """
+    scope = _raised_in(scopes, "sqlalchemy.orm.decl_base", "_apply_dataclasses_to_any_class",
+                       "_setup_dataclasses_transforms")
+    if scope is None:
+        return None
+    klass = scope.locals.get("klass") or getattr(scope.locals.get("self"), "cls", None)
+    return klass if isinstance(klass, type) else None
+
+
+def same_direction_pair(scopes: List[Scope]) -> Optional[Tuple[Any, Any]]:
+    """(relationship, its back-reference) when both ended up one-to-many (a self-referential
+    pair without ``remote_side``): ``RelationshipProperty._add_reverse_property`` (1.4, 2.0,
+    2.1), locals ``self`` and ``other``."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.relationships", "_add_reverse_property")
+    if scope is None:
+        return None
+    prop, other = scope.locals.get("self"), scope.locals.get("other")
+    if prop is None or other is None or getattr(prop, "direction", None) is None:
+        return None
+    return prop, other
+
+
+def cascade_relationship(scopes: List[Scope]) -> Any:
+    """The relationship whose cascade settings were refused:
+    ``RelationshipProperty._check_cascade_settings`` (1.4, 2.0, 2.1), ``self``."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.relationships", "_check_cascade_settings")
+    return scope.locals.get("self") if scope is not None else None
+
+
+def conflicting_sync_targets(scopes: List[Scope]) -> Optional[Tuple[Any, List[Any]]]:
+    """(relationship, the relationships it conflicts with) for the "will copy column ...
+    which conflicts with relationship(s)" warning.
+
+    ``relationships.JoinCondition._warn_for_conflicting_sync_targets`` (1.4, 2.0, 2.1):
+    ``self.prop`` and ``other_props``, a list of (relationship, column) pairs.
+    """
+    scope = _raised_in(scopes, "sqlalchemy.orm.relationships",
+                       "_warn_for_conflicting_sync_targets")
+    if scope is None:
+        return None
+    prop = getattr(scope.locals.get("self"), "prop", None)
+    others = scope.locals.get("other_props") or []
+    props = [pair[0] for pair in others if isinstance(pair, tuple) and pair]
+    return (prop, props) if prop is not None else None
+
+
+def missing_column_attribute(scopes: List[Scope]) -> Optional[Tuple[type, str]]:
+    """(class, name) when a string expression (``primaryjoin``, ``order_by``,
+    ``foreign_keys``, ``remote_side``) read an attribute the class does not map.
+
+    ``clsregistry._GetColumns.__getattr__`` (1.4, 2.0, 2.1), locals ``mp`` (the Mapper) and
+    ``key``.
+    """
+    scope = _raised_in(scopes, "sqlalchemy.orm.clsregistry", "__getattr__")
+    if scope is None:
+        return None
+    mapper, key = scope.locals.get("mp"), scope.locals.get("key")
+    cls = getattr(mapper, "class_", None)
+    if isinstance(cls, type) and isinstance(key, str):
+        return cls, key
+    return None
+
+
+def multiple_classes(scopes: List[Scope]) -> Optional[Tuple[str, List[type]]]:
+    """(name, the classes) when a string names several classes of one registry.
+
+    ``clsregistry._MultipleClassMarker.attempt_get`` (1.4, 2.0, 2.1): ``key`` and
+    ``self.contents``, a set of weak references.
+    """
+    scope = _raised_in(scopes, "sqlalchemy.orm.clsregistry", "attempt_get")
+    if scope is None:
+        return None
+    key = scope.locals.get("key")
+    refs = getattr(scope.locals.get("self"), "contents", None) or ()
+    classes = [c for c in (ref() for ref in refs) if isinstance(c, type)]
+    if not isinstance(key, str) or len(classes) < 2:
+        return None
+    return key, sorted(classes, key=lambda c: (c.__module__, c.__qualname__))
+
+
+def unmapped_class(scopes: List[Scope]) -> Optional[type]:
+    """The class ``orm.base.class_mapper`` (1.4, 2.0, 2.1) found unmapped: ``class_``."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.base", "class_mapper")
+    cls = scope.locals.get("class_") if scope is not None else None
+    return cls if isinstance(cls, type) else None
+
+
+def column_beside_table(scopes: List[Scope]) -> Optional[Tuple[type, Any]]:
+    """(class, Column) when a class body declares a Column next to ``__table__``:
+    ``decl_base._ClassScanMapperConfig._setup_table`` (1.4, 2.0, 2.1), locals ``cls``, ``c``.
+    """
+    scope = _raised_in(scopes, "sqlalchemy.orm.decl_base", "_setup_table")
+    if scope is None:
+        return None
+    cls, col = scope.locals.get("cls"), scope.locals.get("c")
+    if isinstance(cls, type) and col is not None:
+        return cls, col
+    return None
+
+
+def is_declarative_construct(obj: Any) -> bool:
+    """A Column, ``mapped_column()``, relationship() or other mapper property: what a
+    trailing comma turns into a one-element tuple. ``MappedColumn`` is 2.0+ only."""
+    from sqlalchemy import Column
+    from sqlalchemy.orm.interfaces import MapperProperty
+
+    kinds: List[type] = [Column, MapperProperty]
+    try:
+        from sqlalchemy.orm.properties import MappedColumn  # 2.0, 2.1
+
+        kinds.append(MappedColumn)
+    except ImportError:  # 1.4
+        pass
+    return isinstance(obj, tuple(kinds))
+
+
+def tuple_attribute(scopes: List[Scope]) -> Optional[Tuple[type, str]]:
+    """(class, attribute) for "Ignoring declarative-like tuple value of attribute": the
+    warning ``_extract_mappable_attributes`` (1.4, 2.0, 2.1) emits with ``k`` and a tuple
+    ``value``."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.decl_base", "_extract_mappable_attributes")
+    if scope is None or not isinstance(scope.locals.get("value"), tuple):
+        return None
+    cls, key = scope.locals.get("cls"), scope.locals.get("k")
+    if isinstance(cls, type) and isinstance(key, str):
+        return cls, key
+    return None
+
+
+def polymorphic_reassigned(scopes: List[Scope]) -> Any:
+    """The Mapper that took over another's ``polymorphic_identity``: the "Reassigning
+    polymorphic association" warning of ``Mapper._configure_inheritance`` (1.4, 2.0, 2.1),
+    ``self``; the previous owner is still in ``self.polymorphic_map`` then."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.mapper", "_configure_inheritance")
+    return scope.locals.get("self") if scope is not None else None
+
+
+def relationship_secondary(prop: Any) -> Any:
+    """What ``relationship(secondary=...)`` was given, before it is resolved: 2.0/2.1 keep it
+    in ``prop._init_args.secondary.argument`` (``secondary`` is set only by ``do_init``);
+    1.4 has the raw argument in ``prop.secondary`` until then."""
+    init_args = getattr(prop, "_init_args", None)
+    if init_args is not None:
+        return getattr(getattr(init_args, "secondary", None), "argument", None)
+    return prop.__dict__.get("secondary")
+
+
+def mapped_column_names(mapper: Any) -> List[str]:
+    """The attribute names of a mapper's column properties, without configuring it (which
+    would raise again for the mapper that just failed): ``Mapper._props`` (1.4, 2.0, 2.1)."""
+    from sqlalchemy.orm import ColumnProperty
+
+    props = getattr(mapper, "_props", None) or {}
+    return sorted(k for k, v in props.items() if isinstance(v, ColumnProperty))
+
+
+def sqlalchemy_version() -> Tuple[int, int]:
+    import sqlalchemy
+
+    parts = sqlalchemy.__version__.split(".")
+    return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+
+
 # --- SQL types ----------------------------------------------------------------------------
 
 
@@ -321,12 +603,6 @@ def version_tuple(text: Optional[str]) -> Tuple[int, ...]:
             break
         out.append(int(digits))
     return tuple(out)
-
-
-def sqlalchemy_version() -> Tuple[int, ...]:
-    import sqlalchemy
-
-    return version_tuple(sqlalchemy.__version__)
 
 
 def unsupported_sqlalchemy(version: Optional[str]) -> Optional[Tuple[str, str]]:

@@ -24,6 +24,8 @@ class Context:
     targets: List[Tuple[str, Any]] = field(default_factory=list)  # (target, object) imported
     locator: Optional[Locator] = None  # places findings in the app's files
     import_ok: bool = False  # every target imported
+    # (table, column) of reserved-name findings: does the database have them (database)
+    model_columns: List[Tuple[str, str]] = field(default_factory=list)
     # mappers →
     models_ok: bool = False  # every target imported and mappers configured
     models_error: Optional[str] = None  # why not, for checks that depend on models

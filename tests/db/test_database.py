@@ -51,6 +51,21 @@ def test_postgres_read_only_with_timeouts(pgdb, make_run):
         conn.exec_driver_sql("CREATE TABLE nope (id int)")
 
 
+def test_postgres_reports_which_reserved_attribute_columns_exist(pgdb, make_run):
+    """For SQLA101's hint: the models check asks, the database check answers read-only."""
+    db = pgdb("""
+        CREATE TABLE security_events (id serial PRIMARY KEY, metadata json);
+        CREATE TABLE packages (id serial PRIMARY KEY, name text);
+    """)
+    run = make_run(db.url())
+    run.ctx.model_columns = [("security_events", "metadata"), ("packages", "registry"),
+                             ("no_such_table", "metadata")]
+    out = check(run)
+    assert out["observed"]["columns_present"] == {
+        "security_events.metadata": True, "packages.registry": False,
+        "no_such_table.metadata": False}
+
+
 def test_sqlite_file_opened_read_only(sqlite_file, make_run):
     path = sqlite_file("CREATE TABLE t (id INTEGER PRIMARY KEY);")
     out = check(make_run(f"sqlite:///{path}"))

@@ -29,47 +29,99 @@ def _column_call_with_name(call: Mapping[str, Any] | None, attribute: str) -> st
 
     ``call`` is the worker's AST facts of the statement's value (its callee, whether it
     already names its column, the other arguments' source). Returns
-    ``db.Column("metadata", db.JSON, nullable=True)`` or None when the value is not a plain
-    ``Column(...)`` / ``mapped_column(...)`` call whose first argument is not a name.
+    ``db.Column("metadata", db.JSON, nullable=True)`` — ``attribute`` is the database
+    column's name to keep — or None when the value is not a plain ``Column(...)`` /
+    ``mapped_column(...)`` call.
     """
-    if not call or call.get("named"):
-        return None  # not a call, or it already names its column explicitly
+    if not call:
+        return None
     callee = str(call.get("callee") or "")
     if callee.rsplit(".", 1)[-1] not in ("Column", "mapped_column"):
         return None
-    args = call.get("args")
+    args = call.get("args")  # without the name, when the call gave one
     return f'{callee}("{attribute}"' + (f", {args})" if args else ")")
+
+
+def _column_call_unnamed(call: Mapping[str, Any] | None) -> str | None:
+    """The same call without a column name: the column is named after the attribute."""
+    if not call:
+        return None
+    callee = str(call.get("callee") or "")
+    if callee.rsplit(".", 1)[-1] not in ("Column", "mapped_column"):
+        return None
+    return f"{callee}({call.get('args') or ''})"
 
 
 def _reserved_hint(f: Facts) -> str:
     attr = f.get("attribute") or "metadata"
     cls = f.get("class")
+    # the database column: the name the call already passes, else the attribute's
+    column = f.get("column_name") or attr
     new = suggested_name(cls, attr)
     where = f" in {f['location']}" if f.get("file") else ""
     column_call = f.get("column_call") or {}
-    call = _column_call_with_name(column_call, attr)
     # keep `Mapped[...]`: for a bare mapped_column() it is where the column's type comes from
     annotation = f": {column_call['annotation']}" if column_call.get("mapped") else ""
+    keep_call = _column_call_with_name(column_call, column)
+    renamed_call = _column_call_unnamed(column_call)
+    keep_line = f"`{new}{annotation} = {keep_call}`" if keep_call else None
+    renamed_line = f"`{new}{annotation} = {renamed_call}`" if renamed_call else (
+        f"`{new}` (a column named '{new}')")
     reason = (
         "the MetaData collection" if attr == "metadata" else "the declarative class registry"
     )
-    keep = (
-        f"Rename the attribute and keep the database column{where}: "
-        f"`{new}{annotation} = {call}` — the table keeps its '{attr}' column, so no migration "
-        "is needed."
-        if call
-        else f"Rename the attribute{where} (for example to `{new}`) and pass the column name "
-        f"explicitly: `{new} = Column(\"{attr}\", ...)` — no migration is needed."
-    )
-    migrate = (
-        f" Or rename the column too (`{new} = Column(...)`) and ship a migration that runs "
-        f"`ALTER TABLE ... RENAME COLUMN {attr} TO {new}` before the new code serves — the "
-        "schema_drift check then reports any database where it has not run."
-    )
+    present = f.get("db_has_column")
+    if new == column and keep_line:  # `metadata = Column("event_metadata", ...)`
+        return (f"Rename the attribute{where}: {keep_line} — the database column is already "
+                f"named '{column}', so no migration is needed. Declarative reserves `{attr}` "
+                f"on every mapped class for {reason}. Update code that reads "
+                f"`{cls or 'Model'}.{attr}` to `.{new}`.")
+    if keep_line is None:
+        keep = (f"Rename the attribute{where} to `{new}` and keep the database column by "
+                f"passing its name, '{column}', as the first argument of its Column() / "
+                "mapped_column()")
+    else:
+        keep = f"Rename the attribute and keep the database column{where}: {keep_line}"
+    if present is True:
+        fix = (f"{keep} — the table has its '{column}' column (seen by the database check), "
+               "so no migration is needed.")
+    elif present is False:
+        fix = (f"Rename the attribute{where}: {renamed_line}. The database has no '{column}' "
+               "column yet (seen by the database check), so name the column after the "
+               f"attribute and let the migration that adds it create '{new}'.")
+    else:
+        fix = (f"{keep} — where the table already has its '{column}' column this needs no "
+               f"migration. Where that column does not exist yet (a model change not yet "
+               f"migrated), name it after the attribute instead: {renamed_line}, and create "
+               f"'{new}' in the migration.")
+    if present is True:
+        migrate = (
+            f" Or rename the column too ({renamed_line}) and ship a migration that runs "
+            f"`ALTER TABLE ... RENAME COLUMN {column} TO {new}` before the new code serves — "
+            "the schema_drift check then reports any database where it has not run.")
+    elif present is None:
+        migrate = (f" (That second line also fits an existing column renamed by a migration "
+                   f"running `ALTER TABLE ... RENAME COLUMN {column} TO {new}`.)")
+    else:
+        migrate = ""
     return (
-        f"{keep}{migrate} Declarative reserves `{attr}` on every mapped class for {reason}. "
+        f"{fix}{migrate} Declarative reserves `{attr}` on every mapped class for {reason}. "
         f"Update code that reads `{cls or 'Model'}.{attr}` to `.{new}`."
     )
+
+
+def _reserved_accepted_hint(f: Facts) -> str:
+    version = str(f.get("sqlalchemy_version") or "")
+    if version.startswith(("1.", "2.0")):
+        state = (f"SQLAlchemy {version} accepts it silently, so the app works today, but "
+                 "SQLAlchemy 2.1 warns that the name is reserved and it shadows "
+                 f"`{f.get('class') or 'Model'}.registry`, which declarative and its "
+                 "extensions read.")
+    else:
+        state = (f"SQLAlchemy {version or 'this version'} only warns (\"should be left "
+                 "reserved\"), so the app works today; a later release may refuse it.")
+    return f"Not an error on this version: {state} Rename it before upgrading. " + \
+        _reserved_hint(f)
 
 
 def _double_import_hint(f: Facts) -> str:
@@ -122,6 +174,30 @@ def _nothing_mapped_hint(f: Facts) -> str:
     return text
 
 
+def _generic_hint(f: Facts) -> str:
+    """The one command that shows the whole traceback: the worker sends it (the models'
+    imports, and configure_mappers() when that is where it failed)."""
+    command = f.get("reproduce")
+    if not command:
+        module = str(f.get("target") or "").split(":")[0]
+        command = f"python -c 'import {module}'" if module and "(" not in module else None
+    run = (f" Run `{command}` from the app path, with the app's interpreter, to see the full "
+           "traceback." if command else "")
+    return f"Read the exception at {f['location']}.{run}"
+
+
+def _ambiguous_fk_hint(f: Facts) -> str:
+    keyword = f'foreign_keys="[{f["fk_hint"]}]"'
+    fixed = _with_keyword(f.get("assignment"), keyword)
+    code = f": `{fixed}`" if fixed else f": add `{keyword}` to its relationship() call"
+    return (
+        f"Several foreign keys link the tables behind `{f['obj']}`. Say which one this "
+        f"relationship uses, in {f['location']}{code} (a string, so it works wherever the "
+        f"line is; inside the class body, after that column, `foreign_keys=[{f['fk_column']}]` "
+        f"works too). Check that `{f['fk_column']}` is the column this relationship follows."
+    )
+
+
 def _missing_dependency_hint(f: Facts) -> str:
     missing = f.get("missing_module") or "?"
     top = missing.split(".")[0]
@@ -136,7 +212,7 @@ def _missing_dependency_hint(f: Facts) -> str:
 ENTRIES = (
     Entry(
         "SQLA101", "Reserved attribute name on a declarative class", "error", "models_import",
-        _reserved_hint, optional=("column_call",),
+        _reserved_hint, optional=("column_call", "column_name", "db_has_column"),
         samples={"class": "SecurityEvent", "attribute": "metadata",
                  "column_call": {"callee": "db.Column", "named": False,
                                  "args": "db.JSON, nullable=True", "annotation": None,
@@ -223,10 +299,13 @@ first problem: SQLA101 Reserved attribute name on a declarative class at server/
       MetaData instance when using a Declarative class. Then: AttributeError: Neither 'Column'
       object nor 'Comparator' object has an attribute 'tables'
       fix: Rename the attribute and keep the database column in server/models_sql.py:98:
-      `event_metadata = db.Column("metadata", db.JSON, nullable=True)` — the table keeps its
-      'metadata' column, so no migration is needed. Declarative reserves `metadata` on every mapped
-      class for the MetaData collection. Update code that reads `SecurityEvent.metadata` to
-      `.event_metadata`.
+      `event_metadata = db.Column("metadata", db.JSON, nullable=True)` — where the table already has
+      its 'metadata' column this needs no migration. Where that column does not exist yet (a model
+      change not yet migrated), name it after the attribute instead: `event_metadata =
+      db.Column(db.JSON, nullable=True)`, and create 'event_metadata' in the migration. (That second
+      line also fits an existing column renamed by a migration running `ALTER TABLE ... RENAME
+      COLUMN metadata TO event_metadata`.) Declarative reserves `metadata` on every mapped class for
+      the MetaData collection. Update code that reads `SecurityEvent.metadata` to `.event_metadata`.
       docs: docs/findings.md#sqla101
 ```
 
@@ -465,9 +544,9 @@ class AuditEntry(Base):                       # fixed
     ),
     Entry(
         "SQLA106", "Ambiguous foreign keys for a relationship", "error", "mappers",
-        "Several foreign keys link the tables behind `{obj}`. Say which one this relationship "
-        "uses, in {location}: `relationship(..., foreign_keys=[{fk_hint}])`.",
-        facts=("fk_hint",),
+        _ambiguous_fk_hint, facts=("fk_hint", "fk_column"), optional=("assignment",),
+        samples={"assignment": {"target": "assignee", "annotation": None,
+                                "value": 'relationship("User")', "indent": 4}},
         explanation="""\
 **What it means.** `AmbiguousForeignKeysError: Could not determine join condition between
 parent/child tables on relationship Ticket.assignee - there are multiple foreign key paths
@@ -479,9 +558,10 @@ does not say which one it follows.
 
 **How to fix.** Give each relationship its column: `relationship("User",
 foreign_keys=[assignee_id])` (inside the class body) or `foreign_keys="Ticket.assignee_id"`.
-The hint proposes the **first** FK column it finds in the class; check that it is the one the
-relationship means (in the example below it proposes `reporter_id`, but `assignee` needs
-`assignee_id`).
+The hint rewrites the relationship's own line with the string form (valid wherever the line
+is: `foreign_keys=[Ticket.assignee_id]` inside `Ticket`'s own body is a NameError). It
+proposes the FK column named after the relationship (`assignee` -> `assignee_id`), else the
+first one in the class: check that it is the one the relationship follows.
 
 **Example** (`tests/fixtures/ambiguous_foreign_keys`).
 
@@ -498,8 +578,10 @@ assignee = relationship("User", foreign_keys=[assignee_id])      # fixed
       AmbiguousForeignKeysError: Could not determine join condition between parent/child tables on
       relationship Ticket.assignee - there are multiple foreign key paths linking the tables. [...]
       fix: Several foreign keys link the tables behind `Ticket.assignee`. Say which one this
-      relationship uses, in app/models.py:27: `relationship(...,
-      foreign_keys=[Ticket.reporter_id])`.
+      relationship uses, in app/models.py:27: `assignee = relationship("User",
+      foreign_keys="[Ticket.assignee_id]")` (a string, so it works wherever the line is; inside the
+      class body, after that column, `foreign_keys=[assignee_id]` works too). Check that
+      `assignee_id` is the column this relationship follows.
 ```
 """,
     ),
@@ -820,37 +902,16 @@ $ sidecar check --app-path myapp --models app.modles
 **What it means.** SQLAlchemy emitted an `SAWarning` that the sidecar has no specific code
 for. The models load, but SQLAlchemy considers something wrong or ambiguous.
 
-**Why it happens.** Commonly: overlapping relationships that write the same FK column,
-relationships that should be linked with `back_populates`, type or cascade settings that
-SQLAlchemy ignores. Many SAWarnings become errors in the next major version (SQLA101's
+**Why it happens.** Type or cascade settings that SQLAlchemy ignores, deprecated arguments,
+anything it considers wrong or ambiguous that has no code of its own here (overlapping
+relationships, a reassigned polymorphic identity and a trailing-comma tuple have theirs:
+SQLA162, SQLA145, SQLA171). Many SAWarnings become errors in the next major version (SQLA101's
 2.0 error is a 2.1 warning in the other direction), so do not leave them.
 
 **How to fix.** Read the warning text; it usually names the fix. To get a traceback to the
 line that triggers it, run the import with `python -W error::sqlalchemy.exc.SAWarning -c
 "import app.models; from sqlalchemy.orm import configure_mappers; configure_mappers()"`.
 If a warning is understood and accepted, lower it with `--severity SQLA120=info`.
-
-**Example** (two one-way relationships over the same FK).
-
-```python
-class User(Base):
-    addresses = relationship("Address")                          # broken
-    addresses = relationship("Address", back_populates="user")   # fixed
-class Address(Base):
-    user = relationship("User")                                  # broken
-    user = relationship("User", back_populates="addresses")      # fixed
-```
-
-```text
-[warn] mappers (0.01s)
-  WARNING SQLA120 SQLAlchemy warning
-      SAWarning: relationship 'Address.user' will copy column users.id to column addresses.user_id,
-      which conflicts with relationship(s): 'User.addresses' (copies users.id to addresses.user_id).
-      If this is not the intention, consider if these relationships should be linked with
-      back_populates, [...] (Background on this warning at: https://sqlalche.me/e/21/qzyx)
-      fix: Read the warning at the model package; SQLAlchemy warnings usually become errors in the
-      next major version. Run with `-W error::sqlalchemy.exc.SAWarning` to get a traceback.
-```
 """,
     ),
     Entry(
@@ -921,9 +982,7 @@ modules.
     ),
     Entry(
         GENERIC, "Unexpected exception while loading the models", "error", "models_import",
-        "Read the exception at {location}. Run `python -c 'import {target}'` from the app "
-        "path to see the full traceback.",
-        facts=("target",),
+        _generic_hint, facts=("target",), optional=("reproduce", "sqlalchemy_docs"),
         explanation="""\
 **What it means.** Importing the models raised an exception that no specific code covers.
 The location is the innermost frame in the app's own files; the app's stderr tail is
@@ -950,8 +1009,11 @@ def get_engine(): return create_engine(os.environ["DATABASE_URL"])  # fixed, on 
       at app/models.py:22
       KeyError: 'DATABASE_URL'
       fix: Read the exception at app/models.py:22. Run `python -c 'import app.models'` from the app
-      path to see the full traceback.
+      path, with the app's interpreter, to see the full traceback.
 ```
+
+A failure while the mappers configure gets the command that reproduces it there:
+`python -c 'import app.models; from sqlalchemy.orm import configure_mappers; configure_mappers()'`.
 
 When the app printed something first (`prints_then_fails`), the finding ends with
 `output (tail):` and the app's lines, here `| connecting to redis at redis://cache:6379`.
@@ -959,9 +1021,726 @@ When the app printed something first (`prints_then_fails`), the finding ends wit
     ),
 )
 
+# --- issue 10's failure families: hints that rebuild the app's own statement -----------------
+
+SQLA_DOCS = ("sqlalchemy_docs",)  # SQLAlchemy's page for its error code, when it has one
+# what the worker sends for the statement it located (classify._statement_call/_assignment)
+SAMPLE_CALL = {"callee": "Column", "named": False, "args": "Integer, primary_key=True",
+               "annotation": None, "mapped": False, "positional": ["Integer"],
+               "keywords": ["primary_key=True"]}
+SAMPLE_ASSIGNMENT = {"target": "parent", "annotation": None,
+                     "value": 'relationship("Node", back_populates="children")', "indent": 4}
+
+
+def _call_text(call: Mapping[str, Any] | None, *, name: str | None = None,
+               extra_after_type: str | None = None, extra: str | None = None) -> str | None:
+    """``Column("id", Integer, ForeignKey("p.id"), primary_key=True)`` from a call's facts.
+
+    ``name``: the column name to pass first (None: none). ``extra_after_type``: a positional
+    argument to place after the type (a ForeignKey: Column() takes its type first).
+    ``extra``: a keyword argument to append.
+    """
+    if not call or not call.get("callee"):
+        return None
+    positional = list(call.get("positional") or [])
+    if call.get("named") and positional:
+        positional = positional[1:]
+    keywords = list(call.get("keywords") or [])
+    if "positional" not in call:  # SQLA101's facts: one argument string
+        args = [a for a in [str(call.get("args") or "")] if a]
+        positional, keywords = args, []
+    if extra_after_type is not None:
+        positional.insert(1 if positional else 0, extra_after_type)
+    parts = ([f'"{name}"'] if name else []) + positional + keywords
+    if extra:
+        parts.append(extra)
+    return f"{call['callee']}({', '.join(parts)})"
+
+
+def _schema_callable(call: Mapping[str, Any] | None, name: str) -> str:
+    """``db.ForeignKey`` next to ``db.Column``, ``sa.ForeignKey`` next to ``sa.Column``,
+    plain ``ForeignKey`` next to ``Column`` / ``mapped_column`` (sqlalchemy.orm has none)."""
+    callee = str((call or {}).get("callee") or "")
+    if callee.endswith("Column") and not callee.endswith("mapped_column"):
+        return callee[: -len("Column")] + name
+    return name
+
+
+def _annotation(call: Mapping[str, Any] | None) -> str:
+    ann = (call or {}).get("annotation")
+    return f": {ann}" if ann else ""
+
+
+def _assignment_text(assignment: Mapping[str, Any], value: str) -> str:
+    ann = assignment.get("annotation")
+    return f"{assignment['target']}{': ' + ann if ann else ''} = {value}"
+
+
+def _with_keyword(assignment: Mapping[str, Any] | None, keyword: str) -> str | None:
+    """The assignment with ``keyword`` added to its call: ``parent = relationship("Node",
+    remote_side="Node.id")``; None when the value is not a call."""
+    if not assignment:
+        return None
+    value = str(assignment.get("value") or "")
+    if not value.endswith(")") or "(" not in value:
+        return None
+    inner = value[value.index("(") + 1: -1].strip()
+    return _assignment_text(assignment, value[:-1] + (", " if inner else "") + keyword + ")")
+
+
+def _sti_column_hint(f: Facts) -> str:
+    call = f.get("column_call")
+    parent = f.get("parent") or "the parent class"
+    text = (
+        f"`{f['class']}` is a single-table subclass of `{parent}`: its rows live in "
+        f"'{f['table']}', which already has a column '{f['column']}'. Delete the line at "
+        f"{f['location']} (the subclass inherits `{parent}.{f['attribute']}`), or declare "
+        f"the column once, on `{parent}`."
+    )
+    if call and str(call.get("callee", "")).endswith("mapped_column"):
+        fixed = _call_text(call, extra="use_existing_column=True")
+        text += (f" If both classes declare the same column on purpose (SQLAlchemy 2.0+): "
+                 f"`{f['attribute']}{_annotation(call)} = {fixed}`.")
+    return text
+
+
+def _joined_no_fk_hint(f: Facts) -> str:
+    call = f.get("column_call")
+    parent, key = f.get("parent") or "?", f.get("parent_key") or "?"
+    fk = f'{_schema_callable(call, "ForeignKey")}("{key}")'
+    fixed = _call_text(call, name=None, extra_after_type=fk) if call else None
+    if call and call.get("named") and call.get("positional"):
+        fixed = _call_text(call, name=str(call["positional"][0]).strip("'\""),
+                           extra_after_type=fk)
+    pk = f.get("pk_attribute") or "id"
+    if fixed:
+        how = f"make its primary key reference the parent's in {f['location']}: `{pk}" \
+              f"{_annotation(call)} = {fixed}`"
+    else:
+        how = (f"give its primary key column `{fk}` in {f['location']} (after the type "
+               "argument)")
+    return (
+        f"`{f['class']}` is a joined-table subclass of `{parent}`, but its table "
+        f"'{f['table']}' has no foreign key to '{key}', so SQLAlchemy cannot join the two: "
+        f"{how}. That changes the model only: where the database table lacks the constraint, "
+        "the schema_drift check reports it and a migration adds it."
+    )
+
+
+def _joined_ambiguous_hint(f: Facts) -> str:
+    pk, parent = f.get("pk_attribute") or "id", f.get("parent") or "?"
+    parent_pk = f.get("parent_pk_attribute") or "id"
+    return (
+        f"'{f['table']}' has more than one foreign key to `{parent}`'s table, so SQLAlchemy "
+        f"cannot tell which one links `{f['class']}` to its parent row. Say it in the class "
+        f"body of `{f['class']}` ({f['location']}): `__mapper_args__ = {{\"inherit_condition\": "
+        f"{pk} == {parent}.{parent_pk}}}` (add the key to the class's existing "
+        "`__mapper_args__` if it has one)."
+    )
+
+
+def _declared_attr_hint(f: Facts) -> str:
+    a = f.get("assignment") or {}
+    name = a.get("target") or f.get("attribute") or "attr"
+    pad = " " * int(a.get("indent") or 4)
+    ann = a.get("annotation")
+    returns = f" -> {ann}" if ann else ""
+    what = ("a Column with a ForeignKey" if f.get("kind") == "column"
+            else "a relationship() or other mapper property")
+    method = (f"@declared_attr\n{pad}def {name}(cls){returns}:\n{pad}    return "
+              f"{a.get('value') or '...'}")
+    version = (" (SQLAlchemy 2.0 copies such columns itself; 1.4 needs this)"
+               if f.get("kind") == "column" else "")
+    return (
+        f"The mixin `{f['mixin']}` declares {what} as a plain class attribute, so every "
+        f"class using it (here `{f['mapped_class']}`) would share one object{version}. In "
+        f"{f['location']}, make it a `declared_attr` method (`from sqlalchemy.orm import "
+        f"declared_attr`), which builds one per class:\n{pad}{method}"
+    )
+
+
+def _mapped_missing_hint(f: Facts) -> str:
+    ann, value = f.get("annotation"), f.get("value")
+    attr = f.get("attribute") or "attr"
+    if ann:
+        fixed = f"{attr}: Mapped[{ann}]" + (f" = {value}" if value else "")
+        line = f" In {f['location']}: `{fixed}` (`from sqlalchemy.orm import Mapped`)."
+    else:
+        line = f" Wrap the annotation in `Mapped[...]` in {f['location']}."
+    return (
+        f"On a 2.0-style declarative class, an annotated attribute is mapped from its "
+        f"annotation, which must be `Mapped[...]`.{line} For a whole legacy model being "
+        "migrated, `__allow_unmapped__ = True` on the base keeps plain annotations unmapped "
+        "instead."
+    )
+
+
+def _unresolved_annotation_hint(f: Facts) -> str:
+    missing = f.get("missing")
+    name = f"`{missing}`" if missing and missing != "?" else "a name in it"
+    return (
+        f"`{f['obj']}` is annotated `{f.get('annotation') or '?'}`, and {name} is not defined "
+        f"in {f['file'] or 'its module'} when the class is mapped. Import it at module level "
+        "there (an import under `if TYPE_CHECKING:` is not enough for a column's type), or "
+        f"fix the spelling, in {f['location']}. A relationship to a class defined later "
+        "is written `Mapped[\"ClassName\"]` with `relationship()`, which resolves by class "
+        "name at configure time."
+    )
+
+
+# Python types with one obvious SQL type (sqlalchemy names, importable from `sqlalchemy`)
+_OBVIOUS_SQL_TYPES = {"dict": "JSON", "list": "JSON", "Decimal": "Numeric",
+                      "UUID": "Uuid", "time": "Time", "timedelta": "Interval"}
+
+
+def _unmappable_hint(f: Facts) -> str:
+    py = f.get("python_type") or "?"
+    call = f.get("column_call")
+    attr = f.get("attribute") or "attr"
+    sql = _OBVIOUS_SQL_TYPES.get(py)
+    if sql and call:
+        positional = [sql, *list(call.get("positional") or [])]
+        fixed = _call_text({**call, "positional": positional, "named": False})
+        code = (f" In {f['location']}: `{attr}{_annotation(call)} = {fixed}` (`from "
+                f"sqlalchemy import {sql}`), or map `{py}` once for every model: "
+                f"`type_annotation_map = {{{py}: {sql}}}` on the DeclarativeBase subclass.")
+    else:
+        code = (f" Pass the SQL type as the first argument of `mapped_column()` in "
+                f"{f['location']}, or add `{py}` with its SQL type to "
+                "`type_annotation_map` on the DeclarativeBase subclass.")
+    return (f"`Mapped[{py}]` has no SQL type: `{py}` is not in the registry's "
+            f"type_annotation_map.{code}")
+
+
+def _dataclass_hint(f: Facts) -> str:
+    call = f.get("column_call")
+    attr = f.get("attribute")
+    head = (f"`MappedAsDataclass` turns `{f['class']}` into a dataclass, and Python refused "
+            f"it: {f.get('dataclass_error')}.")
+    if not attr:
+        return head + f" Give the field a default or make it keyword-only ({f['location']})."
+    mapped = bool(call) and str(call.get("callee", "")).endswith("mapped_column")
+    # keyword-only keeps the field required (no made-up default); Python 3.10+ only
+    keyword = "kw_only=True" if f.get("kw_only") else "default=None"
+    fixed = _call_text(call, extra=keyword) if mapped else None
+    code = f": `{attr}{_annotation(call)} = {fixed}`" if fixed else ""
+    if f.get("kw_only"):
+        how = (f"In {f['location']}, make `{attr}` keyword-only{code} (it stays required), or "
+               "give it a default, or move it above the fields that have defaults.")
+    else:
+        how = (f"In {f['location']}, give `{attr}` a default{code} (keyword-only fields need "
+               "Python 3.10), or move it above the fields that have defaults.")
+    return f"{head} {how}"
+
+
+def _remote_side_hint(f: Facts) -> str:
+    pk = f.get("pk_attribute") or "id"
+    fixed = _with_keyword(f.get("assignment"), f'remote_side="{f["class"]}.{pk}"')
+    code = f": `{fixed}`" if fixed else f' (`remote_side="{f["class"]}.{pk}"`)'
+    return (
+        f"`{f['obj']}` and `{f.get('other')}` are a self-referential pair and both came out "
+        "one-to-many, because nothing says which side holds the parent. Mark the "
+        f"many-to-one side with `remote_side` in {f['location']}{code}. Inside the class "
+        f"body `remote_side=[{pk}]` works too (after the `{pk}` column)."
+    )
+
+
+def _delete_orphan_hint(f: Facts) -> str:
+    fixed = _with_keyword(f.get("assignment"), "single_parent=True")
+    keep = f": `{fixed}`" if fixed else ""
+    return (
+        f"`{f['obj']}` is {f.get('direction') or 'many-to-one'} and has a delete-orphan "
+        f"cascade, which belongs on the one-to-many side. Move `cascade=\"all, "
+        f"delete-orphan\"` to the relationship on `{f.get('target')}` that lists these objects, "
+        f"and drop it here ({f['location']}). Or, if each `{f.get('target')}` may be "
+        f"referenced by only one `{f['class']}`, keep it and add single_parent{keep}."
+    )
+
+
+def _overlaps_hint(f: Facts) -> str:
+    keys = f.get("overlaps_keys") or ""
+    fixed = _with_keyword(f.get("assignment"), f'overlaps="{keys}"') if keys else None
+    code = f": `{fixed}`" if fixed else ""
+    return (
+        f"`{f['obj']}` and {f.get('overlaps')} write the same foreign key column, so "
+        "changing one silently overwrites the other at flush. If they are the two sides of "
+        "one relationship, link them with `back_populates` on both. If the overlap is "
+        f"intended (one of them read-only), say so in {f['location']}{code}, or make the "
+        "other `viewonly=True`. SQLAlchemy warns today; the write conflict is real."
+    )
+
+
+def _missing_expression_attribute_hint(f: Facts) -> str:
+    expression = f.get("expression")
+    quoted = f"`{expression}` " if expression else ""
+    return (
+        f"The string expression {quoted}of `{f['obj']}` ({f['location']}) names "
+        f"`{f.get('target')}.{f.get('missing_attribute')}`, but `{f.get('target')}` maps no "
+        f"such attribute (its columns: {f.get('available')}). Use the attribute's name "
+        "(not the database column's, if they differ)."
+    )
+
+
+def _multiple_classes_hint(f: Facts) -> str:
+    paths = list(f.get("paths") or [])
+    name = f.get("name") or "?"
+    a = f.get("assignment") or {}
+    fixed = None
+    value = str(a.get("value") or "")
+    for quote in ('"', "'"):
+        if paths and a.get("target") and f"{quote}{name}{quote}" in value:
+            fixed = _assignment_text(a, value.replace(f"{quote}{name}{quote}",
+                                                      f'"{paths[0]}"', 1))
+            break
+    where = ", ".join(paths) or "?"
+    defs = f.get("definitions") or []
+    at = f" (defined at {', '.join(defs)})" if defs else ""
+    code = f": `{fixed}`" if fixed else ""
+    return (
+        f"'{name}' names several mapped classes of one registry: {where}{at}. Write the "
+        f"module-qualified name of the one meant in {f['location']}{code} (the first is the "
+        "one its foreign keys point at, when they point at one) — or rename one of the "
+        "classes."
+    )
+
+
+def _column_beside_table_hint(f: Facts) -> str:
+    call = f.get("column_call")
+    column = f.get("column") or f.get("attribute") or "?"
+    as_table_column = _call_text(call, name=column) if call and str(
+        call.get("callee", "")).endswith("Column") and not str(
+        call.get("callee", "")).endswith("mapped_column") else None
+    move = (f" (as `{as_table_column}`)" if as_table_column else "")
+    return (
+        f"`{f['class']}` maps an existing Table through `__table__`, so its body cannot add "
+        f"columns. Move '{column}' into the `Table('{f['table']}', ...)` definition{move} and "
+        f"delete the line at {f['location']}; or drop `__table__` and declare the class "
+        "with `__tablename__` and its columns."
+    )
+
+
+def _tuple_hint(f: Facts) -> str:
+    fixed = f.get("fixed")
+    code = f": `{fixed}`" if fixed else ""
+    return (
+        f"The line at {f['location']} ends with a comma, so `{f['obj']}` is a one-element "
+        "tuple, not a column or relationship: declarative ignores it, the table has no such "
+        f"column and queries on it compare a tuple. Remove the trailing comma{code}."
+    )
+
+
+def _polymorphic_on_hint(f: Facts) -> str:
+    callee = str(f.get("column_callee") or "Column")
+    if callee.endswith("mapped_column"):
+        column = f"kind: Mapped[str] = {callee}(String(50))"
+    else:
+        column = f"kind = {callee}({_schema_callable({'callee': callee}, 'String')}(50))"
+    base_identity = f.get("base_identity")
+    identity = f', "polymorphic_identity": {base_identity}' if base_identity else ""
+    return (
+        f"`{f['class']}`'s hierarchy sets polymorphic_identity ({f.get('identity')}), but no "
+        "class in it sets `polymorphic_on`, so the identity is never written or read: every "
+        f"row loads as `{f['class']}`. Give `{f['class']}` a discriminator column and name it "
+        f"in its `__mapper_args__` ({f['location']}), e.g. `{column}` "
+        f"and `__mapper_args__ = {{\"polymorphic_on\": kind{identity}}}` (inside its class "
+        "body, below the column), with the rows' values filled by a migration."
+    )
+
+
+def _duplicate_identity_hint(f: Facts) -> str:
+    return (
+        f"`{f['class']}` and `{f.get('previous')}` both declare polymorphic_identity="
+        f"{f.get('identity')}: SQLAlchemy keeps the last one, so rows written as "
+        f"`{f.get('previous')}` load as `{f['class']}`. Give `{f['class']}` its own value in "
+        f"{f['location']} (`\"polymorphic_identity\": \"{str(f['class']).lower()}\"` in its "
+        "`__mapper_args__`) and update existing rows of that type with a migration."
+    )
+
+
+FAMILY_ENTRIES: tuple[Entry, ...] = (
+    Entry(
+        "SQLA140", "Single-table subclass redeclares a column of its parent", "error",
+        "models_import", _sti_column_hint, facts=("parent",),
+        optional=("column_call", *SQLA_DOCS),
+        samples={"column_call": SAMPLE_CALL},
+        explanation="""\
+**What it means.** A subclass without its own `__tablename__` (single-table inheritance)
+declares a column its parent's table already has: `ArgumentError: Column 'name' on class
+Manager conflicts with existing column 'employees.name'`. The import stops there.
+
+**Why it happens.** A column copied into the subclass "to be explicit", or two subclasses that
+each want a column of the same name (possibly with different types).
+
+**How to fix.** Delete the subclass's line (it inherits the parent's column), or declare the
+column once on the parent. With `mapped_column()` (SQLAlchemy 2.0+), two subclasses may share
+one column on purpose with `use_existing_column=True`. Fixtures: `sti_column_conflict_*`.
+""",
+    ),
+    Entry(
+        "SQLA141", "Joined-table subclass without a foreign key to its parent", "error",
+        "models_import", _joined_no_fk_hint, facts=("parent", "parent_key"),
+        optional=("pk_attribute", "parent_pk_attribute", "column_call", *SQLA_DOCS),
+        samples={"column_call": SAMPLE_CALL},
+        explanation="""\
+**What it means.** A subclass with its own `__tablename__` (joined-table inheritance) has no
+foreign key to its parent's table: `NoForeignKeysError: Can't determine the inherit condition
+between inherited table 'employees' and inheriting table 'engineers'; tables have no foreign
+key relationships established.`
+
+**How to fix.** Make the subclass's primary key reference the parent's:
+`id = Column(Integer, ForeignKey("employees.id"), primary_key=True)` (2.0 style:
+`id: Mapped[int] = mapped_column(ForeignKey("employees.id"), primary_key=True)`), with a
+migration adding the constraint if the table exists. The hint rewrites the app's own line,
+keeping `db.Column`/`sa.Column`/`mapped_column` and its arguments.
+""",
+    ),
+    Entry(
+        "SQLA142", "Joined-table subclass with several foreign keys to its parent", "error",
+        "models_import", _joined_ambiguous_hint, facts=("parent",),
+        optional=("pk_attribute", "parent_pk_attribute", "parent_key", *SQLA_DOCS),
+        explanation="""\
+**What it means.** `AmbiguousForeignKeysError: Can't determine the inherit condition between
+inherited table 'employees' and inheriting table 'engineers'; tables have more than one
+foreign key relationship established.` The subclass table references its parent's table twice
+(its primary key, and e.g. a `mentor_id`).
+
+**How to fix.** Name the inheritance join in the subclass body:
+`__mapper_args__ = {"inherit_condition": id == Employee.id}` (inside the class body `id` is
+the column declared above it).
+""",
+    ),
+    Entry(
+        "SQLA143", "Mixin attribute that needs declared_attr", "error", "models_import",
+        _declared_attr_hint, facts=("mixin", "kind", "mapped_class"),
+        optional=("assignment", *SQLA_DOCS),
+        samples={"assignment": SAMPLE_ASSIGNMENT},
+        explanation="""\
+**What it means.** A mixin (a plain class the models inherit from) declares a
+`relationship()` (any SQLAlchemy) or a Column with a `ForeignKey` (SQLAlchemy 1.4) as a plain
+class attribute: `InvalidRequestError: Mapper properties (i.e. deferred, column_property(),
+relationship(), etc.) must be declared as @declared_attr callables on declarative mixin
+classes.` One object cannot belong to several mapped classes.
+
+**How to fix.** Make it a method decorated with `declared_attr` that returns a new object for
+each class:
+
+```python
+class OwnedMixin:
+    @declared_attr
+    def owner(cls):
+        return relationship("User")
+```
+
+The finding points at the mixin's line, in the mixin's own file. SQLAlchemy 2.0 copies a
+mixin's plain Columns (ForeignKey included) itself; on 1.4 they need `declared_attr` too.
+""",
+    ),
+    Entry(
+        "SQLA144", "polymorphic_identity without polymorphic_on", "warning", "mappers",
+        _polymorphic_on_hint, facts=("identity",), optional=("column_callee", "base_identity"),
+        explanation="""\
+**What it means.** A class sets `__mapper_args__ = {"polymorphic_identity": ...}`, but no class
+of its hierarchy sets `polymorphic_on` (the discriminator column). SQLAlchemy accepts this
+silently: the identity is never stored, and querying the base returns base objects for every
+row. Found by inspecting the configured mappers.
+
+**How to fix.** Give the base a discriminator column and `"polymorphic_on": <that column>` in
+its `__mapper_args__`; fill it for existing rows in a migration. Or, if inheritance
+polymorphism is not wanted, remove `polymorphic_identity`.
+""",
+    ),
+    Entry(
+        "SQLA145", "Two classes share one polymorphic_identity", "error", "mappers",
+        _duplicate_identity_hint, facts=("identity", "previous"),
+        optional=SQLA_DOCS,
+        check_note="(reported under models_import when the classes are defined at import)",
+        explanation="""\
+**What it means.** `SAWarning: Reassigning polymorphic association for identity 'manager' from
+<Mapper ...; Manager> to <Mapper ...; Director>: Check for duplicate use of 'manager' as value
+for polymorphic_identity.` Rows written as one class load as the other.
+
+**How to fix.** Give each class its own identity value (usually a copy-paste of
+`__mapper_args__`), and correct existing rows' discriminator values.
+""",
+    ),
+    Entry(
+        "SQLA150", "Annotated attribute without Mapped[]", "error", "models_import",
+        _mapped_missing_hint, optional=("annotation", "value", "column_call", *SQLA_DOCS),
+        samples={"column_call": SAMPLE_CALL},
+        explanation="""\
+**What it means.** On a 2.0-style declarative class (`DeclarativeBase`), an attribute is
+annotated with a plain type (`name: str = mapped_column()`, `author: "User" = relationship()`):
+`MappedAnnotationError: Type annotation for "Book.name" can't be correctly interpreted for
+Annotated Declarative Table form.` (SQLAlchemy 2.0+; error code `zlpr`).
+
+**How to fix.** Wrap the annotation: `name: Mapped[str] = mapped_column()`. For a legacy model
+being moved to 2.0 piece by piece, `__allow_unmapped__ = True` on the base leaves plain
+annotations alone.
+""",
+    ),
+    Entry(
+        "SQLA151", "Mapped[] annotation names something that is not defined", "error",
+        "models_import", _unresolved_annotation_hint, facts=("missing",),
+        optional=("annotation", *SQLA_DOCS),
+        explanation="""\
+**What it means.** `MappedAnnotationError: Could not resolve all types within mapped
+annotation: "Mapped[ForwardRef('Money')]". Ensure all types are written correctly and are
+imported within the module in use.` A column's annotation names a type that does not exist in
+the class's module when it is mapped.
+
+**How to fix.** Import the type at module level (not only under `TYPE_CHECKING`) or fix the
+name. A relationship's target class may be a string (`Mapped["User"]`, resolved later by
+class name); a column's type may not.
+""",
+    ),
+    Entry(
+        "SQLA152", "Mapped[] type with no SQL type", "error", "models_import",
+        _unmappable_hint, facts=("python_type",), optional=("column_call", *SQLA_DOCS),
+        samples={"column_call": SAMPLE_CALL},
+        explanation="""\
+**What it means.** `MappedAnnotationError: Could not locate SQLAlchemy Core type when resolving
+for Python type indicated by '<class 'dict'>' inside the Mapped[] annotation for the 'data'
+attribute`. `Mapped[T]` without an explicit type needs T in the registry's
+`type_annotation_map` (int, str, bool, float, datetime, date, Decimal, bytes, UUID and enums
+are built in; dict, list and your own classes are not).
+
+**How to fix.** Pass the SQL type: `data: Mapped[dict] = mapped_column(JSON)`, or map the
+Python type once on the base: `type_annotation_map = {dict: JSON}`.
+""",
+    ),
+    Entry(
+        "SQLA153", "MappedAsDataclass field order", "error", "models_import",
+        _dataclass_hint, facts=("dataclass_error",),
+        optional=("kw_only", "column_call", "assignment", *SQLA_DOCS),
+        samples={"column_call": SAMPLE_CALL, "assignment": SAMPLE_ASSIGNMENT},
+        explanation="""\
+**What it means.** With `MappedAsDataclass`, every mapped attribute is a dataclass field, and
+Python's dataclass rules apply: `InvalidRequestError: Python dataclasses error encountered
+when creating dataclass for 'Book': TypeError("non-default argument 'title' follows default
+argument")` (error code `dcte`). Often the `id` column got `default=None` or `init=False`
+comes too late.
+
+**How to fix.** Give the field a default (`mapped_column(default=None)`), make it keyword-only
+(`kw_only=True`), or move it above the fields with defaults.
+""",
+    ),
+    Entry(
+        "SQLA160", "Self-referential relationship without remote_side", "error", "mappers",
+        _remote_side_hint, facts=("other",), optional=("pk_attribute", "assignment",
+                                                        *SQLA_DOCS),
+        samples={"assignment": SAMPLE_ASSIGNMENT},
+        explanation="""\
+**What it means.** A class relates to itself (`parent`/`children` over `parent_id`) and both
+sides came out one-to-many: `ArgumentError: Node.parent and back-reference Node.children are
+both of the same direction ONETOMANY. Did you mean to set remote_side on the many-to-one side
+?`
+
+**How to fix.** On the many-to-one side (the one that points at the parent), add
+`remote_side="Node.id"` (or `remote_side=[id]` inside the class body, after `id`).
+""",
+    ),
+    Entry(
+        "SQLA161", "delete-orphan cascade on a many-to-one relationship", "error", "mappers",
+        _delete_orphan_hint, facts=("target",), optional=("direction", "assignment",
+                                                          *SQLA_DOCS),
+        samples={"assignment": SAMPLE_ASSIGNMENT},
+        explanation="""\
+**What it means.** `ArgumentError: For many-to-one relationship Comment.post, delete-orphan
+cascade is normally configured only on the "one" side of a one-to-many relationship, and not
+on the "many" side of a many-to-one or many-to-many relationship.` (error code `bbf0`).
+
+**How to fix.** Put `cascade="all, delete-orphan"` on the one-to-many side
+(`Post.comments`), or keep it on the many-to-one side with `single_parent=True` if each
+parent may have only one child.
+""",
+    ),
+    Entry(
+        "SQLA162", "Relationships that write the same column", "warning", "mappers",
+        _overlaps_hint, facts=("overlaps",), optional=("overlaps_keys", "assignment",
+                                                       *SQLA_DOCS),
+        samples={"assignment": SAMPLE_ASSIGNMENT},
+        explanation="""\
+**What it means.** `SAWarning: relationship 'Address.user' will copy column users.id to column
+addresses.user_id, which conflicts with relationship(s): 'User.addresses' (copies users.id to
+addresses.user_id).` (error code `qzyx`). Two relationships maintain one foreign key
+independently; changing one overwrites the other at flush.
+
+**How to fix.** Usually they are the two sides of one relationship: link them with
+`back_populates` on both. If the overlap is intended, add `overlaps="addresses"` (the other
+relationship's attribute name) or make one `viewonly=True`.
+""",
+    ),
+    Entry(
+        "SQLA163", "String expression names an attribute that does not exist", "error",
+        "mappers", _missing_expression_attribute_hint,
+        facts=("target", "missing_attribute", "available"),
+        optional=("expression", *SQLA_DOCS),
+        explanation="""\
+**What it means.** A string argument of `relationship()` (`primaryjoin`, `order_by`,
+`foreign_keys`, `remote_side`) is evaluated at configure time, and names an attribute the
+class does not map: `AttributeError: Class <class 'app.models.Comment'> does not have a
+mapped column named 'created'`.
+
+**How to fix.** Use the mapped attribute's name (`Comment.created_at`); the hint lists the
+class's columns.
+""",
+    ),
+    Entry(
+        "SQLA164", "secondary names a table that does not exist", "error", "mappers",
+        "`secondary=\"{secondary}\"` in `{obj}` ({location}) names no table on this "
+        "MetaData. `secondary` takes the association table's name as in `Table(\"{secondary}\", "
+        "Base.metadata, ...)`, not a class name: fix the spelling, or import the module that "
+        "defines the table before the mappers are configured.",
+        facts=("secondary",),
+        explanation="""\
+**What it means.** `relationship("Role", secondary="user_roles")`, and no table named
+`user_roles` exists on the MetaData: `InvalidRequestError: When initializing mapper
+Mapper[User(users)], expression 'user_roles' failed to locate a name ('user_roles').` Before
+SQLA164 this was reported as a missing class (SQLA104), which sent people looking for a
+class.
+
+**How to fix.** Use the association table's name (or the `Table` object), and make sure the
+module defining it is imported.
+""",
+    ),
+    Entry(
+        "SQLA165", "Relationship to a class that is not mapped", "error", "mappers",
+        "`{obj}` ({location}) points at `{target}` ({target_module}), which is not a mapped "
+        "class: it does not inherit from the declarative base (or `db.Model`). Make "
+        "`{target}` a model, or point the relationship at the mapped class.",
+        facts=("target", "target_module"),
+        explanation="""\
+**What it means.** `relationship(SomeClass)` with a class that is not mapped:
+`UnmappedClassError: Class 'app.schemas.User' is not mapped`. Often a Pydantic/dataclass
+schema of the same name imported instead of the model.
+
+**How to fix.** Import the model class (or use its name as a string), or map the class.
+""",
+    ),
+    Entry(
+        "SQLA166", "Several mapped classes with one name", "error", "mappers",
+        _multiple_classes_hint, facts=("name", "paths"),
+        optional=("definitions", "assignment", *SQLA_DOCS),
+        samples={"assignment": SAMPLE_ASSIGNMENT,
+                 "definitions": ["app/billing.py:12", "app/auth.py:9"],
+                 "paths": ["app.billing.Account", "app.auth.Account"]},
+        explanation="""\
+**What it means.** Two classes named alike in different modules share one declarative
+registry, and a string names one of them: `InvalidRequestError: Multiple classes found for
+path "Account" in the registry of this declarative base. Please use a fully module-qualified
+path.` (The same name *and* module is SQLA103 instead.)
+
+**How to fix.** Write the module-qualified path in the string
+(`relationship("app.billing.Account")`), or rename one class.
+""",
+    ),
+    Entry(
+        "SQLA170", "Column declared next to __table__", "error", "models_import",
+        _column_beside_table_hint, optional=("column_call", *SQLA_DOCS),
+        samples={"column_call": SAMPLE_CALL},
+        explanation="""\
+**What it means.** A class maps an existing `Table` with `__table__ = ...` and also declares a
+column in its body: `ArgumentError: Can't add additional column 'name' when specifying
+__table__`.
+
+**How to fix.** Add the column to the `Table(...)` definition, or declare the class the usual
+way (`__tablename__` and columns) without `__table__`.
+""",
+    ),
+    Entry(
+        "SQLA171", "Attribute is a tuple (trailing comma)", "error", "models_import",
+        _tuple_hint, optional=("fixed", *SQLA_DOCS),
+        explanation="""\
+**What it means.** `name = Column(String(50)),` — the trailing comma makes the attribute a
+one-element tuple. Declarative does not map it (SQLAlchemy warns: `Ignoring declarative-like
+tuple value of attribute 'name': possibly a copy-and-paste error with a comma accidentally
+placed at the end of the line?`), so the table lacks the column and `Model.name == x`
+compares a tuple. Also found from the class dicts, e.g. on a mixin, where SQLAlchemy says
+nothing.
+
+**How to fix.** Remove the comma.
+""",
+    ),
+)
+
+FAMILY_ENTRIES += (
+    Entry(
+        "SQLA146", "declared_attr that returns nothing", "error", "models_import",
+        "`{obj}` is a `declared_attr` whose function returns None (no `return`), so "
+        "`{mapped_class}` maps nothing under that name: the table has no such column and no "
+        "relationship exists. In {location}, return what the function builds: `return "
+        "Column(...)` / `return relationship(...)`.",
+        facts=("mapped_class",),
+        explanation="""\
+**What it means.** A `@declared_attr` function on a mixin (or a base) builds a Column or
+relationship but does not return it. Declarative stores the function's result, None, on each
+mapped class and maps nothing, without a warning (1.4, 2.0, 2.1). Found from the mapped
+classes' dicts; located at the function, in the mixin's own file.
+
+**How to fix.** Add the `return`.
+""",
+    ),
+    Entry(
+        "SQLA172", "__table_args__ on a single-table subclass", "error", "models_import",
+        "`{class}` has no table of its own (single-table inheritance: its rows live in "
+        "`{parent}`'s table '{table}'), so its `__table_args__` ({location}) has nowhere to "
+        "go. Move those constraints and indexes into `{parent}`'s `__table_args__`, or give "
+        "`{class}` its own `__tablename__` (joined-table inheritance, with a primary key "
+        "that is a ForeignKey to '{table}').",
+        facts=("parent",),
+        explanation="""\
+**What it means.** `ArgumentError: Can't place __table_args__ on an inherited class with no
+table.` A subclass without `__tablename__` shares its parent's table, and table arguments
+(constraints, indexes, options) can only be given where the table is created.
+
+**How to fix.** Put them in the parent's `__table_args__`; or make the subclass a joined-table
+subclass with its own `__tablename__`.
+""",
+    ),
+    Entry(
+        "SQLA173", "__table_args__ ignored next to __table__", "warning", "models_import",
+        "`{class}` maps the Table given by `__table__` ('{table}') as it is, so SQLAlchemy "
+        "ignores its `__table_args__` ({location}) without a word. Pass those arguments to "
+        "the `Table('{table}', ...)` call itself, and delete `__table_args__`.",
+        explanation="""\
+**What it means.** A class sets both `__table__ = some_table` and `__table_args__`. Declarative
+uses the given Table unchanged; the constraints, indexes or options in `__table_args__` are
+silently dropped (1.4, 2.0, 2.1), so the model does not say what its author thinks. Found by
+inspecting the class dicts; the app works, so it is a warning.
+
+**How to fix.** Move the arguments into the `Table(...)` definition.
+""",
+    ),
+)
+
+RESERVED_ACCEPTED = Entry(
+    "SQLA116", "Reserved attribute name that this SQLAlchemy still accepts", "warning",
+    "models_import", _reserved_accepted_hint,
+    optional=("column_call", "column_name", "db_has_column", "sqlalchemy_version"),
+    samples={"class": "Package", "attribute": "registry", "sqlalchemy_version": "2.0",
+             "column_call": {"callee": "Column", "named": False, "args": "String(100)",
+                             "annotation": None, "mapped": False}},
+    explanation="""\
+**What it means.** A mapped class defines a `registry` attribute (a column). SQLAlchemy 1.4
+and 2.0 accept it without a word; 2.1 warns `Attribute name 'registry' should be left
+reserved for the Declarative class registry when using a Declarative class.` The app works on
+this version, so this is a warning, not an error: `Model.registry` is no longer the declarative
+registry, which breaks code (and extensions) that read it, and a later SQLAlchemy may refuse
+it. (A `metadata` column is refused by 1.4 and 2.0 and breaks Flask-SQLAlchemy on 2.1: that is
+[SQLA101](#sqla101), an error.)
+
+**How to fix.** As SQLA101: rename the attribute and keep the database column,
+`package_registry = Column("registry", String(100))` (`tests/fixtures/reserved_registry_plain`).
+""",
+)
+
+ALL_ENTRIES: tuple[Entry, ...] = tuple(sorted(
+    ENTRIES + FAMILY_ENTRIES + (RESERVED_ACCEPTED,), key=lambda e: (e.code == GENERIC, e.code)))
+
+
 FAMILY = Family(
     "SQLA1xx", "the model definition",
     "what importing the model modules and configuring the mappers reveals (checks "
     "`models_import` and `mappers`). Fix these in the app's code.",
-    "", ENTRIES,
+    "", ALL_ENTRIES,
 )

@@ -43,12 +43,32 @@ def _run(ctx: Context) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     with read_only_connection(engine) as conn:
         observed.update(_server_facts(conn))
         observed.update(_latency(conn))
+        if ctx.model_columns:
+            observed["columns_present"] = _columns_present(conn, ctx.model_columns)
     if observed.get("read_only") is False:
         findings.append(finding(
             "DB210", "The sidecar's session is not read-only "
             "(transaction_read_only is off); it never writes, but cannot prove it.",
             facts={"dialect": observed.get("dialect", "?")}))
     return findings, observed
+
+
+def _columns_present(conn: Any, wanted: List[Tuple[str, str]]) -> Dict[str, bool]:
+    """``{"security_events.metadata": True}`` for the columns the models check asked about
+    (a reserved attribute's column: whether renaming it needs a migration). A table the
+    database does not have has none of its columns; one that cannot be read is left out."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(conn)
+    out: Dict[str, bool] = {}
+    for table, column in wanted:
+        try:
+            names = {c["name"] for c in inspector.get_columns(table)} \
+                if inspector.has_table(table) else set()
+        except Exception:
+            continue
+        out["%s.%s" % (table, column)] = column in names
+    return out
 
 
 def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Dict, List, Optional, Tuple
 
+from ... import compat
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...source import locate
@@ -79,6 +80,8 @@ def _import_target(ctx: Context, locator: locate.Locator, target: str,
                 out.add(cause)
         raw = classify.from_exception(error, "import", target, locator)
         raw["facts"]["app_path"] = ctx.app_path
+        if raw["code"] == "SQLA199":
+            raw["facts"]["reproduce"] = classify.reproduce_command([target], configure=False)
         if raw["code"] == "SIDE009":
             raw["facts"]["limit_mb"] = ctx.config.get("memory_limit_mb") or "?"
         if not out.absorb_followup(raw):
@@ -159,20 +162,53 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
                 if not found:
                     continue
                 stmt = locate.attribute_statement(found[1], attr)
-                call = locator.assigned_call(filename, stmt) if stmt is not None else None
+                code = classify.reserved_code(attr, raised=False)
+                facts = classify.reserved_facts(locator, filename, stmt) \
+                    if stmt is not None else {}
+                facts["statement"] = locator.statement_text(filename, stmt) \
+                    if stmt is not None else None
+                facts.setdefault("column_call", None)
+                if code == "SQLA116":
+                    facts["sqlalchemy_version"] = "%d.%d" % compat.sqlalchemy_version()
                 raw = finding(
-                    "SQLA101",
+                    code,
                     "Attribute name '%s' is reserved when using the Declarative API; on this "
                     "SQLAlchemy version it silently shadows the declarative %s." % (attr, attr),
                     exception=None, file=locator.relative(filename),
                     line=stmt.lineno if stmt is not None else found[1].lineno,
-                    class_name=value.__name__, attribute=attr,
-                    facts={"statement": locator.statement_text(filename, stmt)
-                           if stmt is not None else None, "column_call": call},
+                    class_name=value.__name__, attribute=attr, facts=facts,
+                    table=classify.table_of(value), column=facts.get("column_name") or attr,
                 )
-                if not any(f["code"] == "SQLA101" and f.get("class") == value.__name__
+                if not any(f["code"] in ("SQLA101", "SQLA116")
+                           and f.get("class") == value.__name__
                            and f.get("attribute") == attr for f in out.items):
                     out.add(raw)
+
+
+def _tuple_lint(locator: locate.Locator, out: Findings) -> None:
+    """A trailing comma (``name = Column(String),``): the attribute is a tuple, unmapped.
+
+    SQLAlchemy warns for the classes declarative scans (SQLA171 from the warning); a tuple
+    on a mixin, or one the app's warning filters hid, is found here from the class dicts.
+    """
+    import sys
+
+    mapped = []
+    for module in list(sys.modules.values()):
+        if not locator.is_user_file(getattr(module, "__file__", None)):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and "__mapper__" in dir(value) and \
+                    value.__module__ == module.__name__:
+                mapped.append(value)
+    for raw in classify.lint_table_args_beside_table(locator, mapped):
+        out.add(raw)
+    for raw in classify.lint_declared_attr_none(locator, mapped):
+        out.add(raw)
+    for raw in classify.lint_tuple_attributes(locator, mapped):
+        if not any(f["code"] == "SQLA171" and f.get("class") == raw.get("class")
+                   and f.get("attribute") == raw.get("attribute") for f in out.items):
+            out.add(raw)
 
 
 def _is_sqla_collection(obj: Any) -> bool:
@@ -207,9 +243,14 @@ def run_models_import(ctx: Context) -> CheckOutcome:
     for raw in lazy_findings:
         out.add(raw)
     _reserved_attribute_lint(locator, out)
+    _tuple_lint(locator, out)
     _double_imports(locator, out)
     ctx.targets = targets
     ctx.locator = locator
+    # the database check says whether these exist, for SQLA101's "no migration needed"
+    ctx.model_columns = sorted({(f["table"], f["column"]) for f in out.items
+                                if f["code"] in ("SQLA101", "SQLA116") and f.get("table")
+                                and f.get("column")})
     ctx.import_ok = ok
     if not ok:
         ctx.models_error = "the models did not import (see models_import)"
@@ -246,7 +287,11 @@ def run_mappers(ctx: Context) -> CheckOutcome:
             configure_mappers()
         except Exception as exc:
             configured = False
-            out.add(classify.from_exception(exc, "configure", "configure_mappers()", locator))
+            raw = classify.from_exception(exc, "configure", "configure_mappers()", locator)
+            if raw["code"] == "SQLA199":
+                raw["facts"]["reproduce"] = classify.reproduce_command(
+                    list(ctx.config.get("models") or []), configure=True)
+            out.add(raw)
     for w in recorder.take():
         out.add(classify.from_warning(w, "configure", "configure_mappers()", locator))
     ctx.emit_phase("discovering MetaData")
@@ -255,6 +300,8 @@ def run_mappers(ctx: Context) -> CheckOutcome:
     ctx.metadata_sources = found["sources"]
     ctx.mappers = found["mappers"]
     _foreign_key_targets(ctx, locator, out)
+    for raw in classify.lint_polymorphic(locator, ctx.mappers):
+        out.add(raw)
     out.add(discover.nothing_mapped(ctx.targets, ctx.config.get("models") or [], found))
     # what blocks the later checks is the daemon's data, not a list of codes here: every
     # code's effective severity (catalog default + --severity); an unknown code is an error

@@ -44,6 +44,7 @@ class Problem:
         self.locator = locator
         self.exception = exception
         self.statement: Optional[Tuple[str, ast.stmt]] = None  # the statement located last
+        self.sqlalchemy_docs: Optional[str] = compat.sqlalchemy_docs(exception)
 
     @property
     def user_frame(self) -> Optional[Tuple[str, int]]:
@@ -61,6 +62,8 @@ class Problem:
             raw.setdefault("facts", {})["statement"] = self.locator.source_line(*frame)
         raw.setdefault("facts", {}).setdefault("target", self.target)
         raw["facts"]["stage"] = self.stage
+        if self.sqlalchemy_docs:
+            raw["facts"]["sqlalchemy_docs"] = self.sqlalchemy_docs
         return raw
 
     def at_class_attribute(self, raw: Raw, class_name: Optional[str],
@@ -159,12 +162,47 @@ def reserved_attribute(p: Problem) -> Optional[Raw]:
     if found is None or found[1] not in RESERVED:
         return None
     cls, attribute = found
-    raw = p.at_class_attribute(p.base("SQLA101"), cls.__name__, attribute, cls)
+    code = reserved_code(attribute, p.kind == "exception")
+    raw = p.at_class_attribute(p.base(code), cls.__name__, attribute, cls)
     if p.statement is not None:
-        call = p.locator.assigned_call(*p.statement)
-        if call is not None:
-            raw["facts"]["column_call"] = call
+        raw["facts"].update(reserved_facts(p.locator, *p.statement))
+    if code == "SQLA116":
+        raw["facts"]["sqlalchemy_version"] = "%d.%d" % compat.sqlalchemy_version()
+    raw["table"] = table_of(cls)
+    raw["column"] = raw["facts"].get("column_name") or attribute
     return raw
+
+
+def table_of(cls: type) -> Optional[str]:
+    """The table name a class declares, also when declarative failed before making it."""
+    name = cls.__dict__.get("__tablename__")
+    if isinstance(name, str):
+        return name
+    table = cls.__dict__.get("__table__")
+    return getattr(table, "name", None) if table is not None else None
+
+
+def reserved_code(attribute: str, raised: bool) -> str:
+    """SQLA101 (an error) where this SQLAlchemy refuses the name or where it breaks the app
+    (``metadata``: 1.4/2.0 raise; on 2.1 code reading ``Model.metadata`` gets a column);
+    SQLA116 (a warning) for a ``registry`` column, which 1.4 and 2.0 accept and 2.1 only
+    warns about: the app works on this version, and the hint says which one will refuse it.
+    """
+    return "SQLA116" if attribute == "registry" and not raised else "SQLA101"
+
+
+def reserved_facts(locator: locate.Locator, filename: str, stmt: ast.stmt) -> Raw:
+    """The AST facts SQLA101/SQLA116's hint rewrites: the call, and the column name the
+    statement already gives (``Column("meta", JSON)``: the database column is 'meta')."""
+    out: Raw = {}
+    call = locator.assigned_call(filename, stmt)
+    if call is not None:
+        out["column_call"] = call
+        value = getattr(stmt, "value", None)
+        first = value.args[0] if isinstance(value, ast.Call) and value.args else None
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            out["column_name"] = first.value
+    return out
 
 
 @rule
@@ -209,6 +247,593 @@ def _add_duplicate_modules(p: Problem, raw: Raw) -> None:
             )
 
 
+# --- issue 10's failure families: inheritance, mixins, annotations, relationships ---------
+
+
+def _code(locator: locate.Locator, filename: str, node: ast.AST) -> str:
+    """A node's source on one line, without the comments of a multi-line statement (a
+    ``# <- note`` after ``relationship(`` would swallow the rest of the joined line)."""
+    first = getattr(node, "lineno", 0)
+    last = getattr(node, "end_lineno", None) or first
+    if last <= first:
+        return locator.statement_text(filename, node)
+    try:
+        with open(filename, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()[first - 1:last]
+    except (OSError, UnicodeDecodeError):
+        return locator.statement_text(filename, node)
+    lines[-1] = lines[-1][:getattr(node, "end_col_offset", None) or len(lines[-1])]
+    lines[0] = lines[0][getattr(node, "col_offset", 0):]
+    parts = [locate.strip_comment(line) for line in lines]
+    joined = " ".join(part for part in parts if part)
+    for opening in "([{":
+        joined = joined.replace(opening + " ", opening)
+    for closing in ")]}":
+        joined = joined.replace(" " + closing, closing)
+    return joined
+
+
+def _statement_call(p: Problem) -> Optional[Raw]:
+    """The AST facts of the statement located last, when it assigns a call: the callee,
+    the arguments (``args``, and split: ``positional``, ``keywords``), the annotation."""
+    if p.statement is None:
+        return None
+    filename, stmt = p.statement
+    call = p.locator.assigned_call(filename, stmt)
+    value = getattr(stmt, "value", None)
+    if call is None or not isinstance(value, ast.Call):
+        return call
+    call["positional"] = [_code(p.locator, filename, a) for a in value.args]
+    call["keywords"] = [("%s=" % kw.arg if kw.arg else "**") + _code(
+        p.locator, filename, kw.value) for kw in value.keywords]
+    return call
+
+
+def _assignment(p: Problem) -> Optional[Raw]:
+    """``{"target", "annotation", "value"}``: the located statement's source parts, for a
+    hint that rewrites the whole line (a keyword added to ``relationship(...)``)."""
+    if p.statement is None:
+        return None
+    filename, stmt = p.statement
+    value = getattr(stmt, "value", None)
+    name = locate.bound_name(stmt)
+    if value is None or name is None:
+        return None
+    annotation = stmt.annotation if isinstance(stmt, ast.AnnAssign) else None
+    return {"target": name,
+            "annotation": p.locator.statement_text(filename, annotation) if annotation
+            else None,
+            "value": _code(p.locator, filename, value),
+            "indent": stmt.col_offset}
+
+
+def _pk_attributes(mapper: Any) -> List[str]:
+    """The attribute names of a mapper's own table's primary key columns."""
+    out = []
+    table = getattr(mapper, "local_table", None)
+    for col in getattr(getattr(table, "primary_key", None), "columns", []):
+        try:
+            prop = mapper.get_property_by_column(col)
+            out.append(prop.key)
+        except Exception:
+            out.append(col.key)
+    return out
+
+
+def _table_pk(mapper: Any) -> Optional[str]:
+    """``"parents.id"``: the first primary key column of a mapper's table."""
+    table = getattr(mapper, "local_table", None)
+    cols = list(getattr(getattr(table, "primary_key", None), "columns", []))
+    if table is None or not cols:
+        return None
+    return "%s.%s" % (table.fullname, cols[0].name)
+
+
+@rule
+def single_table_column_conflict(p: Problem) -> Optional[Raw]:
+    found = compat.inheriting_column_conflict(p.scopes)
+    if found is None or not _is(p, "ArgumentError"):
+        return None
+    cls, col = found
+    parent = next((b for b in cls.__mro__[1:] if getattr(b, "__table__", None) is not None),
+                  None)
+    table = getattr(getattr(parent, "__table__", None), "name", None)
+    attribute = getattr(col, "key", None) or getattr(col, "name", None)
+    raw = p.base("SQLA140", table=table, column=getattr(col, "name", None),
+                 facts={"parent": parent.__name__ if parent else "?"})
+    p.at_class_attribute(raw, cls.__name__, attribute, cls)
+    raw["facts"]["column_call"] = _statement_call(p)
+    return raw
+
+
+@rule
+def table_args_on_single_table_subclass(p: Problem) -> Optional[Raw]:
+    cls = compat.inheriting_class(p.scopes)
+    # Flask-SQLAlchemy leaves ``__table__ = None`` (and may set a ``__tablename__``) on a
+    # single-table subclass while declarative runs: no table of its own is what counts
+    if cls is None or not _is(p, "ArgumentError") or "__table_args__" not in cls.__dict__ \
+            or getattr(cls.__dict__.get("__table__"), "name", None) is not None:
+        return None
+    parent = next((b for b in cls.__mro__[1:] if getattr(b, "__table__", None) is not None),
+                  None)
+    raw = p.base("SQLA172", table=getattr(getattr(parent, "__table__", None), "name", None),
+                 facts={"parent": parent.__name__ if parent else "?"})
+    return p.at_class_attribute(raw, cls.__name__, "__table_args__", cls)
+
+
+@rule
+def joined_inheritance_condition(p: Problem) -> Optional[Raw]:
+    ambiguous = _is(p, "AmbiguousForeignKeysError")
+    if not (ambiguous or _is(p, "NoForeignKeysError")):
+        return None
+    mapper = compat.inherit_condition_mapper(p.scopes)
+    inherits = getattr(mapper, "inherits", None)
+    if mapper is None or inherits is None:
+        return None
+    cls = mapper.class_
+    parent = inherits.class_
+    facts: Raw = {"parent": parent.__name__, "parent_key": _table_pk(inherits) or "?"}
+    pks = _pk_attributes(mapper)
+    parent_pks = _pk_attributes(inherits)
+    facts["pk_attribute"] = pks[0] if pks else None
+    facts["parent_pk_attribute"] = parent_pks[0] if parent_pks else "id"
+    raw = p.base("SQLA142" if ambiguous else "SQLA141",
+                 table=getattr(mapper.local_table, "name", None), facts=facts)
+    p.at_class_attribute(raw, cls.__name__, None if ambiguous else facts["pk_attribute"], cls)
+    if not ambiguous:
+        raw["facts"]["column_call"] = _statement_call(p)
+    return raw
+
+
+@rule
+def mixin_needs_declared_attr(p: Problem) -> Optional[Raw]:
+    found = compat.mixin_attribute(p.scopes)
+    if found is None or not _is(p, "InvalidRequestError"):
+        return None
+    cls, mixin, name, obj = found
+    from sqlalchemy import Column
+
+    kind = "column" if isinstance(obj, Column) else "property"
+    raw = p.base("SQLA143", facts={"mixin": mixin.__name__, "kind": kind,
+                                   "mapped_class": cls.__name__})
+    # the mixin's own line, not the subclass's: that is where the edit goes
+    p.at_class_attribute(raw, mixin.__name__, name, mixin)
+    raw["facts"]["assignment"] = _assignment(p)
+    return raw
+
+
+@rule
+def annotation_without_mapped(p: Problem) -> Optional[Raw]:
+    found = compat.annotation_without_mapped(p.scopes)
+    if found is None:
+        return None
+    cls, key = found
+    raw = p.base("SQLA150")
+    p.at_class_attribute(raw, cls.__name__, key, cls)
+    raw["facts"]["column_call"] = _statement_call(p)
+    if p.statement is not None and isinstance(p.statement[1], ast.AnnAssign):
+        raw["facts"]["annotation"] = p.locator.statement_text(
+            p.statement[0], p.statement[1].annotation)
+        value = p.statement[1].value
+        if value is not None:
+            raw["facts"]["value"] = p.locator.statement_text(p.statement[0], value)
+    return raw
+
+
+@rule
+def unresolvable_annotation(p: Problem) -> Optional[Raw]:
+    if not _is(p, "ArgumentError") or type(p.exception).__name__ != "MappedAnnotationError":
+        return None
+    cause = p.exception.__cause__ if p.exception is not None else None
+    found = compat.declarative_attribute(p.scopes)
+    if found is None or not isinstance(cause, NameError):
+        return None
+    cls, key = found
+    raw = p.base("SQLA151")
+    p.at_class_attribute(raw, cls.__name__, key, cls)
+    names: List[str] = []
+    if p.statement is not None and isinstance(p.statement[1], ast.AnnAssign):
+        ann = p.statement[1].annotation
+        raw["facts"]["annotation"] = p.locator.statement_text(p.statement[0], ann)
+        module = sys.modules.get(cls.__module__)
+        for sub in ast.walk(ann):
+            text = sub.value if isinstance(sub, ast.Constant) and isinstance(
+                sub.value, str) else None
+            for candidate in ([text] if text else []):
+                head = candidate.split("[")[0].split(".")[0].strip()
+                if head and not hasattr(module, head) and head not in names:
+                    names.append(head)
+    raw["facts"]["missing"] = ", ".join(names) if names else "?"
+    return raw
+
+
+@rule
+def unmappable_annotation(p: Problem) -> Optional[Raw]:
+    found = compat.unmappable_annotation(p.scopes)
+    if found is None or not _is(p, "ArgumentError"):
+        return None
+    cls, key, python_type = found
+    type_name = getattr(python_type, "__name__", None) or str(python_type)
+    raw = p.base("SQLA152", facts={"python_type": type_name})
+    p.at_class_attribute(raw, cls.__name__, key, cls)
+    raw["facts"]["column_call"] = _statement_call(p)
+    return raw
+
+
+@rule
+def dataclass_field_order(p: Problem) -> Optional[Raw]:
+    cls = compat.dataclass_class(p.scopes)
+    cause = p.exception.__cause__ if p.exception is not None else None
+    if cls is None or not isinstance(cause, TypeError):
+        return None
+    # Python's own message is all there is: "non-default argument 'age' follows default
+    # argument" (3.8-3.12), "non-default argument 'age' follows default argument 'name'"
+    text = str(cause)
+    quoted = text.split("'")
+    field = quoted[1] if len(quoted) >= 3 and "follows default" in text else None
+    raw = p.base("SQLA153", facts={"dataclass_error": text,
+                                   # dataclass fields take kw_only from Python 3.10
+                                   "kw_only": sys.version_info >= (3, 10)})
+    p.at_class_attribute(raw, cls.__name__, field, cls)
+    raw["facts"]["column_call"] = _statement_call(p)
+    raw["facts"]["assignment"] = _assignment(p)
+    return raw
+
+
+def _relationship_statement(p: Problem, raw: Raw, prop: Any) -> Raw:
+    """Locate a relationship by its owner and key (the owner's own class body, then the
+    class whose body has ``key = relationship(...)``: a mixin's declared_attr)."""
+    p.at_property(raw, prop, lambda stmt: locate.bound_name(stmt) == prop.key)
+    return raw
+
+
+@rule
+def self_referential_direction(p: Problem) -> Optional[Raw]:
+    found = compat.same_direction_pair(p.scopes)
+    if found is None or not _is(p, "ArgumentError"):
+        return None
+    prop, other = found
+    # the many-to-one side holds the parent: its name is the singular one
+    pair = [prop, other]
+    many_to_one = min(pair, key=lambda r: (r.key.endswith("s"), r.key != "parent"))
+    one_to_many = other if many_to_one is prop else prop
+    mapper = many_to_one.parent
+    pks = _pk_attributes(mapper)
+    raw = p.base("SQLA160", facts={"other": "%s.%s" % (_class_name(one_to_many.parent),
+                                                       one_to_many.key),
+                                   "pk_attribute": pks[0] if pks else "id"})
+    _relationship_statement(p, raw, many_to_one)
+    raw["facts"]["assignment"] = _assignment(p)
+    return raw
+
+
+@rule
+def delete_orphan_many_to_one(p: Problem) -> Optional[Raw]:
+    prop = compat.cascade_relationship(p.scopes)
+    if prop is None or not _is(p, "ArgumentError"):
+        return None
+    direction = getattr(getattr(prop, "direction", None), "name", None)
+    target = getattr(getattr(prop, "mapper", None), "class_", None)
+    words = {"MANYTOONE": "many-to-one", "MANYTOMANY": "many-to-many",
+             "ONETOMANY": "one-to-many"}
+    raw = p.base("SQLA161", facts={"direction": words.get(str(direction), "many-to-one"),
+                                   "target": target.__name__ if target else "?"})
+    _relationship_statement(p, raw, prop)
+    raw["facts"]["target"] = target.__name__ if target else "?"
+    raw["facts"]["assignment"] = _assignment(p)
+    return raw
+
+
+@rule
+def overlapping_relationships(p: Problem) -> Optional[Raw]:
+    found = compat.conflicting_sync_targets(p.scopes)
+    if found is None:
+        return None
+    prop, others = found
+    names = ["%s.%s" % (_class_name(o.parent), o.key) for o in others]
+    raw = p.base("SQLA162", facts={"overlaps": ", ".join(names) or "?",
+                                   "overlaps_keys": ",".join(o.key for o in others)})
+    _relationship_statement(p, raw, prop)
+    raw["facts"]["assignment"] = _assignment(p)
+    return raw
+
+
+@rule
+def expression_names_missing_attribute(p: Problem) -> Optional[Raw]:
+    found = compat.missing_column_attribute(p.scopes)
+    prop = compat.relationship_in(p.scopes)
+    if found is None or prop is None:
+        return None
+    cls, key = found
+    attrs = compat.mapped_column_names(getattr(cls, "__mapper__", None))
+    raw = p.base("SQLA163", facts={"target": cls.__name__, "missing_attribute": key,
+                                   "available": ", ".join(attrs) or "?"})
+    needle = "%s.%s" % (cls.__name__, key)
+    _relationship_statement(p, raw, prop)
+    if p.statement is None:
+        p.at_statement(raw, lambda stmt: any(needle in s for s in locate._string_constants(
+            stmt)))
+    for value in (locate._string_constants(p.statement[1]) if p.statement else []):
+        if needle in value:
+            raw["facts"]["expression"] = value
+            break
+    raw["facts"]["target"] = cls.__name__
+    return raw
+
+
+@rule
+def secondary_table_missing(p: Problem) -> Optional[Raw]:
+    found = compat.unresolved_name(p.scopes)
+    if found is None:
+        return None
+    prop, expression, _name = found
+    if compat.relationship_secondary(prop) != expression:
+        return None
+    raw = p.base("SQLA164", facts={"secondary": expression})
+    p.at_property(raw, prop, locate.has_keyword("secondary", expression))
+    return raw
+
+
+@rule
+def relationship_to_unmapped_class(p: Problem) -> Optional[Raw]:
+    if type(p.exception).__name__ != "UnmappedClassError":
+        return None
+    cls = compat.unmapped_class(p.scopes)
+    prop = compat.relationship_in(p.scopes)
+    if cls is None or prop is None:
+        return None
+    raw = p.base("SQLA165", facts={"target": cls.__name__,
+                                   "target_module": cls.__module__})
+    _relationship_statement(p, raw, prop)
+    raw["facts"]["target"] = cls.__name__
+    return raw
+
+
+@rule
+def multiple_classes_for_name(p: Problem) -> Optional[Raw]:
+    found = compat.multiple_classes(p.scopes)
+    if found is None:
+        return None
+    name, classes = found
+    prop = compat.relationship_in(p.scopes)
+    # the class whose table the owner's foreign keys point at is most likely the one meant
+    table = getattr(getattr(prop, "parent", None), "local_table", None)
+    targets = {str(getattr(fk, "target_fullname", "") or "").rsplit(".", 1)[0]
+               for fk in getattr(table, "foreign_keys", ())}
+    classes.sort(key=lambda c: getattr(getattr(c, "__table__", None), "fullname",
+                                       None) not in targets)
+    paths = ["%s.%s" % (c.__module__, c.__qualname__) for c in classes]
+    raw = p.base("SQLA166", facts={"name": name, "paths": paths})
+    if prop is not None:
+        p.at_property(raw, prop, locate.has_string(name))
+    raw["facts"]["assignment"] = _assignment(p)
+    related = []
+    for c in classes:
+        module = sys.modules.get(c.__module__)
+        filename = getattr(module, "__file__", None)
+        if filename and p.locator.is_user_file(filename):
+            spot = p.locator.find_class(c.__name__, [filename])
+            if spot is not None:
+                related.append("%s:%d" % (p.locator.relative(spot[0]), spot[1].lineno))
+    raw["facts"]["definitions"] = related
+    return raw
+
+
+@rule
+def column_beside_table(p: Problem) -> Optional[Raw]:
+    found = compat.column_beside_table(p.scopes)
+    if found is None or not _is(p, "ArgumentError"):
+        return None
+    cls, col = found
+    table = getattr(getattr(cls, "__table__", None), "name", None)
+    attribute = next((k for k, v in vars(cls).items() if v is col), None) or getattr(
+        col, "key", None)
+    raw = p.base("SQLA170", table=table, column=getattr(col, "name", None))
+    p.at_class_attribute(raw, cls.__name__, attribute, cls)
+    raw["facts"]["column_call"] = _statement_call(p)
+    return raw
+
+
+@rule
+def tuple_valued_attribute(p: Problem) -> Optional[Raw]:
+    found = compat.tuple_attribute(p.scopes)
+    if found is None:
+        return None
+    cls, key = found
+    return _tuple_finding(p.locator, cls, key, p.base("SQLA171"), p)
+
+
+def _tuple_finding(locator: locate.Locator, cls: type, key: str, raw: Raw,
+                   p: Optional[Problem] = None) -> Raw:
+    if p is not None:
+        p.at_class_attribute(raw, cls.__name__, key, cls)
+        stmt = p.statement
+    else:
+        raw["class"], raw["attribute"] = cls.__name__, key
+        module = sys.modules.get(cls.__module__)
+        filename = getattr(module, "__file__", None)
+        spot = locator.find_class(cls.__name__, [filename]) if filename else None
+        stmt = None
+        if spot is not None:
+            raw["file"], raw["line"] = locator.relative(spot[0]), spot[1].lineno
+            found = locate.attribute_statement(spot[1], key)
+            if found is not None:
+                stmt = (spot[0], found)
+                raw["line"] = found.lineno
+                raw.setdefault("facts", {})["statement"] = locator.statement_text(
+                    spot[0], found)
+    if stmt is not None and isinstance(stmt[1], ast.Assign) and isinstance(
+            stmt[1].value, ast.Tuple) and len(stmt[1].value.elts) == 1:
+        # what the line should read: the one element, without the trailing comma
+        raw.setdefault("facts", {})["fixed"] = "%s = %s" % (
+            key, locator.statement_text(stmt[0], stmt[1].value.elts[0]))
+    return raw
+
+
+def lint_tuple_attributes(locator: locate.Locator, classes: List[type]) -> List[Raw]:
+    """Mapped classes whose own ``__dict__`` holds a tuple of a Column / mapped_column() /
+    relationship(): a trailing comma, silently unmapped (SQLAlchemy warns only for what
+    declarative scans; a mixin's tuple is never scanned)."""
+    out = []
+    seen = set()
+    for mapped in classes:
+        for cls in mapped.__mro__:
+            module = sys.modules.get(getattr(cls, "__module__", ""))
+            if not locator.is_user_file(getattr(module, "__file__", None)):
+                continue
+            for key, value in list(vars(cls).items()):
+                if (cls, key) in seen or not isinstance(value, tuple) or not value:
+                    continue
+                if not any(compat.is_declarative_construct(v) for v in value):
+                    continue
+                seen.add((cls, key))
+                raw = finding("SQLA171", "'%s.%s' is a tuple (%s), not a mapped attribute: "
+                              "a trailing comma" % (cls.__name__, key, type(value[0]).__name__),
+                              facts={})
+                out.append(_tuple_finding(locator, cls, key, raw))
+    return out
+
+
+def lint_table_args_beside_table(locator: locate.Locator, classes: List[type]) -> List[Raw]:
+    """``__table_args__`` next to ``__table__`` in one class body: declarative uses the given
+    Table as it is and ignores the arguments without a word (1.4, 2.0, 2.1)."""
+    out = []
+    for cls in classes:
+        if "__table__" not in cls.__dict__ or "__table_args__" not in cls.__dict__:
+            continue
+        # declarative puts the Table it made from __tablename__ into the class dict too: only
+        # a body that assigns __table__ itself gave one
+        module = sys.modules.get(cls.__module__)
+        filename = getattr(module, "__file__", None)
+        spot = locator.find_class(cls.__name__, [filename]) if filename and \
+            locator.is_user_file(filename) else None
+        if spot is None or locate.attribute_statement(spot[1], "__table__") is None:
+            continue
+        table = getattr(cls.__dict__["__table__"], "name", None)
+        raw = finding("SQLA173", "%s sets __table_args__ next to __table__ (table %r): "
+                      "SQLAlchemy ignores them" % (cls.__name__, table),
+                      class_name=cls.__name__, attribute="__table_args__", table=table,
+                      facts={})
+        stmt = locate.attribute_statement(spot[1], "__table_args__")
+        raw["file"] = locator.relative(spot[0])
+        raw["line"] = stmt.lineno if stmt is not None else spot[1].lineno
+        if stmt is not None:
+            raw["facts"]["statement"] = locator.statement_text(spot[0], stmt)
+        out.append(raw)
+    return out
+
+
+def lint_declared_attr_none(locator: locate.Locator, classes: List[type]) -> List[Raw]:
+    """A ``declared_attr`` whose function returns nothing (the ``return`` forgotten):
+    declarative stores its None on the mapped class (1.4, 2.0, 2.1) and maps nothing,
+    silently. Reported at the function, in the mixin's (or base's) own file."""
+    try:
+        from sqlalchemy.orm import declared_attr
+    except ImportError:  # SQLAlchemy 1.3: only in sqlalchemy.ext.declarative
+        from sqlalchemy.ext.declarative import declared_attr  # type: ignore[no-redef]
+
+    out = []
+    seen = set()
+    for cls in classes:
+        for owner in cls.__mro__[1:]:
+            for name, value in list(vars(owner).items()):
+                if not isinstance(value, declared_attr) or name.startswith("__") or \
+                        (owner, name) in seen:
+                    continue
+                module = sys.modules.get(owner.__module__)
+                filename = getattr(module, "__file__", None)
+                if not locator.is_user_file(filename):
+                    continue  # a library's mixin: its declared_attrs are its business
+                if name not in cls.__dict__ or cls.__dict__[name] is not None:
+                    continue
+                seen.add((owner, name))
+                raw = finding("SQLA146", "%s.%s is a declared_attr that returned None, so %s "
+                              "maps nothing under that name" % (owner.__name__, name,
+                                                               cls.__name__),
+                              class_name=owner.__name__, attribute=name,
+                              facts={"mapped_class": cls.__name__})
+                spot = locator.find_class(owner.__name__, [filename]) if filename else None
+                if spot is not None:
+                    raw["file"] = locator.relative(spot[0])
+                    raw["line"] = spot[1].lineno
+                    for stmt in spot[1].body:
+                        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                                stmt.name == name:
+                            raw["line"] = stmt.lineno  # the def line, after its decorator
+                            raw["facts"]["statement"] = locator.source_line(
+                                spot[0], stmt.lineno)
+                out.append(raw)
+    return out
+
+
+def lint_polymorphic(locator: locate.Locator, mappers: List[Any]) -> List[Raw]:
+    """A hierarchy that sets ``polymorphic_identity`` but no ``polymorphic_on``: SQLAlchemy
+    accepts it silently (1.4, 2.0, 2.1) and loads every row as the base class. One finding
+    per hierarchy, at its base class: that is where ``polymorphic_on`` goes."""
+    out = []
+    hierarchies: Dict[Any, List[Any]] = {}
+    for mapper in mappers:
+        # concrete mappers load from their own tables: no discriminator is needed there
+        if mapper.polymorphic_identity is not None and mapper.polymorphic_on is None and \
+                not mapper.concrete:
+            hierarchies.setdefault(mapper.base_mapper, []).append(mapper)
+    for base, members in hierarchies.items():
+        members.sort(key=lambda m: (m is not base, m.class_.__name__))
+        cls = base.class_
+        identities = ", ".join("%r (%s)" % (m.polymorphic_identity, m.class_.__name__)
+                               for m in members)
+        raw = finding("SQLA144", "polymorphic_identity is set (%s), but no mapper of %s's "
+                      "hierarchy sets polymorphic_on" % (identities, cls.__name__),
+                      class_name=cls.__name__, facts={
+                          "identity": identities,
+                          "base_identity": repr(base.polymorphic_identity)
+                          if base.polymorphic_identity is not None else None})
+        module = sys.modules.get(cls.__module__)
+        filename = getattr(module, "__file__", None)
+        spot = locator.find_class(cls.__name__, [filename]) if filename and \
+            locator.is_user_file(filename) else None
+        if spot is not None:
+            raw["file"], raw["line"] = locator.relative(spot[0]), spot[1].lineno
+            raw["facts"]["statement"] = locator.source_line(spot[0], spot[1].lineno)
+            stmt = locate.attribute_statement(spot[1], "__mapper_args__")
+            if stmt is not None:
+                raw["line"] = stmt.lineno
+                raw["attribute"] = "__mapper_args__"
+                raw["facts"]["statement"] = locator.statement_text(spot[0], stmt)
+            raw["facts"]["column_callee"] = _column_callee(locator, spot[0], spot[1])
+        out.append(raw)
+    return out
+
+
+def _column_callee(locator: locate.Locator, filename: str, cls: ast.ClassDef) -> Optional[str]:
+    """How this class body writes a column (``db.Column``, ``sa.Column``, ``Column``,
+    ``mapped_column``), so a hint's new column looks like its neighbours."""
+    for stmt in cls.body:
+        call = locator.assigned_call(filename, stmt) if isinstance(
+            stmt, (ast.Assign, ast.AnnAssign)) else None
+        callee = str((call or {}).get("callee") or "")
+        if callee.endswith("Column") or callee.endswith("mapped_column"):
+            return callee
+    return None
+
+
+@rule
+def polymorphic_identity_reused(p: Problem) -> Optional[Raw]:
+    mapper = compat.polymorphic_reassigned(p.scopes)
+    if mapper is None or p.kind != "warning":
+        return None
+    identity = mapper.polymorphic_identity
+    # the map already points at ``mapper`` when the warning is seen: the other one of the
+    # hierarchy with the same identity is the previous owner
+    previous = next((m for m in mapper.base_mapper.self_and_descendants
+                     if m is not mapper and m.polymorphic_identity == identity), None)
+    raw = p.base("SQLA145", facts={
+        "identity": repr(identity),
+        "previous": _class_name(previous) if previous is not None else "?"})
+    p.at_class_attribute(raw, _class_name(mapper), "__mapper_args__", mapper.class_)
+    return raw
+
+
 @rule
 def relationship_missing_class(p: Problem) -> Optional[Raw]:
     found = compat.unresolved_name(p.scopes)
@@ -240,12 +865,14 @@ def _relationship(p: Problem, code: str) -> Optional[Raw]:
     if p.statement is not None:
         names = list(locate._string_constants(p.statement[1]))
         raw["facts"]["target"] = names[0] if names else "?"
+        raw["facts"]["assignment"] = _assignment(p)
     found = p._find_class(cls, prop.parent.class_)
     if found:
         fks = _fk_columns(found[1])
         # the relationship's own key first: `assignee` -> `assignee_id`
         fks.sort(key=lambda c: not c.startswith(attr))
         raw["facts"]["fk_hint"] = "%s.%s" % (cls, fks[0]) if fks else "%s.<fk column>" % cls
+        raw["facts"]["fk_column"] = fks[0] if fks else "<fk column>"
         raw["facts"]["candidates"] = ", ".join("%s.%s" % (cls, c) for c in fks)
     return raw
 
@@ -372,6 +999,20 @@ def module_not_found(p: Problem) -> Optional[Raw]:
     return p.base("SQLA111", facts={"missing_module": missing, "python": sys.executable})
 
 
+def reproduce_command(targets: List[str], configure: bool) -> str:
+    """``python -c 'import app.models; from sqlalchemy.orm import configure_mappers;
+    configure_mappers()'``: what reproduces a generic failure with its whole traceback."""
+    modules = []
+    for target in targets:
+        module = target.split(":")[0]
+        if module and module not in modules:
+            modules.append(module)
+    code = "; ".join("import %s" % m for m in modules)
+    if configure:
+        code += "; from sqlalchemy.orm import configure_mappers; configure_mappers()"
+    return "python -c '%s'" % code.lstrip("; ")
+
+
 def classify(p: Problem) -> Raw:
     for fn in RULES:
         raw = fn(p)
@@ -407,6 +1048,7 @@ def from_warning(w: Any, stage: str, target: str, locator: locate.Locator) -> Op
     frames: List[Frame] = list(w.stack) or [(w.filename, w.lineno, None)]
     p = Problem("warning", w.category_name, w.text, frames, stage, target, locator,
                 scopes=w.scopes)
+    p.sqlalchemy_docs = compat.sqlalchemy_docs(w.message)
     raw = classify(p)
     if raw["code"] == "SQLA121" and not locator.is_user_file(w.filename):
         return None  # a DeprecationWarning inside some library: not the app's concern
