@@ -730,7 +730,7 @@ def lint_declared_attr_none(locator: locate.Locator, classes: List[type]) -> Lis
     try:
         from sqlalchemy.orm import declared_attr
     except ImportError:  # SQLAlchemy 1.3: only in sqlalchemy.ext.declarative
-        from sqlalchemy.ext.declarative import declared_attr  # type: ignore[no-redef]
+        from sqlalchemy.ext.declarative import declared_attr  # type: ignore[no-redef, unused-ignore]
 
     out = []
     seen = set()
