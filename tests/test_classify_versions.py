@@ -54,4 +54,8 @@ def test_every_rule_reads_what_this_sqlalchemy_gives(version_python) -> None:
     cases = result["cases"]
     failed = {name: case["error"] for name, case in cases.items() if case["error"]}
     assert not failed, "\n".join(f"--- {name}\n{error}" for name, error in failed.items())
-    assert {case["code"] for case in cases.values()} - {None} == SQLALCHEMY_CODES
+    # a code only checked by cases of a newer SQLAlchemy is generic (SQLA199) on this one
+    too_new = {code for name, code in result.get("too_new", {}).items()} - {None}
+    covered = {case["code"] for case in cases.values()} - {None}
+    assert covered | too_new == SQLALCHEMY_CODES
+    assert not too_new or result["sqlalchemy"].startswith("1.3"), too_new
