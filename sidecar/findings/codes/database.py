@@ -255,17 +255,52 @@ waits are expected.
 """,
     ),
     Entry(
+        "DB212", "The role may not connect to this database", "error", "database",
+        "The server knows the role and its password, but the role lacks the CONNECT privilege "
+        "on the database (revoked, or never granted to it or to PUBLIC). As an administrator: "
+        "`GRANT CONNECT ON DATABASE <database> TO <role>;` (the app uses the same role, so it "
+        "cannot connect either).",
+        explanation="""\
+**What it means.** Authentication succeeded, then PostgreSQL refused the session: `permission
+denied for database "app"` / `User does not have CONNECT privilege.` (SQLSTATE 42501).
+
+**Why it happens.** `REVOKE CONNECT ON DATABASE ... FROM PUBLIC` as part of hardening, without
+a grant to the app's role; a database re-created from a dump that did not restore grants.
+
+**How to fix.** `GRANT CONNECT ON DATABASE <database> TO <role>;`
+""",
+    ),
+    Entry(
+        "DB213", "The database has no free connection slots", "error", "database",
+        "The server refused a new session: all its connection slots are in use (or those left "
+        "are reserved for superusers, or the role's or database's CONNECTION LIMIT is "
+        "reached). The app's new connections fail the same way. Find who holds them: `SELECT "
+        "usename, application_name, state, count(*) FROM pg_stat_activity GROUP BY 1, 2, 3 "
+        "ORDER BY 4 DESC;` — then fix the leak or the pool sizes (replicas × pool_size + "
+        "max_overflow must stay below max_connections), or put a pooler (pgbouncer) in front.",
+        explanation="""\
+**What it means.** `FATAL: sorry, too many clients already`, `too many connections for role`,
+or `remaining connection slots are reserved` (SQLSTATE 53300) while connecting.
+
+**Why it happens.** More replicas or larger pools than `max_connections` allows, a
+connection leak, idle-in-transaction sessions, a role-level `CONNECTION LIMIT`.
+
+**How to fix.** Look at `pg_stat_activity`, then size the pools (and sidecar's one connection
+per cycle) below `max_connections`, or add a pooler.
+""",
+    ),
+    Entry(
         "DB299", "Unexpected database error", "error", "database",
         "Read the driver's message above; if it does not name the cause, connect with the "
         "same URL using the app's driver (e.g. `psql`) from where the app runs.",
         explanation="""\
 **What:** connecting failed in a way the sidecar does not recognise; the driver's message
 (redacted) is in the finding.
-**Why:** SSL errors, `too many clients`, proxies, exotic drivers.
+**Why:** SSL errors, proxies, exotic drivers.
 **Fix:** connect with the same URL from where the app runs (`psql "$DATABASE_URL"`).
 
 ```
-FATAL:  sorry, too many clients already
+SSL SYSCALL error: EOF detected
 ```
 """,
     ),

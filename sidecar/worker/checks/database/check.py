@@ -13,7 +13,7 @@ import re
 import socket
 import statistics
 import time
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ... import compat
 from ...context import CheckOutcome, Context, Skip
@@ -264,6 +264,25 @@ def timeout_reason(exc: BaseException) -> Optional[str]:
     return None
 
 
+def timeouts_named(run: Callable[[], CheckOutcome], what: str) -> Callable[[], CheckOutcome]:
+    """``run``, with one of our session timeouts firing in it reported as DB211 (the lock or
+    the load the app would also wait on), not as the check's generic failure."""
+
+    def body() -> CheckOutcome:
+        try:
+            return run()
+        except Exception as exc:
+            reason = timeout_reason(exc)
+            if reason is None:
+                raise
+            return {"findings": [finding(
+                "DB211", f"{what}: a statement was cancelled by the sidecar's {reason}: "
+                f"{' '.join(_driver_message(exc).split())[:300]}", exception=_exc_name(exc),
+                facts={"reason": reason})], "observed": {}}
+
+    return body
+
+
 def cancelled_by_server(exc: BaseException) -> bool:
     """A statement the server cancelled (a timeout or pg_cancel_backend): retrying on the
     same connection, or for another table, would only wait again."""
@@ -287,12 +306,22 @@ _PATTERNS: List[Tuple[str, str, str]] = [
     ("DB204", "role", r'role "[^"]*" does not exist'),
     ("DB204", "hba", r"no pg_hba\.conf entry"),
     ("DB205", "database", r'database "[^"]*" does not exist|Unknown database'),
+    # the role lost CONNECT (42501 insufficient_privilege; no SQLSTATE at connect time in
+    # psycopg2, the server's text is all there is)
+    ("DB212", "connect_privilege", r"permission denied for database|"
+     r"User does not have CONNECT privilege"),
+    # 53300 too_many_connections, and the slots kept for superusers
+    ("DB213", "slots", r"too many clients already|too many connections for "
+     r"(?:role|database)|remaining connection slots are reserved|Too many connections"),
     ("DB201", "starting", r"the database system is (?:starting up|shutting down|"
      r"in recovery mode|not yet accepting connections)"),
     ("DB201", "refused", r"Connection refused|could not connect to server|"
      r"Can't connect to (?:MySQL|MariaDB) server|No such file or directory|"
      r"server closed the connection unexpectedly|Is the server running"),
 ]
+
+
+ONE_CAUSE = ("DB212", "DB213")  # codes whose hint needs no reason: the code says it all
 
 
 def classify_connect_error(exc: BaseException) -> Tuple[str, Dict[str, Any]]:
@@ -302,7 +331,7 @@ def classify_connect_error(exc: BaseException) -> Tuple[str, Dict[str, Any]]:
     text = _driver_message(exc)
     for code, reason, pattern in _PATTERNS:
         if re.search(pattern, text):
-            return code, {"reason": reason}
+            return code, ({} if code in ONE_CAUSE else {"reason": reason})
     orig = getattr(exc, "orig", None) or exc
     if isinstance(orig, socket.gaierror):
         return "DB202", {"reason": "unknown_host"}

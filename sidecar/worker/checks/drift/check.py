@@ -44,6 +44,7 @@ from ..database.check import (
     ensure_engine,
     read_only_connection,
     secrets_for,
+    timeouts_named,
 )
 from .diffs import Diff, Renderer, from_upgrade_ops
 from .extra import check_constraint_plugins, compare_enums, compare_primary_keys
@@ -75,8 +76,8 @@ ColumnKey = Tuple[Optional[str], str, str]  # (schema as Alembic names it, table
 
 
 def run_schema_drift(ctx: Context) -> CheckOutcome:
-    return guarded(lambda: _run(ctx), "DRIFT499", "The schema comparison failed",
-                   secrets_for(ctx))
+    return guarded(timeouts_named(lambda: _run(ctx), "comparing the schema"), "DRIFT499",
+                   "The schema comparison failed", secrets_for(ctx))
 
 
 class Settings:

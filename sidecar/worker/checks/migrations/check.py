@@ -28,7 +28,7 @@ from ... import versions
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...redact import guarded
-from ..database.check import ensure_engine, read_only_connection, secrets_for
+from ..database.check import ensure_engine, read_only_connection, secrets_for, timeouts_named
 from . import envpy
 from .config import ConfigProblem, Resolved, find_candidates, load_config, package_dirs, resolve
 from .howto import runner_facts
@@ -37,8 +37,8 @@ VERSION_TABLE = "alembic_version"
 
 
 def run_migrations(ctx: Context) -> CheckOutcome:
-    return guarded(lambda: _run(ctx), "MIG399", "Reading the migration state failed",
-                   secrets_for(ctx))
+    return guarded(timeouts_named(lambda: _run(ctx), "reading the migration state"), "MIG399",
+                   "Reading the migration state failed", secrets_for(ctx))
 
 
 def _run(ctx: Context) -> CheckOutcome:
