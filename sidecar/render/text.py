@@ -1,4 +1,8 @@
-"""The Report for humans: what to read at 3 a.m., errors first, colour only on a terminal."""
+"""The Report for humans: what to read at 3 a.m., errors first, colour only on a terminal.
+
+Each finding reads: its code and title, where (file:line, class.attribute), the fix, the
+SQL, then what happened (the exception), so the first three lines name the place and the
+edit."""
 
 from __future__ import annotations
 
@@ -42,15 +46,16 @@ def _indent(text: str, prefix: str = "      ") -> str:
 
 def render_finding(f: Finding, colour: bool = False) -> str:
     head = f"  {_paint(f.severity.upper(), f.severity, colour)} {f.code} {safe(f.title)}"
+    # where, then what to change, then why: the first lines are what on-call acts on
     lines = [head]
     if f.where:
         lines.append(f"      at {safe(f.where)}")
-    message = f.message if not f.exception else f"{f.exception}: {f.message}"
-    lines.append(_indent(safe(message)))
     if f.hint:
         lines.append(_indent(f"fix: {safe(f.hint)}"))
     if f.fix_sql:
         lines.append(_indent(f"sql: {safe(f.fix_sql)}"))
+    message = f.message if not f.exception else f"{f.exception}: {f.message}"
+    lines.append(_indent(safe(message)))
     if f.facts.get("alembic_op"):
         lines.append(_indent(f"alembic: {safe(str(f.facts['alembic_op']))}"))
     if f.output:
