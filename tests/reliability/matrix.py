@@ -88,6 +88,20 @@ FAULTS: tuple[Fault, ...] = (
     Fault("disk-full", "every write fails: stdout/stderr on /dev/full, RLIMIT_FSIZE 0, "
           "read-only TMPDIR", "200", "—", "—", "sidecar_ready 1",
           "— (the daemon needs no file: ready, serving, exit 0)"),
+    # issue 11: what a red team broke
+    Fault("app-writes-at-import", "the app's import runs an INSERT on PostgreSQL (the worker "
+          "inherits DATABASE_URL)", "503", "SIDE013", "migration",
+          'sidecar_findings{code="SIDE013"} 1',
+          "— (refused: the row count is unchanged over 20 cycles)"),
+    Fault("daemonized-child", "the app's import double-forks a setsid child that holds the "
+          "worker's stdout", "200", "—", "—",
+          'sidecar_worker_runs_total{outcome="timeout"} 0',
+          "— (each run's tagged processes killed and reaped; fds flat)"),
+    Fault("idle-connections", "1,100 silent TCP connections under a 1,024-fd limit", "200",
+          "—", "—", "sidecar_ready 1",
+          "— (the oldest slow connection makes room; every probe answered)"),
+    Fault("sighup-mid-cycle", "SIGHUP while a worker runs", "503", "—", "—",
+          "— (the process exits)", "exit status 0, like SIGTERM; worker group killed"),
 )
 BY_ID = {f.id: f for f in FAULTS}
 

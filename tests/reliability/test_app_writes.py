@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.conftest import FAST, app_url, new_database
+from tests.reliability.matrix import record
 from tests.support.helpers import run_cli
 
 pytestmark = pytest.mark.reliability
@@ -111,8 +112,12 @@ def test_twenty_daemon_cycles_leave_the_database_unchanged(pg, daemon, tmp_path)
     finding = d.finding("SIDE013")
     assert finding is not None and finding["line"] == line, finding
     assert "INSERT INTO items" in finding["facts"]["statement"]
-    assert d.readyz() == 503
+    readiness = d.readyz()
+    count = sum(v for k, v in d.metrics().items()
+                if k.startswith("sidecar_findings{") and 'code="SIDE013"' in k)
     d.stop_and_check()
+    record("app-writes-at-import", readiness=readiness, code="SIDE013", hint=finding["hint"],
+           metric=f'sidecar_findings{{code="SIDE013"}} {count:g}')
 
 
 def test_a_refusal_the_app_catches_is_a_warning_and_sqlite_is_untouched(tmp_path):

