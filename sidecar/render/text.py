@@ -29,6 +29,8 @@ def render_finding(f: Finding, colour: bool = False) -> str:
     lines = [head]
     if f.where:
         lines.append(f"      at {f.where}")
+    for place in f.related:
+        lines.append(_indent(f"also: {place}", "      "))
     lines.append(_indent(f.message if not f.exception else f"{f.exception}: {f.message}"))
     if f.hint:
         lines.append(_indent(f"fix: {f.hint}"))

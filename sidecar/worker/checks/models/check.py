@@ -7,8 +7,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
-from ...source import locate
-from . import classify, discover
+from ...source import locate, origins
+from . import classify, configure, discover
 from .capture import WarningRecorder
 
 
@@ -196,11 +196,17 @@ def run_models_import(ctx: Context) -> CheckOutcome:
     out = Findings()
     targets: List[Tuple[str, Any]] = []
     ok = True
-    for target in ctx.config.get("models") or []:
-        imported, obj = _import_target(ctx, locator, target, out)
-        ok = ok and imported
-        if imported:
-            targets.append((target, obj))
+    # where each Column/relationship()/Table is written, for errors raised later, while the
+    # mappers configure (no app frame on that stack); only while the app's code imports
+    origins.install(locator.is_user_file)
+    try:
+        for target in ctx.config.get("models") or []:
+            imported, obj = _import_target(ctx, locator, target, out)
+            ok = ok and imported
+            if imported:
+                targets.append((target, obj))
+    finally:
+        origins.uninstall()
     _reserved_attribute_lint(locator, out)
     _double_imports(locator, out)
     ctx.targets = targets
@@ -230,19 +236,13 @@ def run_mappers(ctx: Context) -> CheckOutcome:
     locator = ctx.locator
     if not ctx.import_ok or locator is None:
         raise Skip(ctx.models_error or "the models did not import")
-    from sqlalchemy.orm import configure_mappers
-
     out = Findings()
     ctx.emit_phase("configure_mappers()")
-    configured = True
-    with WarningRecorder() as recorder:
-        try:
-            configure_mappers()
-        except Exception as exc:
-            configured = False
-            out.add(classify.from_exception(exc, "configure", "configure_mappers()", locator))
-    for w in recorder.take():
-        out.add(classify.from_warning(w, "configure", "configure_mappers()", locator))
+    # every broken mapper and relationship, not only the first one SQLAlchemy stops at
+    outcome = configure.configure_all(locator)
+    configured = outcome.configured
+    for raw in outcome.findings:
+        out.add(raw)
     ctx.emit_phase("discovering MetaData")
     found = discover.discover(locator, ctx.targets)
     ctx.metadatas = found["metadatas"]
@@ -262,4 +262,6 @@ def run_mappers(ctx: Context) -> CheckOutcome:
             "the mappers did not configure (see mappers)" if errors or not configured
             else "no models were found"
         )
-    return {"findings": out.items, "observed": found["observed"]}
+    observed = dict(found["observed"])
+    observed["configure_failures"] = outcome.failures
+    return {"findings": out.items, "observed": observed}

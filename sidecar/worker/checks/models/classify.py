@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ... import compat
 from ...protocol import finding
-from ...source import locate
+from ...source import locate, origins
 
 Raw = Dict[str, Any]
 
@@ -93,14 +93,70 @@ class Problem:
         return raw
 
     def at_property(self, raw: Raw, prop: Any, predicate: Any = None,
-                    within_owner: bool = True) -> Raw:
-        """Locate a relationship() by its live owner class and key; failing that (a backref,
-        a mixin), the first class-body statement matching ``predicate``."""
+                    within_owner: bool = True, string: Optional[str] = None) -> Raw:
+        """Locate a relationship() where it was built (``origins``: a mixin's line, the line
+        inside a ``declared_attr``); else by its live owner class and key; failing that (a
+        backref), the first class-body statement matching ``predicate``. ``string``: the
+        string argument at fault (``primaryjoin="..."``), whose own line is the one to edit."""
         owner = prop.parent.class_
+        if self.at_origin(raw, prop, owner.__name__, prop.key, mapped=owner):
+            if string is not None:
+                self.at_string(raw, string)
+            return raw
         self.at_class_attribute(raw, owner.__name__, prop.key, owner)
+        if string is not None and self.statement is not None:
+            self.at_string(raw, string)
         if self.statement is None and predicate is not None:
             self.at_statement(raw, predicate, owner.__name__ if within_owner else None)
         return raw
+
+    def at_origin(self, raw: Raw, obj: Any, class_name: Optional[str] = None,
+                  attribute: Optional[str] = None, mapped: Optional[type] = None) -> bool:
+        """Locate the statement that built ``obj`` (a Column, relationship(), ForeignKey,
+        Table...: ``origins.locate``), when it was recorded in an app file.
+
+        ``class_name``/``attribute`` name the finding (the mapped class's attribute); when
+        not given, the class body and the name the statement binds do. The statement's line
+        is the finding's, except inside ``__table_args__``/``__mapper_args__``, where the
+        element's own line is. When the statement is in another class than ``mapped`` (a
+        mixin, a base class), the mapped class's line is a ``related`` location.
+        """
+        where = origins.locate(obj)
+        if where is None or not self.locator.is_user_file(where[0]):
+            return False
+        filename, line = where
+        stmt = origins.statement_at(self.locator.tree(filename), line)
+        cls = self.locator.class_at(filename, line)
+        raw["class"] = class_name or (cls.name if cls is not None else raw.get("class"))
+        bound = locate.bound_name(stmt) if stmt is not None else None
+        in_body = cls is not None and stmt is not None and stmt in cls.body
+        if attribute or (in_body and bound and not bound.startswith("__")):
+            raw["attribute"] = attribute or bound
+        if stmt is None:
+            raw["file"] = self.locator.relative(filename)
+            raw["line"] = line
+            raw.setdefault("facts", {})["statement"] = self.locator.source_line(filename, line)
+        else:
+            self._at(raw, filename, stmt)
+            if bound in ("__table_args__", "__mapper_args__"):
+                raw["line"] = line
+        if mapped is not None and (cls is None or cls.name != mapped.__name__):
+            found = self._find_class(mapped.__name__, mapped)
+            if found is not None:
+                raw.setdefault("facts", {})["declared_in"] = cls.name if cls else None
+                add_related(raw, self.locator.relative(found[0]), found[1].lineno,
+                            "mapped class %s, which inherits it" % mapped.__name__)
+        return True
+
+    def at_string(self, raw: Raw, value: str) -> None:
+        """Move the line to the string constant ``value`` inside the located statement
+        (``primaryjoin="..."`` on its own line of a multi-line relationship())."""
+        if self.statement is None:
+            return
+        for node in ast.walk(self.statement[1]):
+            if isinstance(node, ast.Constant) and node.value == value:
+                raw["line"] = node.lineno
+                return
 
     def at_statement(self, raw: Raw, predicate: Any, class_name: Optional[str] = None) -> bool:
         """Locate the first class-body statement matching ``predicate`` (AST search)."""
@@ -128,6 +184,15 @@ class Problem:
             if found is not None:
                 return found
         return self.locator.find_class(class_name)
+
+
+def add_related(raw: Raw, file: str, line: Optional[int], role: str) -> None:
+    """Add a second place that matters (``related``: file, line, role), once per place."""
+    related = raw.setdefault("related", [])
+    if raw.get("file") == file and raw.get("line") == line:
+        return
+    if not any(r["file"] == file and r.get("line") == line for r in related):
+        related.append({"file": file, "line": line, "role": role})
 
 
 Rule = Callable[[Problem], Optional[Raw]]
@@ -216,7 +281,7 @@ def relationship_missing_class(p: Problem) -> Optional[Raw]:
         return None
     prop, expression, name = found
     raw = p.base("SQLA104", facts={"target": name, "expression": expression})
-    p.at_property(raw, prop, locate.has_string(expression))
+    p.at_property(raw, prop, locate.has_string(expression), string=expression)
     raw["facts"]["target"] = name
     return raw
 
@@ -309,7 +374,8 @@ def foreign_key_target_missing(p: Problem) -> Optional[Raw]:
     raw = p.base("SQLA110", table=getattr(getattr(column, "table", None), "name", None),
                  column=getattr(column, "name", None),
                  facts={"target": target, "missing": missing})
-    p.at_statement(raw, locate.has_string(target))
+    if not p.at_origin(raw, fk):  # the ForeignKey's own line: also in a mixin
+        p.at_statement(raw, locate.has_string(target))
     raw["facts"]["target"] = target
     return raw
 
@@ -385,6 +451,16 @@ def classify(p: Problem) -> Raw:
         cls = p.locator.class_at(frame[0], frame[1])
         if cls is not None:
             raw["class"] = cls.name
+    elif p.exception is not None and p.stage == "configure":
+        # raised while the mappers configure: no app frame; the relationship or the mapper
+        # being configured is the place
+        failure = compat.configure_failure(p.exception)
+        prop = compat.relationship_in(p.scopes) or failure.prop
+        if prop is not None and getattr(prop, "parent", None) is not None:
+            p.at_property(raw, prop)
+        elif failure.mapper is not None:
+            cls_ = failure.mapper.class_
+            p.at_class_attribute(raw, cls_.__name__, None, cls_)
     return raw
 
 

@@ -1,0 +1,178 @@
+"""Where each Column, relationship(), ForeignKey and Table was written in the app's source.
+
+A failure raised while the mappers configure has no app frame on its stack: SQLAlchemy runs
+``configure_mappers()`` long after the class bodies did. The objects it fails on (the
+relationship, the Column, the Table) do outlive the class body, so while the worker imports
+the models we note, for each of them, the innermost frame in an app file at the moment it
+was built. That is the statement to edit, also when it is in a mixin, a base class in another
+module or inside a ``declared_attr`` function (whose frame is the function's own line).
+
+The recorder wraps the constructors named in ``compat.construction_hooks()`` for the time
+of the models checks only (``install`` ... ``uninstall``): the wrapper calls the original
+first and returns what it returns, so the app's objects behave exactly as without it, and
+after ``uninstall`` the classes hold their original functions again. ``sys.setprofile``
+would see every call of the whole import (much slower); a wrapped ``__init__`` sees only
+these. Copies that declarative makes of a mixin's columns take the original's place.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import sys
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .. import compat
+
+Origin = Tuple[str, int]  # (absolute filename, line)
+
+# id(obj) -> (a weak reference to obj, or obj itself when it cannot be weakly referenced,
+# and where it was built). A reference is kept so an id reused by a new object is not
+# mistaken for the old one; the weak callback drops the entry with the object.
+_ORIGINS: Dict[int, Tuple[Any, Origin]] = {}
+_PATCHED: List[Tuple[type, str, Any]] = []  # (owner, attribute, the original) to restore
+_STATE: Dict[str, Any] = {"is_app_file": None}
+_APP_FILE_CACHE: Dict[str, bool] = {}
+
+
+def _is_app_file(filename: str) -> bool:
+    known = _APP_FILE_CACHE.get(filename)
+    if known is None:
+        check = _STATE["is_app_file"]
+        known = bool(check is not None and check(filename))
+        _APP_FILE_CACHE[filename] = known
+    return known
+
+
+def _app_frame(frame: Any) -> Optional[Origin]:
+    """The innermost frame at or outside ``frame`` that runs an app file."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if _is_app_file(filename):
+            return filename, frame.f_lineno or 0
+        frame = frame.f_back
+    return None
+
+
+def _remember(obj: Any, origin: Origin, overwrite: bool) -> None:
+    key = id(obj)
+    if not overwrite and key in _ORIGINS and _alive(_ORIGINS[key][0]) is obj:
+        return
+    def drop(dead: Any) -> None:
+        _forget(key, dead)
+
+    try:
+        ref: Any = weakref.ref(obj, drop)
+    except TypeError:  # no __weakref__ slot: keep the object alive instead
+        ref = obj
+    _ORIGINS[key] = (ref, origin)
+
+
+def _forget(key: int, ref: Any) -> None:
+    entry = _ORIGINS.get(key)
+    if entry is not None and entry[0] is ref:
+        del _ORIGINS[key]
+
+
+def _alive(ref: Any) -> Any:
+    return ref() if isinstance(ref, weakref.ref) else ref
+
+
+def _wrap_init(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        if _STATE["is_app_file"] is not None:
+            origin = _app_frame(sys._getframe(1))
+            if origin is not None:
+                _remember(self, origin, overwrite=False)
+        return result
+
+    return __init__
+
+
+def _wrap_copy(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def _copy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        copy = original(self, *args, **kwargs)
+        if _STATE["is_app_file"] is not None and copy is not self:
+            origin = locate(self)
+            if origin is not None:  # a mixin's column: its statement, not the subclass's
+                _remember(copy, origin, overwrite=True)
+        return copy
+
+    return _copy
+
+
+def install(is_app_file: Callable[[str], bool]) -> None:
+    """Start recording (idempotent); ``is_app_file`` says which frames are the app's."""
+    _STATE["is_app_file"] = is_app_file
+    _APP_FILE_CACHE.clear()
+    if _PATCHED:
+        return
+    for owner, name, kind in compat.construction_hooks():
+        original = owner.__dict__.get(name)
+        if original is None:
+            continue
+        wrapped = _wrap_init(original) if kind == "init" else _wrap_copy(original)
+        setattr(owner, name, wrapped)
+        _PATCHED.append((owner, name, original))
+
+
+def uninstall() -> None:
+    """Stop recording and give every class its original functions back (what was recorded
+    stays readable)."""
+    _STATE["is_app_file"] = None
+    while _PATCHED:
+        owner, name, original = _PATCHED.pop()
+        setattr(owner, name, original)
+
+
+def installed() -> bool:
+    return bool(_PATCHED)
+
+
+def locate(obj: Any) -> Optional[Origin]:
+    """(absolute filename, line) where ``obj`` was built in the app's code, or None.
+
+    Accepts a Column, MappedColumn, relationship() (RelationshipProperty), ForeignKey,
+    constraint, Index or Table; a ColumnProperty is located by its first column.
+    """
+    if obj is None:
+        return None
+    entry = _ORIGINS.get(id(obj))
+    if entry is not None and _alive(entry[0]) is obj:
+        return entry[1]
+    columns = getattr(obj, "columns", None)
+    if isinstance(columns, list) and columns and columns[0] is not obj:  # ColumnProperty
+        return locate(columns[0])
+    return None
+
+
+# --- from a line to the statement ----------------------------------------------------------
+
+
+def statement_at(tree: Optional[ast.Module], line: int) -> Optional[ast.stmt]:
+    """The innermost statement of ``tree`` that spans ``line``."""
+    if tree is None:
+        return None
+    best: Optional[ast.stmt] = None
+    body: List[Any] = list(tree.body)
+    while body:
+        found = None
+        for stmt in body:
+            if stmt.lineno <= line <= (getattr(stmt, "end_lineno", None) or stmt.lineno):
+                found = stmt
+                break
+            decorators = getattr(stmt, "decorator_list", None) or []
+            if decorators and min(d.lineno for d in decorators) <= line < stmt.lineno:
+                return stmt  # a decorator's own line: the decorated definition
+        if found is None:
+            break
+        if isinstance(found, ast.stmt):
+            best = found
+        body = [s for field in ("body", "orelse", "finalbody", "handlers")
+                for s in (getattr(found, field, None) or [])
+                if isinstance(s, (ast.stmt, ast.excepthandler))]
+    return best
