@@ -126,6 +126,20 @@ def unresolved_name(scopes: List[Scope]) -> Optional[Tuple[Any, str, str]]:
     return prop, arg, name
 
 
+def string_argument(scopes: List[Scope], prop: Any) -> Optional[str]:
+    """The string argument of ``prop`` (``primaryjoin="..."``, ``order_by``, ``secondary``,
+    the target class name) that SQLAlchemy was evaluating when it raised: ``self.arg`` of the
+    ``clsregistry._class_resolver`` whose ``self.prop`` is ``prop`` (1.4, 2.0, 2.1)."""
+    for scope in reversed(scopes):
+        if scope.module != "sqlalchemy.orm.clsregistry":
+            continue
+        resolver = scope.locals.get("self")
+        arg = getattr(resolver, "arg", None)
+        if getattr(resolver, "prop", None) is prop and isinstance(arg, str):
+            return arg
+    return None
+
+
 def mapper_without_primary_key(scopes: List[Scope]) -> Any:
     """The Mapper whose ``_configure_pks`` raised (1.4, 2.0, 2.1: its only ArgumentErrors are
     "could not assemble any primary key columns")."""

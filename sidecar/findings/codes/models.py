@@ -72,6 +72,19 @@ def _reserved_hint(f: Facts) -> str:
     )
 
 
+def _generic_hint(f: Facts) -> str:
+    """The worker sends ``reproduce``: a shell command that imports the same modules with the
+    app's interpreter in the app path (and configures the mappers when that is what failed)."""
+    if f.get("reproduce"):
+        first = f.get("reproduce_after")
+        after = (f" It stops at the first failing mapper, {first}: fix that one first to see "
+                 "this one." if first else "")
+        return (f"Read the exception at {f['location']}. To see the full traceback, run "
+                f"`{f['reproduce']}`.{after}")
+    return (f"Read the exception at {f['location']}. Run `python -c 'import {f['target']}'` "
+            "from the app path to see the full traceback.")
+
+
 def _double_import_hint(f: Facts) -> str:
     mods = f.get("modules") or []
     if f.get("reimported"):
@@ -900,9 +913,10 @@ modules.
     ),
     Entry(
         GENERIC, "Unexpected exception while loading the models", "error", "models_import",
-        "Read the exception at {location}. Run `python -c 'import {target}'` from the app "
-        "path to see the full traceback.",
-        facts=("target",),
+        _generic_hint,
+        facts=("target",), optional=("reproduce", "reproduce_after"),
+        samples={"reproduce": "cd /srv/app && /usr/bin/python3 -c 'import app.models; from "
+                              "sqlalchemy.orm import configure_mappers; configure_mappers()'"},
         explanation="""\
 **What it means.** Importing the models raised an exception that no specific code covers.
 The location is the innermost frame in the app's own files; the app's stderr tail is

@@ -45,14 +45,32 @@ def _is_app_file(filename: str) -> bool:
     return known
 
 
+_CO_OPTIMIZED = 0x0001  # inspect.CO_OPTIMIZED: a function's code, not a class body/module
+
+
 def _app_frame(frame: Any) -> Optional[Origin]:
-    """The innermost frame at or outside ``frame`` that runs an app file."""
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if _is_app_file(filename):
-            return filename, frame.f_lineno or 0
+    """The innermost frame at or outside ``frame`` that runs an app file.
+
+    A helper called from a class body (``owner_id = fk("users.id")`` with ``def fk(target):
+    return Column(ForeignKey(target))``) is located at the class body's line, the one that
+    differs per column; a ``declared_attr`` function, which SQLAlchemy calls, at its own.
+    """
+    while frame is not None and not _is_app_file(frame.f_code.co_filename):
         frame = frame.f_back
-    return None
+    if frame is None:
+        return None
+    found = frame
+    while frame.f_code.co_flags & _CO_OPTIMIZED:  # a function: who called it?
+        caller = frame.f_back
+        if caller is None or not _is_app_file(caller.f_code.co_filename):
+            break
+        if caller.f_code.co_name == "<module>":
+            break
+        if not caller.f_code.co_flags & _CO_OPTIMIZED:  # a class body
+            found = caller
+            break
+        frame = caller
+    return found.f_code.co_filename, found.f_lineno or 0
 
 
 def _remember(obj: Any, origin: Origin, overwrite: bool) -> None:

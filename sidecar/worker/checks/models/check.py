@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...context import CheckOutcome, Context, Skip
@@ -50,6 +51,19 @@ class Findings:
         return False
 
 
+def reproduce_command(app_path: str, modules: List[str], configure: bool) -> str:
+    """A shell command that reproduces the failure outside sidecar: the app's interpreter, in
+    the app path (first on ``sys.path`` for ``-c``, as in the worker), importing the same
+    modules and, for a configure-time failure, configuring the mappers."""
+    import shlex
+
+    code = "; ".join(["import %s" % m for m in modules] + (
+        ["from sqlalchemy.orm import configure_mappers", "configure_mappers()"]
+        if configure else []))
+    return "cd %s && %s -c %s" % (shlex.quote(app_path), shlex.quote(sys.executable),
+                                 shlex.quote(code))
+
+
 def parse_target(target: str) -> Tuple[str, Optional[str]]:
     module, _, attr = target.partition(":")
     return module, (attr or None)
@@ -78,6 +92,8 @@ def _import_target(ctx: Context, locator: locate.Locator, target: str,
                 out.add(cause)
         raw = classify.from_exception(error, "import", target, locator)
         raw["facts"]["app_path"] = ctx.app_path
+        if raw["code"] == "SQLA199":
+            raw["facts"]["reproduce"] = reproduce_command(ctx.app_path, [module_name], False)
         if raw["code"] == "SIDE009":
             raw["facts"]["limit_mb"] = ctx.config.get("memory_limit_mb") or "?"
         if not out.absorb_followup(raw):
@@ -138,7 +154,6 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
     warns. A class attribute that shadows the declarative MetaData/registry with a column is
     a bug on every version, so we look at the live classes as well.
     """
-    import sys
 
     for modname, module in list(sys.modules.items()):
         filename = getattr(module, "__file__", None)
@@ -241,7 +256,15 @@ def run_mappers(ctx: Context) -> CheckOutcome:
     # every broken mapper and relationship, not only the first one SQLAlchemy stops at
     outcome = configure.configure_all(locator)
     configured = outcome.configured
+    modules = [parse_target(t)[0] for t, _ in ctx.targets]
     for raw in outcome.findings:
+        if raw["code"] == "SQLA199":
+            raw["facts"]["reproduce"] = reproduce_command(ctx.app_path, modules, True)
+            first = outcome.errors[0] if outcome.errors else raw
+            if first is not raw:  # configure_mappers() alone stops at the first failure
+                raw["facts"]["reproduce_after"] = "%s at %s" % (
+                    first["code"], "%s:%s" % (first.get("file"), first.get("line"))
+                    if first.get("file") else "the model package")
         out.add(raw)
     ctx.emit_phase("discovering MetaData")
     found = discover.discover(locator, ctx.targets)

@@ -99,6 +99,8 @@ class Problem:
         backref), the first class-body statement matching ``predicate``. ``string``: the
         string argument at fault (``primaryjoin="..."``), whose own line is the one to edit."""
         owner = prop.parent.class_
+        if string is None:  # the string argument SQLAlchemy was evaluating, if any
+            string = compat.string_argument(self.scopes, prop)
         if self.at_origin(raw, prop, owner.__name__, prop.key, mapped=owner):
             if string is not None:
                 self.at_string(raw, string)
@@ -116,10 +118,10 @@ class Problem:
         Table...: ``origins.locate``), when it was recorded in an app file.
 
         ``class_name``/``attribute`` name the finding (the mapped class's attribute); when
-        not given, the class body and the name the statement binds do. The statement's line
-        is the finding's, except inside ``__table_args__``/``__mapper_args__``, where the
-        element's own line is. When the statement is in another class than ``mapped`` (a
-        mixin, a base class), the mapped class's line is a ``related`` location.
+        not given, the class body and the name the statement binds do. The line is where
+        the call starts (in a one-line statement, the statement's). When the statement is in
+        another class than ``mapped`` (a mixin, a base class), the mapped class's line is a
+        ``related`` location.
         """
         where = origins.locate(obj)
         if where is None or not self.locator.is_user_file(where[0]):
@@ -138,8 +140,9 @@ class Problem:
             raw.setdefault("facts", {})["statement"] = self.locator.source_line(filename, line)
         else:
             self._at(raw, filename, stmt)
-            if bound in ("__table_args__", "__mapper_args__"):
-                raw["line"] = line
+            # the call's own line: an element of __table_args__, a relationship() inside
+            # map_imperatively(properties=...), a ForeignKey in a multi-line Table(...)
+            raw["line"] = line
         if mapped is not None and (cls is None or cls.name != mapped.__name__):
             found = self._find_class(mapped.__name__, mapped)
             if found is not None:

@@ -30,6 +30,7 @@ MAX_FAILURES = 50
 class Outcome:
     def __init__(self) -> None:
         self.findings: List[Raw] = []  # exception and warning findings, in order
+        self.errors: List[Raw] = []  # the exceptions' findings, in the order they were raised
         self.configured = True  # False when any mapper failed
         self.failures = 0  # configure attempts that raised
         self.complete = True  # False when we had to give up before all were tried
@@ -98,3 +99,4 @@ def _record(out: Outcome, raw: Raw, failure: compat.ConfigureFailure,
     if prop is not None:
         failed_props[id(prop)] = raw
     out.findings.append(raw)
+    out.errors.append(raw)

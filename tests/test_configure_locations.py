@@ -1,0 +1,229 @@
+"""Configure-time failures located at the statement to edit, every one of them.
+
+``configure_mappers()`` runs after the import, so no app frame is on its stack, and it stops
+at the first broken mapper. The fixtures here (``configure_*``) break relationships in mixins
+in their own files, in ``declared_attr`` functions, in an abstract base in another module, in
+string arguments and annotations, in several model styles; each marks *every* statement that
+must be edited with ``# <- SIDECAR: [CODE] Class.attribute ...``. The report must have one
+error finding per marker, at its file:line, naming that class and attribute — no more.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import helpers
+from tests.support.helpers import FIXTURES, MARK, assert_required_facts
+
+MARKER = re.compile(re.escape(MARK) + r":\s*(?:(?P<code>[A-Z]+\d{3})\s+)?"
+                    r"(?P<cls>\w+)\.(?P<attr>\w+)")
+
+
+def markers(fixture: Path) -> list[dict[str, object]]:
+    """Every marked statement: file (relative to the app path), line, code, class, attribute."""
+    out = []
+    for path in sorted(fixture.rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            found = MARKER.search(line)
+            if found:
+                out.append({"file": str(path.relative_to(fixture)), "line": number,
+                            "code": found["code"], "class": found["cls"],
+                            "attribute": found["attr"]})
+    assert out, f"no '{MARK}: Class.attribute' marker in {fixture}"
+    return out
+
+
+# fixture -> SQLAlchemy versions it imports under (DeclarativeBase/Mapped[] need 2.0)
+FIXTURE_VERSIONS = {
+    "configure_mixin_file": ("1.4", "2.0", "2.1"),
+    "configure_declared_attr": ("1.4", "2.0", "2.1"),
+    "configure_base_other_module": ("1.4", "2.0", "2.1"),
+    "configure_string_arguments": ("1.4", "2.0", "2.1"),
+    "configure_two_broken": ("1.4", "2.0", "2.1"),
+    "configure_mapped_annotations": ("2.0", "2.1"),
+    "configure_flask_mixin": ("1.4", "2.0", "2.1"),
+    "configure_generic_unknown": ("1.4", "2.0", "2.1"),
+}
+
+
+def assert_each_marker_found(fixture: str, python: str | None = None) -> list[dict]:
+    result = helpers.check_fixture(fixture, python=python)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    findings = result.check("mappers")["findings"]
+    assert_required_facts(findings)
+    errors = [f for f in findings if f["severity"] == "error"]
+    places = [(f["file"], f["line"], f["class"], f["attribute"], f["code"]) for f in errors]
+    expected = markers(FIXTURES / fixture)
+    for mark in expected:
+        matching = [f for f in errors if (f["file"], f["line"]) == (mark["file"], mark["line"])]
+        assert matching, f"nothing at {mark['file']}:{mark['line']}; found {places}"
+        finding = matching[0]
+        assert (finding["class"], finding["attribute"]) == (mark["class"], mark["attribute"]), \
+            finding
+        if mark["code"]:
+            assert finding["code"] == mark["code"], finding
+    # every independent problem once: no second finding for the same mistake
+    assert len(errors) == len(expected), places
+    return errors
+
+
+@pytest.mark.parametrize("fixture", sorted(FIXTURE_VERSIONS))
+def test_configure_failure_located_at_each_marked_statement(fixture: str) -> None:
+    assert_each_marker_found(fixture)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("venv", ["sqla14_python", "sqla20_python"])
+@pytest.mark.parametrize("fixture", sorted(FIXTURE_VERSIONS))
+def test_configure_failure_located_on_other_versions(fixture: str, venv: str,
+                                                      request: pytest.FixtureRequest) -> None:
+    version = {"sqla14_python": "1.4", "sqla20_python": "2.0"}[venv]
+    if version not in FIXTURE_VERSIONS[fixture]:
+        pytest.skip(f"{fixture} needs SQLAlchemy {FIXTURE_VERSIONS[fixture][0]}+")
+    assert_each_marker_found(fixture, python=request.getfixturevalue(venv))
+
+
+def test_mixin_finding_names_the_mapped_class_as_related() -> None:
+    """At the mixin's line; the mapped class that inherits it is the second place."""
+    finding = assert_each_marker_found("configure_mixin_file")[0]
+    assert finding["file"] == "app/mixins.py"
+    assert finding["facts"]["declared_in"] == "TenantOwnedMixin"
+    models = (FIXTURES / "configure_mixin_file" / "app" / "models.py").read_text().splitlines()
+    invoice_line = next(n for n, text in enumerate(models, 1) if text.startswith("class Invoice"))
+    assert {"file": "app/models.py", "line": invoice_line,
+            "role": "mapped class Invoice, which inherits it"} in finding["related"]
+
+
+def test_text_report_shows_the_related_place() -> None:
+    result = helpers.run_cli("check", "--app-path", str(FIXTURES / "configure_mixin_file"),
+                             "--models", "app.models")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("at app/mixins.py:"))
+    assert lines[at + 1].strip().startswith("also: app/models.py:"), lines[at:at + 3]
+
+
+# --- SQLA199 at configure time: located, and a reproduction command that runs -------------
+
+
+def test_generic_configure_failure_is_located_and_its_command_reproduces_it() -> None:
+    [finding] = assert_each_marker_found("configure_generic_unknown")
+    assert finding["code"] == "SQLA199"
+    assert finding["exception"] == "LoaderStrategyException"
+    command = finding["facts"]["reproduce"]
+    assert f"`{command}`" in finding["hint"]
+    assert "reproduce_after" not in finding["facts"]
+    proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1
+    last = proc.stderr.splitlines()[-1]
+    assert last.endswith(f"LoaderStrategyException: {finding['message']}"), proc.stderr
+
+
+def test_generic_failure_after_another_says_which_one_the_command_shows() -> None:
+    errors = assert_each_marker_found("configure_string_arguments")
+    generic = [f for f in errors if f["code"] == "SQLA199"]
+    if not generic:
+        pytest.skip("a specific code covers this failure now")
+    first = errors[0]
+    assert first["code"] != "SQLA199"
+    note = f"{first['code']} at {first['file']}:{first['line']}"
+    assert generic[0]["facts"]["reproduce_after"] == note
+    assert f"It stops at the first failing mapper, {note}" in generic[0]["hint"]
+    proc = subprocess.run(["sh", "-c", generic[0]["facts"]["reproduce"]], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1
+    assert first["message"] in proc.stderr.splitlines()[-1]
+
+
+def test_generic_import_failure_command_reproduces_it() -> None:
+    result = helpers.check_fixture("generic_exception")
+    finding = result.findings("SQLA199")[0]
+    command = finding["facts"]["reproduce"]
+    assert "configure_mappers" not in command
+    proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == "KeyError: 'DATABASE_URL'"
+
+
+# --- the recorder changes nothing for the app, and only runs in the worker ---------------
+
+RECORDER_PROBE = r"""
+import json, pickle, sys
+sys.path.insert(0, sys.argv[1])
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, declarative_base, relationship
+from sidecar.worker.source import origins
+
+from sidecar.worker.compat import construction_hooks
+
+before = {(cls, name): cls.__dict__[name] for cls, name, _ in construction_hooks()}
+origins.install(lambda filename: filename == __file__)
+Base = declarative_base()
+
+class Parent(Base):
+    __tablename__ = "parent"
+    id = sa.Column(sa.Integer, primary_key=True)
+    children = relationship("Child", back_populates="parent", order_by="Child.id")
+
+class Child(Base):
+    __tablename__ = "child"
+    id = sa.Column(sa.Integer, primary_key=True)
+    parent_id = sa.Column(sa.ForeignKey("parent.id"))
+    parent = relationship(Parent, back_populates="children")
+
+recorded = origins.locate(Parent.__mapper__.relationships["children"])
+patched = origins.installed()
+origins.uninstall()
+restored = all(cls.__dict__[name] is original for (cls, name), original in before.items())
+engine = sa.create_engine("sqlite://")
+Base.metadata.create_all(engine)
+with Session(engine) as session:
+    session.add(Parent(id=1, children=[Child(id=2), Child(id=3)]))
+    session.commit()
+    kids = [c.id for c in session.get(Parent, 1).children]
+column = pickle.loads(pickle.dumps(Child.__table__.c.parent_id))
+table = pickle.loads(pickle.dumps(Parent.__table__))
+print(json.dumps({"recorded": recorded[1] if recorded else None, "patched": patched,
+                  "restored": restored, "kids": kids, "column": str(column.type),
+                  "table_columns": [c.name for c in table.columns],
+                  "init_name": sa.Column.__init__.__qualname__}))
+"""
+
+
+def test_recorder_is_invisible_to_the_app_and_removed_after(tmp_path: Path) -> None:
+    import json
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(RECORDER_PROBE)
+    proc = subprocess.run([sys.executable, str(probe), str(helpers.ROOT)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    line = 1 + RECORDER_PROBE.splitlines().index(
+        '    children = relationship("Child", back_populates="parent", order_by="Child.id")')
+    assert out["recorded"] == line
+    assert out["patched"] and out["restored"]
+    assert out["kids"] == [2, 3]
+    assert out["column"] == "INTEGER" and out["table_columns"] == ["id"]
+    assert out["init_name"] == "Column.__init__"
+
+
+def test_recorder_is_not_active_in_the_daemon_process() -> None:
+    import sqlalchemy
+
+    from sidecar.worker.source import origins
+
+    assert not origins.installed()
+    assert "sidecar" not in sqlalchemy.Column.__init__.__code__.co_filename
+    column = sqlalchemy.Column("x", sqlalchemy.Integer)
+    assert origins.locate(column) is None
+    assert pickle.loads(pickle.dumps(column)).name == "x"
