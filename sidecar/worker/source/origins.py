@@ -162,9 +162,14 @@ def locate(obj: Any) -> Optional[Origin]:
     entry = _ORIGINS.get(id(obj))
     if entry is not None and _alive(entry[0]) is obj:
         return entry[1]
-    columns = getattr(obj, "columns", None)
-    if isinstance(columns, list) and columns and columns[0] is not obj:  # ColumnProperty
-        return locate(columns[0])
+    try:  # a ColumnProperty (column_property(), or made by declarative): its first column
+        columns = getattr(obj, "columns", None)
+    except Exception:  # any object may come here; none of its properties may break us
+        return None
+    if isinstance(columns, list) and columns and columns[0] is not obj:
+        first = _ORIGINS.get(id(columns[0]))
+        if first is not None and _alive(first[0]) is columns[0]:
+            return first[1]
     return None
 
 

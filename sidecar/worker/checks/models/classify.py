@@ -151,6 +151,18 @@ class Problem:
                             "mapped class %s, which inherits it" % mapped.__name__)
         return True
 
+    def at_recorded_local(self, raw: Raw, class_name: Optional[str] = None) -> bool:
+        """Locate at the construction of an object SQLAlchemy held when it raised (the
+        innermost frame first): the mixin's Column declarative was copying, the Table or
+        ForeignKey it was building. For errors located only at a ``class`` line."""
+        for scope in reversed(self.scopes):
+            for value in scope.locals.values():
+                if isinstance(value, type) or origins.locate(value) is None:
+                    continue
+                if self.at_origin(raw, value, class_name):
+                    return True
+        return False
+
     def at_string(self, raw: Raw, value: str) -> None:
         """Move the line to the string constant ``value`` inside the located statement
         (``primaryjoin="..."`` on its own line of a multi-line relationship())."""
@@ -454,6 +466,8 @@ def classify(p: Problem) -> Raw:
         cls = p.locator.class_at(frame[0], frame[1])
         if cls is not None:
             raw["class"] = cls.name
+            if frame[1] == cls.lineno:  # raised by declarative while it scanned the class
+                p.at_recorded_local(raw, cls.name)
     elif p.exception is not None and p.stage == "configure":
         # raised while the mappers configure: no app frame; the relationship or the mapper
         # being configured is the place
