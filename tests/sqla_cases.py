@@ -206,8 +206,9 @@ def relationship_expression_names_nothing():
         __tablename__ = "kennels"
         id = Column(Integer, primary_key=True)
         shelter_id = Column(ForeignKey("shelters.id"))
-        shelter = relationship(  # <- CASE relationship_expression_names_nothing
-            "Shelter", primaryjoin="Kennel.shelter_id == Shelterr.id")
+        # the line to edit is the string's own, in a relationship() over several lines
+        shelter = relationship(
+            "Shelter", primaryjoin="Kennel.shelter_id == Shelterr.id")  # <- CASE relationship_expression_names_nothing  # noqa: E501
 
     # SQLAlchemy names the NameError's text; the NameError knows the name from Python 3.10
     name = "Shelterr" if sys.version_info >= (3, 10) else "name 'Shelterr' is not defined"
