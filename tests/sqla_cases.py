@@ -195,7 +195,7 @@ def relationship_missing_class():
 
 
 @case("SQLA104")
-def relationship_expression_names_nothing():
+def expression_names_nothing():
     Base = declarative_base()
 
     class Shelter(Base):
@@ -208,12 +208,14 @@ def relationship_expression_names_nothing():
         shelter_id = Column(ForeignKey("shelters.id"))
         # the line to edit is the string's own, in a relationship() over several lines
         shelter = relationship(
-            "Shelter", primaryjoin="Kennel.shelter_id == Shelterr.id")  # <- CASE relationship_expression_names_nothing  # noqa: E501
+            "Shelter",
+            primaryjoin="Kennel.shelter_id == Shelterr.id",  # <- CASE expression_names_nothing
+        )
 
     # SQLAlchemy names the NameError's text; the NameError knows the name from Python 3.10
     name = "Shelterr" if sys.version_info >= (3, 10) else "name 'Shelterr' is not defined"
     raw = only(classified(Base.registry.configure, "configure"), "SQLA104")
-    expect(raw, "relationship_expression_names_nothing", class_="Kennel",
+    expect(raw, "expression_names_nothing", class_="Kennel",
            attribute="shelter", facts={"target": name,
                                        "expression": "Kennel.shelter_id == Shelterr.id"})
 
