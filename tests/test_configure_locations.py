@@ -243,3 +243,35 @@ def test_recorder_is_not_active_in_the_daemon_process() -> None:
     column = sqlalchemy.Column("x", sqlalchemy.Integer)
     assert origins.locate(column) is None
     assert pickle.loads(pickle.dumps(column)).name == "x"
+
+
+# --- related: the second place that matters ----------------------------------------------
+
+# fixture -> (code, file of the related place, the code on its line, the role's first words)
+RELATED_CASES = {
+    "conflicting_backref": ("SQLA109", "app/models.py", '    user = relationship("User")',
+                            "the existing Address.user"),
+    "back_populates_mismatch": ("SQLA108", "app/models.py", "class User(Base):",
+                                "class User, which has no 'author'"),
+    "duplicate_table": ("SQLA102", "app/models.py", "class Business(Base):",
+                        "the first definition of table 'business'"),
+    "double_import": ("SQLA102", "app/models.py", "import entities as legacy_entities",
+                      "the import that loads the module a second time"),
+    "configure_two_broken": ("SQLA108", "app/models.py", "class Order(Base):",
+                             "class Order, which has no 'customer'"),
+    "configure_flask_mixin": ("SQLA109", "app/models.py",
+                              '    items = db.relationship("Item", back_populates="user")',
+                              "the existing User.items"),
+}
+
+
+@pytest.mark.parametrize("fixture", sorted(RELATED_CASES))
+def test_related_place(fixture: str) -> None:
+    code, file, text, role = RELATED_CASES[fixture]
+    source = (FIXTURES / fixture / file).read_text().splitlines()
+    line = next(n for n, code_line in enumerate(source, 1) if code_line.startswith(text))
+    finding = helpers.check_fixture(fixture).findings(code)[0]
+    places = [(r["file"], r["line"]) for r in finding["related"]]
+    assert (file, line) in places, finding["related"]
+    related = finding["related"][places.index((file, line))]
+    assert related["role"].startswith(role), related

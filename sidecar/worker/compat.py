@@ -96,6 +96,17 @@ def table_already_defined(scopes: List[Scope]) -> Optional[str]:
     return None
 
 
+def existing_table(scopes: List[Scope]) -> Any:
+    """The Table already on the MetaData when ``Table(name, metadata, ...)`` raised "already
+    defined" (the same frame as ``table_already_defined``: ``metadata.tables[key]``)."""
+    scope = _raised_in(scopes, "sqlalchemy.sql.schema", "_new", "__new__")
+    if scope is None:
+        return None
+    tables = getattr(scope.locals.get("metadata"), "tables", None)
+    key = scope.locals.get("key")
+    return tables.get(key) if tables is not None and isinstance(key, str) else None
+
+
 def replaced_class(scopes: List[Scope]) -> Optional[type]:
     """The class the string-lookup registry warned it replaces (same name and module).
 

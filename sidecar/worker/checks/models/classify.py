@@ -10,6 +10,7 @@ raised it (``compat``), never its message: the wording differs across SQLAlchemy
 from __future__ import annotations
 
 import ast
+import contextlib
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -287,6 +288,8 @@ def _add_duplicate_modules(p: Problem, raw: Raw) -> None:
             raw["facts"]["second_import"] = "%s:%d (`%s`)" % (
                 p.locator.relative(site[0]), site[1], p.locator.source_line(*site) or ""
             )
+            add_related(raw, p.locator.relative(site[0]), site[1],
+                        "the import that loads the module a second time")
 
 
 @rule
@@ -453,7 +456,56 @@ def module_not_found(p: Problem) -> Optional[Raw]:
     return p.base("SQLA111", facts={"missing_module": missing, "python": sys.executable})
 
 
+def _relative_origin(p: Problem, obj: Any) -> Optional[Tuple[str, int]]:
+    where = origins.locate(obj)
+    if where is None or not p.locator.is_user_file(where[0]):
+        return None
+    return p.locator.relative(where[0]), where[1]
+
+
+def related_places(p: Problem, raw: Raw) -> None:
+    """The second places that matter, from the objects in the failing frames (whatever the
+    rule): the other side of the relationship being configured (or the class that lacks it),
+    the property a backref collides with, the first definition of a table defined twice, the
+    import that loaded a module a second time."""
+    prop = compat.relationship_in(p.scopes)
+    clash = compat.conflicting_backref(p.scopes) if prop is not None else None
+    if clash is not None:
+        existing = getattr(clash[2], "_props", {}).get(clash[1])
+        where = _relative_origin(p, existing) if existing is not None else None
+        if where is not None:
+            add_related(raw, where[0], where[1], "the existing %s.%s, which the backref "
+                        "collides with" % (clash[2].class_.__name__, clash[1]))
+    elif prop is not None:
+        other = compat.reverse_property(prop)
+        where = _relative_origin(p, other) if other is not None else None
+        if other is not None and where is not None:
+            add_related(raw, where[0], where[1], "the other side, %s.%s" % (
+                other.parent.class_.__name__, other.key))
+        else:
+            missing = compat.missing_reverse_property(p.scopes)
+            if missing is not None:
+                target = missing[2].class_
+                found = p._find_class(target.__name__, target)
+                if found is not None:
+                    add_related(raw, p.locator.relative(found[0]), found[1].lineno,
+                                "class %s, which has no '%s'" % (target.__name__, missing[1]))
+    table = compat.existing_table(p.scopes)
+    if table is not None:
+        where = _relative_origin(p, table)
+        if where is not None:
+            add_related(raw, where[0], where[1], "the first definition of table '%s'"
+                        % table.name)
+
+
 def classify(p: Problem) -> Raw:
+    raw = _classify(p)
+    with contextlib.suppress(Exception):  # a second place is a bonus, never worth a finding
+        related_places(p, raw)
+    return raw
+
+
+def _classify(p: Problem) -> Raw:
     for fn in RULES:
         raw = fn(p)
         if raw is not None:
