@@ -56,6 +56,11 @@ def _raising(scopes: List[Scope]) -> Optional[Scope]:
     return None
 
 
+def raising_scope(scopes: List[Scope]) -> Optional[Scope]:
+    """The SQLAlchemy frame that raised or warned (past the raise/warn helpers)."""
+    return _raising(scopes)
+
+
 def _raised_in(scopes: List[Scope], module: str, *functions: str) -> Optional[Scope]:
     scope = _raising(scopes)
     if scope is not None and scope.module == module and scope.function in functions:
@@ -400,6 +405,22 @@ def skip_mappers(skipped: Any) -> Any:
 
     event.listen(Mapper, "before_mapper_configured", before, retval=True)
     return lambda: event.remove(Mapper, "before_mapper_configured", before)
+
+
+def mapped_class_of_table(table: Any) -> Optional[type]:
+    """The class mapped to ``table`` (its primary mapper's), from every registry:
+    ``orm.mapperlib._all_registries()`` (private; 1.4, 2.0, 2.1) and ``registry.mappers``."""
+    try:
+        from sqlalchemy.orm import mapperlib
+
+        registries = list(mapperlib._all_registries())
+    except Exception:
+        return None
+    for reg in registries:
+        for mapper in list(reg.mappers):
+            if getattr(mapper, "local_table", None) is table:
+                return mapper.class_
+    return None
 
 
 def reverse_property(prop: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import os
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -133,7 +134,7 @@ class Problem:
         raw["class"] = class_name or (cls.name if cls is not None else raw.get("class"))
         bound = locate.bound_name(stmt) if stmt is not None else None
         in_body = cls is not None and stmt is not None and stmt in cls.body
-        if attribute or (in_body and bound and not bound.startswith("__")):
+        if attribute or (in_body and bound and bound != "__tablename__"):
             raw["attribute"] = attribute or bound
         if stmt is None:
             raw["file"] = self.locator.relative(filename)
@@ -156,12 +157,33 @@ class Problem:
         """Locate at the construction of an object SQLAlchemy held when it raised (the
         innermost frame first): the mixin's Column declarative was copying, the Table or
         ForeignKey it was building. For errors located only at a ``class`` line."""
+        frame = self.user_frame
+        here = (os.path.realpath(frame[0]), frame[1]) if frame else None
         for scope in reversed(self.scopes):
             for value in scope.locals.values():
-                if isinstance(value, type) or origins.locate(value) is None:
-                    continue
+                where = None if isinstance(value, type) else origins.locate(value)
+                if where is None or (os.path.realpath(where[0]), where[1]) == here:
+                    continue  # the Table declarative builds at the class line says nothing
                 if self.at_origin(raw, value, class_name):
                     return True
+        return False
+
+    def at_class_arguments(self, raw: Raw, filename: str, cls: ast.ClassDef) -> bool:
+        """For an error at a ``class`` line raised while SQLAlchemy built the Mapper (or the
+        Table): the class's ``__mapper_args__`` (or ``__table_args__``) statement."""
+        raising = compat.raising_scope(self.scopes)
+        if raising is None:
+            return False
+        for name, wanted in (("__mapper_args__", raising.module == "sqlalchemy.orm.mapper" and
+                              "polymorphic" in raising.function),
+                             ("__table_args__", raising.module == "sqlalchemy.sql.schema")):
+            if not wanted:
+                continue
+            stmt = locate.attribute_statement(cls, name)
+            if stmt is not None:
+                raw["attribute"] = name
+                self._at(raw, filename, stmt)
+                return True
         return False
 
     def at_string(self, raw: Raw, value: str) -> None:
@@ -392,7 +414,9 @@ def foreign_key_target_missing(p: Problem) -> Optional[Raw]:
     raw = p.base("SQLA110", table=getattr(getattr(column, "table", None), "name", None),
                  column=getattr(column, "name", None),
                  facts={"target": target, "missing": missing})
-    if not p.at_origin(raw, fk):  # the ForeignKey's own line: also in a mixin
+    mapped = compat.mapped_class_of_table(getattr(column, "table", None))
+    if not p.at_origin(raw, fk, mapped.__name__ if mapped else None,  # also in a mixin
+                       getattr(column, "key", None) if mapped else None, mapped=mapped):
         p.at_statement(raw, locate.has_string(target))
     raw["facts"]["target"] = target
     return raw
@@ -514,12 +538,20 @@ def _classify(p: Problem) -> Raw:
         return p.base("SQLA120" if p.category == "SAWarning" else "SQLA121")
     raw = p.base("SQLA199")
     frame = p.user_frame
+    prop = compat.relationship_in(p.scopes) if p.stage == "configure" else None
     if frame:
         cls = p.locator.class_at(frame[0], frame[1])
         if cls is not None:
             raw["class"] = cls.name
-            if frame[1] == cls.lineno:  # raised by declarative while it scanned the class
-                p.at_recorded_local(raw, cls.name)
+            stmt = origins.statement_at(p.locator.tree(frame[0]), frame[1])
+            if stmt is not None and stmt in cls.body and locate.bound_name(stmt):
+                raw["attribute"] = locate.bound_name(stmt)
+            # raised by declarative while it scanned the class: what was it holding?
+            if frame[1] == cls.lineno and not p.at_recorded_local(raw, cls.name):
+                p.at_class_arguments(raw, frame[0], cls)
+        if prop is not None and getattr(prop, "parent", None) is not None and \
+                not raw.get("attribute"):  # a lambda argument of relationship() ran here
+            raw["class"], raw["attribute"] = prop.parent.class_.__name__, prop.key
     elif p.exception is not None and p.stage == "configure":
         # raised while the mappers configure: no app frame; the relationship or the mapper
         # being configured is the place
