@@ -287,7 +287,8 @@ def has_autogenerate_plugin(name: str) -> bool:
 
 
 def construction_hooks() -> List[Tuple[type, str, str]]:
-    """(class, method, "init" | "copy") that ``origins`` wraps while the models import.
+    """(class, method, "init" | "init_near" | "copy") that ``origins`` wraps while the models
+    import ("init_near": only when the app's frame is at most a few frames up).
 
     ``__init__`` of the objects a configure-time error is about: ``Column``, ``ForeignKey``,
     constraints, ``Index`` and ``Table`` (``Table.__new__`` builds it in 1.4 through
@@ -309,9 +310,13 @@ def construction_hooks() -> List[Tuple[type, str, str]]:
     classes: Tuple[type, ...] = (sqlalchemy.Column, sqlalchemy.ForeignKey, sqlalchemy.Table,
                 sqlalchemy.Index, sqlalchemy.ForeignKeyConstraint, sqlalchemy.UniqueConstraint,
                 sqlalchemy.CheckConstraint, sqlalchemy.PrimaryKeyConstraint,
-                                 RelationshipProperty, ColumnProperty)
+                                 RelationshipProperty)
     for cls in classes:
         hooks.append((cls, "__init__", "init"))
+    # declarative builds a ColumnProperty for every column, deep in its own frames, and the
+    # column locates those; only column_property() called by the app (a few frames up:
+    # its decorators add two) counts
+    hooks.append((ColumnProperty, "__init__", "init_near"))
     hooks.append((sqlalchemy.Column, "_copy", "copy"))
     hooks.append((sqlalchemy.ForeignKey, "_copy", "copy"))
     try:  # 2.0+

@@ -28,8 +28,8 @@ from .. import compat
 Origin = Tuple[str, int]  # (absolute filename, line)
 
 # id(obj) -> (a weak reference to obj, or obj itself when it cannot be weakly referenced,
-# and where it was built). A reference is kept so an id reused by a new object is not
-# mistaken for the old one; the weak callback drops the entry with the object.
+# and where it was built). The reference is checked on every read, so an id reused by a new
+# object is never mistaken for the old one.
 _ORIGINS: Dict[int, Tuple[Any, Origin]] = {}
 _PATCHED: List[Tuple[type, str, Any]] = []  # (owner, attribute, the original) to restore
 _STATE: Dict[str, Any] = {"is_app_file": None}
@@ -48,7 +48,7 @@ def _is_app_file(filename: str) -> bool:
 _CO_OPTIMIZED = 0x0001  # inspect.CO_OPTIMIZED: a function's code, not a class body/module
 
 
-def _app_frame(frame: Any) -> Optional[Origin]:
+def _app_frame(frame: Any, limit: int = 1000) -> Optional[Origin]:
     """The innermost frame at or outside ``frame`` that runs an app file.
 
     A helper called from a class body (``owner_id = fk("users.id")`` with ``def fk(target):
@@ -56,7 +56,8 @@ def _app_frame(frame: Any) -> Optional[Origin]:
     differs per column; a ``declared_attr`` function, which SQLAlchemy calls, at its own.
     """
     while frame is not None and not _is_app_file(frame.f_code.co_filename):
-        frame = frame.f_back
+        limit -= 1
+        frame = frame.f_back if limit > 0 else None
     if frame is None:
         return None
     found = frame
@@ -75,34 +76,28 @@ def _app_frame(frame: Any) -> Optional[Origin]:
 
 def _remember(obj: Any, origin: Origin, overwrite: bool) -> None:
     key = id(obj)
-    if not overwrite and key in _ORIGINS and _alive(_ORIGINS[key][0]) is obj:
+    old = _ORIGINS.get(key)
+    if not overwrite and old is not None and _alive(old[0]) is obj:
         return
-    def drop(dead: Any) -> None:
-        _forget(key, dead)
-
     try:
-        ref: Any = weakref.ref(obj, drop)
+        # no callback: an entry of a collected object is only stale (the worker is short
+        # lived), and ``locate`` checks the reference before trusting it
+        ref: Any = weakref.ref(obj)
     except TypeError:  # no __weakref__ slot: keep the object alive instead
         ref = obj
     _ORIGINS[key] = (ref, origin)
-
-
-def _forget(key: int, ref: Any) -> None:
-    entry = _ORIGINS.get(key)
-    if entry is not None and entry[0] is ref:
-        del _ORIGINS[key]
 
 
 def _alive(ref: Any) -> Any:
     return ref() if isinstance(ref, weakref.ref) else ref
 
 
-def _wrap_init(original: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap_init(original: Callable[..., Any], limit: int = 1000) -> Callable[..., Any]:
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
         if _STATE["is_app_file"] is not None:
-            origin = _app_frame(sys._getframe(1))
+            origin = _app_frame(sys._getframe(1), limit)
             if origin is not None:
                 _remember(self, origin, overwrite=False)
         return result
@@ -133,7 +128,10 @@ def install(is_app_file: Callable[[str], bool]) -> None:
         original = owner.__dict__.get(name)
         if original is None:
             continue
-        wrapped = _wrap_init(original) if kind == "init" else _wrap_copy(original)
+        if kind == "copy":
+            wrapped = _wrap_copy(original)
+        else:  # "init_near": the app calls a constructor function that builds it
+            wrapped = _wrap_init(original, 6 if kind == "init_near" else 1000)
         setattr(owner, name, wrapped)
         _PATCHED.append((owner, name, original))
 

@@ -150,7 +150,8 @@ class Problem:
             if found is not None:
                 raw.setdefault("facts", {})["declared_in"] = cls.name if cls else None
                 add_related(raw, self.locator.relative(found[0]), found[1].lineno,
-                            "mapped class %s, which inherits it" % mapped.__name__)
+                            "mapped class %s, which inherits it" % mapped.__name__
+                            if cls is not None else "the mapped class %s" % mapped.__name__)
         return True
 
     def at_recorded_local(self, raw: Raw, class_name: Optional[str] = None) -> bool:
