@@ -414,7 +414,11 @@ def skip_mappers(skipped: Any) -> Any:
 
 def mapped_class_of_table(table: Any) -> Optional[type]:
     """The class mapped to ``table`` (its primary mapper's), from every registry:
-    ``orm.mapperlib._all_registries()`` (private; 1.4, 2.0, 2.1) and ``registry.mappers``."""
+    ``orm.mapperlib._all_registries()`` and each registry's ``_managers`` (private; 1.4, 2.0,
+    2.1). Not ``registry.mappers``: it raises UnmappedClassError for a class whose mapping
+    failed half-way, which is exactly the package we are looking at."""
+    if table is None:
+        return None
     try:
         from sqlalchemy.orm import mapperlib
 
@@ -422,9 +426,12 @@ def mapped_class_of_table(table: Any) -> Optional[type]:
     except Exception:
         return None
     for reg in registries:
-        for mapper in list(reg.mappers):
-            if getattr(mapper, "local_table", None) is table:
-                return mapper.class_
+        for manager in list(getattr(reg, "_managers", None) or ()):
+            try:
+                if manager.is_mapped and manager.mapper.local_table is table:
+                    return manager.mapper.class_
+            except Exception:  # a half-mapped class: not this one
+                continue
     return None
 
 
