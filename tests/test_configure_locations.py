@@ -56,6 +56,7 @@ FIXTURE_VERSIONS = {
     # third-party apps write models
     "located_core_table_fk_missing": ("1.4", "2.0", "2.1"),
     "located_delete_orphan_many_to_one": ("1.4", "2.0", "2.1"),
+    "located_duplicate_class_name": ("1.4", "2.0", "2.1"),
     "located_flask_ambiguous_fk": ("1.4", "2.0", "2.1"),
     "located_flask_secondary_typo": ("1.4", "2.0", "2.1"),
     "located_foreign_keys_string_typo": ("1.4", "2.0", "2.1"),
@@ -291,6 +292,8 @@ RELATED_CASES = {
                       "the import that loads the module a second time"),
     "configure_two_broken": ("SQLA108", "app/models.py", "class Order(Base):",
                              "class Order, which has no 'customer'"),
+    "located_duplicate_class_name": (None, "app/admin.py", "class User(Base):",
+                                     "one of the classes named User: app.admin.User"),
     "configure_other_side_fails": (None, "app/models.py",
                                    '    author = relationship("Author", back_populates="books")',
                                    "the other side, Book.author"),

@@ -156,6 +156,17 @@ def string_argument(scopes: List[Scope], prop: Any) -> Optional[str]:
     return None
 
 
+def same_named_classes(scopes: List[Scope]) -> List[type]:
+    """The classes a string named ambiguously ("Multiple classes found for path"):
+    ``clsregistry._MultipleClassMarker.attempt_get(self, path, key)`` raising with more than
+    one weak reference in ``self.contents`` (1.4, 2.0, 2.1)."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.clsregistry", "attempt_get")
+    contents = getattr(scope.locals.get("self"), "contents", None) if scope else None
+    classes = [ref() for ref in list(contents or ())]
+    found = [cls for cls in classes if isinstance(cls, type)]
+    return sorted(found, key=lambda cls: (cls.__module__, cls.__qualname__))
+
+
 def mapper_without_primary_key(scopes: List[Scope]) -> Any:
     """The Mapper whose ``_configure_pks`` raised (1.4, 2.0, 2.1: its only ArgumentErrors are
     "could not assemble any primary key columns")."""

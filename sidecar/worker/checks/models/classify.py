@@ -515,6 +515,12 @@ def related_places(p: Problem, raw: Raw) -> None:
                 if found is not None:
                     add_related(raw, p.locator.relative(found[0]), found[1].lineno,
                                 "class %s, which has no '%s'" % (target.__name__, missing[1]))
+    for cls in compat.same_named_classes(p.scopes):
+        found = p._find_class(cls.__name__, cls)
+        if found is not None:
+            add_related(raw, p.locator.relative(found[0]), found[1].lineno,
+                        "one of the classes named %s: %s.%s" % (
+                            cls.__name__, cls.__module__, cls.__qualname__))
     table = compat.existing_table(p.scopes)
     if table is not None:
         where = _relative_origin(p, table)
