@@ -322,3 +322,17 @@ def test_related_place(fixture: str) -> None:
     assert (file, line) in places, finding["related"]
     related = finding["related"][places.index((file, line))]
     assert related["role"].startswith(role), related
+
+
+def test_configure_time_warning_is_located_with_the_relationship_it_overlaps() -> None:
+    """SAWarnings raised while the mappers configure have no app frame either."""
+    result = helpers.check_fixture("configure_overlaps_warning")
+    [mark] = markers(FIXTURES / "configure_overlaps_warning")
+    [finding] = [f for f in result.check("mappers")["findings"] if "conflicts" in f["message"]]
+    assert finding["severity"] == "warning"
+    assert (finding["file"], finding["line"]) == (mark["file"], mark["line"])
+    assert (finding["class"], finding["attribute"]) == ("Address", "user")
+    source = (FIXTURES / "configure_overlaps_warning/app/models.py").read_text().splitlines()
+    line = 1 + source.index('    addresses = relationship("Address")')
+    assert {"file": "app/models.py", "line": line,
+            "role": "User.addresses, which writes the same column"} in finding["related"]

@@ -167,6 +167,16 @@ def same_named_classes(scopes: List[Scope]) -> List[type]:
     return sorted(found, key=lambda cls: (cls.__module__, cls.__qualname__))
 
 
+def overlapping_relationships(scopes: List[Scope]) -> List[Any]:
+    """The relationships an "overlaps" SAWarning names (they write the same column):
+    ``other_props``, a list of (relationship, column), in
+    ``relationships.JoinCondition._warn_for_conflicting_sync_targets`` (1.4, 2.0, 2.1)."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.relationships",
+                       "_warn_for_conflicting_sync_targets")
+    pairs = scope.locals.get("other_props") if scope is not None else None
+    return [pair[0] for pair in pairs or () if isinstance(pair, tuple) and pair]
+
+
 def mapper_without_primary_key(scopes: List[Scope]) -> Any:
     """The Mapper whose ``_configure_pks`` raised (1.4, 2.0, 2.1: its only ArgumentErrors are
     "could not assemble any primary key columns")."""

@@ -521,6 +521,11 @@ def related_places(p: Problem, raw: Raw) -> None:
             add_related(raw, p.locator.relative(found[0]), found[1].lineno,
                         "one of the classes named %s: %s.%s" % (
                             cls.__name__, cls.__module__, cls.__qualname__))
+    for other in compat.overlapping_relationships(p.scopes):
+        where = _relative_origin(p, other)
+        if where is not None:
+            add_related(raw, where[0], where[1], "%s.%s, which writes the same column" % (
+                other.parent.class_.__name__, other.key))
     table = compat.existing_table(p.scopes)
     if table is not None:
         where = _relative_origin(p, table)
@@ -542,7 +547,10 @@ def _classify(p: Problem) -> Raw:
         if raw is not None:
             return raw
     if p.kind == "warning":
-        return p.base("SQLA120" if p.category == "SAWarning" else "SQLA121")
+        raw = p.base("SQLA120" if p.category == "SAWarning" else "SQLA121")
+        if p.user_frame is None and p.stage == "configure":
+            _at_configuring(p, raw)
+        return raw
     raw = p.base("SQLA199")
     frame = p.user_frame
     prop = compat.relationship_in(p.scopes) if p.stage == "configure" else None
@@ -559,17 +567,21 @@ def _classify(p: Problem) -> Raw:
         if prop is not None and getattr(prop, "parent", None) is not None and \
                 not raw.get("attribute"):  # a lambda argument of relationship() ran here
             raw["class"], raw["attribute"] = prop.parent.class_.__name__, prop.key
-    elif p.exception is not None and p.stage == "configure":
-        # raised while the mappers configure: no app frame; the relationship or the mapper
-        # being configured is the place
-        failure = compat.configure_failure(p.exception)
-        prop = compat.relationship_in(p.scopes) or failure.prop
-        if prop is not None and getattr(prop, "parent", None) is not None:
-            p.at_property(raw, prop)
-        elif failure.mapper is not None:
-            cls_ = failure.mapper.class_
-            p.at_class_attribute(raw, cls_.__name__, None, cls_)
+    elif p.stage == "configure":
+        _at_configuring(p, raw)
     return raw
+
+
+def _at_configuring(p: Problem, raw: Raw) -> None:
+    """Raised or warned while the mappers configure, with no app frame: the relationship
+    (or else the mapper) being configured is the place."""
+    failure = compat.configure_failure(p.exception) if p.exception is not None else None
+    prop = compat.relationship_in(p.scopes) or (failure.prop if failure else None)
+    if prop is not None and getattr(prop, "parent", None) is not None:
+        p.at_property(raw, prop)
+    elif failure is not None and failure.mapper is not None:
+        cls_ = failure.mapper.class_
+        p.at_class_attribute(raw, cls_.__name__, None, cls_)
 
 
 def from_exception(exc: BaseException, stage: str, target: str,
