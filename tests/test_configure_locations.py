@@ -73,6 +73,15 @@ FIXTURE_VERSIONS = {
     "located_table_args_index_missing_column": ("1.4", "2.0", "2.1"),
     "located_two_mixins_two_errors": ("1.4", "2.0", "2.1"),
     "located_unresolvable_annotation": ("2.0", "2.1"),
+    "located_sti_column_conflict": ("1.4", "2.0", "2.1"),
+    "located_missing_tablename": ("1.4", "2.0", "2.1"),
+    "located_both_sides_many_to_one": ("1.4", "2.0", "2.1"),
+    "located_mapped_int_relationship": ("2.0", "2.1"),
+    "located_dataclass_field_order": ("2.0", "2.1"),
+    "located_secondary_no_join": ("1.4", "2.0", "2.1"),
+    "located_table_and_tablename": ("1.4", "2.0", "2.1"),
+    "located_flask_backref_conflict_two_models": ("1.4", "2.0", "2.1"),
+    "located_order_by_missing_column": ("1.4", "2.0", "2.1"),
 }
 
 

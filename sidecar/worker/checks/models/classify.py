@@ -154,19 +154,30 @@ class Problem:
                             if cls is not None else "the mapped class %s" % mapped.__name__)
         return True
 
-    def at_recorded_local(self, raw: Raw, class_name: Optional[str] = None) -> bool:
+    def at_recorded_local(self, raw: Raw, class_name: Optional[str] = None,
+                          within: Optional[Tuple[str, ast.ClassDef]] = None) -> bool:
         """Locate at the construction of an object SQLAlchemy held when it raised (the
         innermost frame first): the mixin's Column declarative was copying, the Table or
-        ForeignKey it was building. For errors located only at a ``class`` line."""
+        ForeignKey it was building. For errors located only at a ``class`` line; objects
+        built in that class's body (``within``) first (the extra Column, not ``__table__``)."""
         frame = self.user_frame
         here = (os.path.realpath(frame[0]), frame[1]) if frame else None
+        candidates: List[Tuple[bool, int, Any]] = []
         for scope in reversed(self.scopes):
             for value in scope.locals.values():
                 where = None if isinstance(value, type) else origins.locate(value)
                 if where is None or (os.path.realpath(where[0]), where[1]) == here:
-                    continue  # the Table declarative builds at the class line says nothing
-                if self.at_origin(raw, value, class_name):
-                    return True
+                    continue
+                stmt = origins.statement_at(self.locator.tree(where[0]), where[1])
+                if isinstance(stmt, ast.ClassDef) and stmt.lineno == where[1]:
+                    continue  # a Table declarative built at some class line says nothing
+                inside = within is not None and os.path.realpath(where[0]) == \
+                    os.path.realpath(within[0]) and within[1].lineno <= where[1] <= (
+                        within[1].end_lineno or within[1].lineno)
+                candidates.append((not inside, len(candidates), value))
+        for _, _, value in sorted(candidates, key=lambda c: c[:2]):
+            if self.at_origin(raw, value, class_name):
+                return True
         return False
 
     def at_class_arguments(self, raw: Raw, filename: str, cls: ast.ClassDef) -> bool:
@@ -562,7 +573,8 @@ def _classify(p: Problem) -> Raw:
             if stmt is not None and stmt in cls.body and locate.bound_name(stmt):
                 raw["attribute"] = locate.bound_name(stmt)
             # raised by declarative while it scanned the class: what was it holding?
-            if frame[1] == cls.lineno and not p.at_recorded_local(raw, cls.name):
+            if frame[1] == cls.lineno and not p.at_recorded_local(raw, cls.name,
+                                                                    (frame[0], cls)):
                 p.at_class_arguments(raw, frame[0], cls)
         if prop is not None and getattr(prop, "parent", None) is not None and \
                 not raw.get("attribute"):  # a lambda argument of relationship() ran here
