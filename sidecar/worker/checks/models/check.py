@@ -154,7 +154,6 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
     warns. A class attribute that shadows the declarative MetaData/registry with a column is
     a bug on every version, so we look at the live classes as well.
     """
-
     for modname, module in list(sys.modules.items()):
         filename = getattr(module, "__file__", None)
         if filename is None or not locator.is_user_file(filename):
