@@ -158,8 +158,13 @@ def replaced_in_string_lookup():
             __tablename__ = table
             id = Column(Integer, primary_key=True)
 
-    define("twin_one")
+        return Twin
+
+    # the registry holds the first class weakly: a garbage collection in between (the
+    # classifier allocates) would remove it, and with it the warning
+    first = define("twin_one")
     raw = only(classified(lambda: define("twin_two")), "SQLA103")
+    assert first.__name__ == "Twin"
     expect(raw, "replaced_in_string_lookup", exception="SAWarning", class_="Twin",
            facts={"module": __name__})
 
