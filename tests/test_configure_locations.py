@@ -53,6 +53,7 @@ FIXTURE_VERSIONS = {
     "configure_generic_unknown": ("1.4", "2.0", "2.1"),
     "configure_other_side_fails": ("1.4", "2.0", "2.1"),
     "configure_event_listener_fails": ("1.4", "2.0", "2.1"),
+    "configure_called_at_import": ("1.4", "2.0", "2.1"),
     # broken packages of the common failure families, one mistake each, written the way
     # third-party apps write models
     "located_core_table_fk_missing": ("1.4", "2.0", "2.1"),

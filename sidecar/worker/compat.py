@@ -394,6 +394,13 @@ def configure_failure(exc: BaseException) -> ConfigureFailure:
     return ConfigureFailure(root, mapper, prop)
 
 
+def is_configure_loop(scope: Scope) -> bool:
+    """The frame of ``mapper._do_configure_registries`` (1.4, 2.0, 2.1), which every
+    ``configure_mappers()`` / ``registry.configure()`` / first query runs through."""
+    return (scope.module, scope.function) == ("sqlalchemy.orm.mapper",
+                                              "_do_configure_registries")
+
+
 def resume_after(failure: ConfigureFailure) -> bool:
     """Let the next ``configure_mappers()`` go on past this failure; False when only
     skipping the whole mapper (``skip_mappers``) can.

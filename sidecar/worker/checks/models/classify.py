@@ -565,7 +565,11 @@ def _classify(p: Problem) -> Raw:
     raw = p.base("SQLA199")
     frame = p.user_frame
     prop = compat.relationship_in(p.scopes) if p.stage == "configure" else None
-    if frame:
+    if frame and _configured_below_app(p):
+        # the app called configure_mappers() itself (at the end of its models module, say):
+        # that call is not the statement to edit, the mapper being configured is
+        _at_configuring(p, raw)
+    elif frame:
         cls = p.locator.class_at(frame[0], frame[1])
         if cls is not None:
             raw["class"] = cls.name
@@ -582,6 +586,15 @@ def _classify(p: Problem) -> Raw:
     elif p.stage == "configure":
         _at_configuring(p, raw)
     return raw
+
+
+def _configured_below_app(p: Problem) -> bool:
+    """Whether SQLAlchemy's configure loop ran below the innermost app frame."""
+    last = max((i for i, fr in enumerate(p.frames) if p.locator.is_user_file(fr[0])),
+               default=None)
+    if last is None or len(p.scopes) != len(p.frames):
+        return False
+    return any(compat.is_configure_loop(scope) for scope in p.scopes[last + 1:])
 
 
 def _at_configuring(p: Problem, raw: Raw) -> None:
