@@ -24,6 +24,10 @@ class Context:
     targets: List[Tuple[str, Any]] = field(default_factory=list)  # (target, object) imported
     locator: Optional[Locator] = None  # places findings in the app's files
     import_ok: bool = False  # every target imported
+    # the import failed inside configure_mappers() (the app calls it at import): the classes
+    # exist, so the mappers check still looks for the other broken ones
+    import_failed_configuring: bool = False
+    import_reported: List[Tuple[Any, ...]] = field(default_factory=list)  # (code, file, line)
     # mappers →
     models_ok: bool = False  # every target imported and mappers configured
     models_error: Optional[str] = None  # why not, for checks that depend on models

@@ -6,6 +6,7 @@ import importlib
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
+from ... import compat
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...source import locate, origins
@@ -92,6 +93,8 @@ def _import_target(ctx: Context, locator: locate.Locator, target: str,
                 out.add(cause)
         raw = classify.from_exception(error, "import", target, locator)
         raw["facts"]["app_path"] = ctx.app_path
+        if compat.configure_failure(error).mapper is not None:
+            ctx.import_failed_configuring = True
         if raw["code"] == "SQLA199":
             raw["facts"]["reproduce"] = reproduce_command(ctx.app_path, [module_name], False)
         if raw["code"] == "SIDE009":
@@ -223,6 +226,7 @@ def run_models_import(ctx: Context) -> CheckOutcome:
         origins.uninstall()
     _reserved_attribute_lint(locator, out)
     _double_imports(locator, out)
+    ctx.import_reported = [(f["code"], f.get("file"), f.get("line")) for f in out.items]
     ctx.targets = targets
     ctx.locator = locator
     ctx.import_ok = ok
@@ -246,8 +250,23 @@ def _foreign_key_targets(ctx: Context, locator: locate.Locator, out: Findings) -
                     out.add(raw)
 
 
+def _configure_after_failed_import(ctx: Context, locator: locate.Locator) -> CheckOutcome:
+    """The import died in the app's own ``configure_mappers()`` call: models_import reported
+    that failure; the classes are defined, so configure past it and report the others."""
+    ctx.emit_phase("configure_mappers() after the failed import")
+    outcome = configure.configure_all(locator)
+    out = Findings()
+    for raw in outcome.findings:
+        if (raw["code"], raw.get("file"), raw.get("line")) not in ctx.import_reported:
+            out.add(raw)
+    return {"findings": out.items, "observed": {"configure_failures": outcome.failures,
+                                                "after_failed_import": True}}
+
+
 def run_mappers(ctx: Context) -> CheckOutcome:
     locator = ctx.locator
+    if locator is not None and not ctx.import_ok and ctx.import_failed_configuring:
+        return _configure_after_failed_import(ctx, locator)
     if not ctx.import_ok or locator is None:
         raise Skip(ctx.models_error or "the models did not import")
     out = Findings()
