@@ -97,9 +97,12 @@ def _wrap_init(original: Callable[..., Any], limit: int = 1000) -> Callable[...,
     def __init__(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
         if _STATE["is_app_file"] is not None:
-            origin = _app_frame(sys._getframe(1), limit)
-            if origin is not None:
-                _remember(self, origin, overwrite=False)
+            try:  # whatever goes wrong here must not change what the app's code does
+                origin = _app_frame(sys._getframe(1), limit)
+                if origin is not None:
+                    _remember(self, origin, overwrite=False)
+            except Exception:
+                pass
         return result
 
     return __init__
@@ -110,9 +113,12 @@ def _wrap_copy(original: Callable[..., Any]) -> Callable[..., Any]:
     def _copy(self: Any, *args: Any, **kwargs: Any) -> Any:
         copy = original(self, *args, **kwargs)
         if _STATE["is_app_file"] is not None and copy is not self:
-            origin = locate(self)
-            if origin is not None:  # a mixin's column: its statement, not the subclass's
-                _remember(copy, origin, overwrite=True)
+            try:
+                origin = locate(self)
+                if origin is not None:  # a mixin's column: its statement, not the subclass's
+                    _remember(copy, origin, overwrite=True)
+            except Exception:
+                pass
         return copy
 
     return _copy
