@@ -499,6 +499,32 @@ def _relative_origin(p: Problem, obj: Any) -> Optional[Tuple[str, int]]:
     return p.locator.relative(where[0]), where[1]
 
 
+def _join_candidates(p: Problem, raw: Raw, prop: Any) -> None:
+    """For a join condition SQLAlchemy could not decide: the foreign key columns between
+    the two tables (where each was written), or the target class when there are none."""
+    try:
+        parent, target = prop.parent.local_table, prop.entity.mapper.local_table
+    except Exception:
+        return
+    found = False
+    for table, other in ((parent, target), (target, parent)):
+        for column in list(getattr(table, "columns", ())):
+            if not any(fk.references(other) for fk in column.foreign_keys):
+                continue
+            where = _relative_origin(p, column)
+            owner = compat.mapped_class_of_table(table)
+            if where is not None:
+                found = True
+                add_related(raw, where[0], where[1], "a foreign key to %s: %s.%s" % (
+                    other.name, owner.__name__ if owner else table.name, column.key))
+    if not found:
+        cls = prop.entity.class_
+        place = p._find_class(cls.__name__, cls)
+        if place is not None:
+            add_related(raw, p.locator.relative(place[0]), place[1].lineno,
+                        "the target class %s" % cls.__name__)
+
+
 def related_places(p: Problem, raw: Raw) -> None:
     """The second places that matter, from the objects in the failing frames (whatever the
     rule): the other side of the relationship being configured (or the class that lacks it),
@@ -512,6 +538,9 @@ def related_places(p: Problem, raw: Raw) -> None:
         if where is not None:
             add_related(raw, where[0], where[1], "the existing %s.%s, which the backref "
                         "collides with" % (clash[2].class_.__name__, clash[1]))
+    elif prop is not None and (_is(p, "AmbiguousForeignKeysError")
+                               or _is(p, "NoForeignKeysError")):
+        _join_candidates(p, raw, prop)
     elif prop is not None:
         other = compat.reverse_property(prop)
         where = _relative_origin(p, other) if other is not None else None
