@@ -321,20 +321,34 @@ RELATED_CASES = {
 }
 
 
-def markers_finding(fixture: str) -> dict:
+def markers_finding(fixture: str, python: str | None = None) -> dict:
     """The finding at the fixture's first marker."""
     first = markers(FIXTURES / fixture)[0]
-    return next(f for f in assert_each_marker_found(fixture)
+    return next(f for f in assert_each_marker_found(fixture, python)
                 if (f["file"], f["line"]) == (first["file"], first["line"]))
 
 
 @pytest.mark.parametrize("fixture", sorted(RELATED_CASES))
 def test_related_place(fixture: str) -> None:
+    assert_related_place(fixture)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("venv", ["sqla14_python", "sqla20_python", "py38_python"])
+@pytest.mark.parametrize("fixture", sorted(RELATED_CASES))
+def test_related_place_on_other_versions(fixture: str, venv: str,
+                                         request: pytest.FixtureRequest) -> None:
+    if venv == "py38_python" and "flask" in fixture:
+        pytest.skip("the Python 3.8 venv has SQLAlchemy only (tests/conftest.py)")
+    assert_related_place(fixture, request.getfixturevalue(venv))
+
+
+def assert_related_place(fixture: str, python: str | None = None) -> None:
     code, file, text, role = RELATED_CASES[fixture]
     source = (FIXTURES / fixture / file).read_text().splitlines()
     line = next(n for n, code_line in enumerate(source, 1) if code_line.startswith(text))
-    finding = helpers.check_fixture(fixture).findings(code)[0] if code else \
-        markers_finding(fixture)
+    finding = helpers.check_fixture(fixture, python=python).findings(code)[0] if code else \
+        markers_finding(fixture, python)
     places = [(r["file"], r["line"]) for r in finding["related"]]
     assert (file, line) in places, finding["related"]
     related = finding["related"][places.index((file, line))]
