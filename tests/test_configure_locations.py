@@ -83,6 +83,13 @@ FIXTURE_VERSIONS = {
     "located_table_and_tablename": ("1.4", "2.0", "2.1"),
     "located_flask_backref_conflict_two_models": ("1.4", "2.0", "2.1"),
     "located_order_by_missing_column": ("1.4", "2.0", "2.1"),
+    "located_assoc_object_bad_fk": ("1.4", "2.0", "2.1"),
+    "located_registry_mapped_decorator": ("1.4", "2.0", "2.1"),
+    "located_declared_attr_table_args": ("1.4", "2.0", "2.1"),
+    "located_mapped_column_fk_core_target": ("2.0", "2.1"),
+    "located_two_files_two_errors": ("1.4", "2.0", "2.1"),
+    "located_hybrid_mixin_mapped_column_dup": ("2.0", "2.1"),
+    "located_viewonly_primaryjoin_multiline": ("1.4", "2.0", "2.1"),
 }
 
 

@@ -263,6 +263,20 @@ def _configure_after_failed_import(ctx: Context, locator: locate.Locator) -> Che
                                                 "after_failed_import": True}}
 
 
+def _fold_into_foreign_keys(out: Findings) -> None:
+    """A relationship whose join fails because a ForeignKey names no table is the same
+    mistake as that ForeignKey (SQLA110): one finding, the relationship as related."""
+    by_place = {(f.get("file"), f.get("line")): f for f in out.items if f["code"] == "SQLA110"}
+    for raw in list(out.items):
+        cause = (raw.get("facts") or {}).get("caused_by")
+        target = by_place.get(tuple(cause)) if cause and raw["code"] != "SQLA110" else None
+        if target is not None:
+            classify.add_related(target, raw.get("file") or "?", raw.get("line"),
+                                 "%s.%s fails because of it (%s)" % (
+                                     raw.get("class"), raw.get("attribute"), raw["code"]))
+            out.items.remove(raw)
+
+
 def run_mappers(ctx: Context) -> CheckOutcome:
     locator = ctx.locator
     if locator is not None and not ctx.import_ok and ctx.import_failed_configuring:
@@ -289,6 +303,7 @@ def run_mappers(ctx: Context) -> CheckOutcome:
     ctx.metadatas = found["metadatas"]
     ctx.mappers = found["mappers"]
     _foreign_key_targets(ctx, locator, out)
+    _fold_into_foreign_keys(out)
     if not found["observed"]["tables"] and not found["observed"]["mapped_classes"]:
         targets = ", ".join(ctx.config.get("models") or [])
         out.add(finding("SQLA130", "no mapped class or table found after importing %s"

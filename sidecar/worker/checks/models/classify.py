@@ -134,6 +134,9 @@ class Problem:
         raw["class"] = class_name or (cls.name if cls is not None else raw.get("class"))
         bound = locate.bound_name(stmt) if stmt is not None else None
         in_body = cls is not None and stmt is not None and stmt in cls.body
+        if not in_body and cls is not None:  # inside a declared_attr: the function's name
+            bound = _function_in_body(cls, line) or bound
+            in_body = bound is not None
         if attribute or (in_body and bound and bound != "__tablename__"):
             raw["attribute"] = attribute or bound
         if stmt is None:
@@ -234,6 +237,15 @@ class Problem:
             if found is not None:
                 return found
         return self.locator.find_class(class_name)
+
+
+def _function_in_body(cls: ast.ClassDef, line: int) -> Optional[str]:
+    """The name of the method of ``cls`` whose body spans ``line`` (a ``declared_attr``)."""
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+            return stmt.name
+    return None
 
 
 def add_related(raw: Raw, file: str, line: Optional[int], role: str) -> None:
@@ -507,6 +519,17 @@ def _join_candidates(p: Problem, raw: Raw, prop: Any) -> None:
     except Exception:
         return
     found = False
+    for table in (parent, target):  # a ForeignKey that names no table links nothing
+        for column in list(getattr(table, "columns", ())):
+            for fk in list(column.foreign_keys):
+                try:
+                    fk.column  # noqa: B018  (resolving it is the test)
+                except Exception:
+                    where = _relative_origin(p, fk) or _relative_origin(p, column)
+                    if where is not None:
+                        raw.setdefault("facts", {})["caused_by"] = list(where)
+                        add_related(raw, where[0], where[1], "ForeignKey('%s') resolves to "
+                                    "nothing: probably the cause" % fk.target_fullname)
     for table, other in ((parent, target), (target, parent)):
         for column in list(getattr(table, "columns", ())):
             if not any(fk.references(other) for fk in column.foreign_keys):
