@@ -230,7 +230,7 @@ def relationship_missing_class():
 
 
 @case("SQLA104")
-def relationship_expression_names_nothing():
+def expression_names_nothing():
     Base = declarative_base()
 
     class Shelter(Base):
@@ -241,13 +241,16 @@ def relationship_expression_names_nothing():
         __tablename__ = "kennels"
         id = Column(Integer, primary_key=True)
         shelter_id = Column(ForeignKey("shelters.id"))
-        shelter = relationship(  # <- CASE relationship_expression_names_nothing
-            "Shelter", primaryjoin="Kennel.shelter_id == Shelterr.id")
+        # the line to edit is the string's own, in a relationship() over several lines
+        shelter = relationship(
+            "Shelter",
+            primaryjoin="Kennel.shelter_id == Shelterr.id",  # <- CASE expression_names_nothing
+        )
 
     # SQLAlchemy names the NameError's text; the NameError knows the name from Python 3.10
     name = "Shelterr" if sys.version_info >= (3, 10) else "name 'Shelterr' is not defined"
     raw = only(classified(configure(Base), "configure"), "SQLA104")
-    expect(raw, "relationship_expression_names_nothing", class_="Kennel",
+    expect(raw, "expression_names_nothing", class_="Kennel",
            attribute="shelter", facts={"target": name,
                                        "expression": "Kennel.shelter_id == Shelterr.id"})
 

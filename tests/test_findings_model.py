@@ -8,7 +8,14 @@ import html
 
 import pytest
 
-from sidecar.findings.model import CheckResult, Finding, Report, replace, strict_by_default
+from sidecar.findings.model import (
+    CheckResult,
+    Finding,
+    Related,
+    Report,
+    replace,
+    strict_by_default,
+)
 from sidecar.findings.registry import CATALOG
 from sidecar.render import text, web
 
@@ -19,7 +26,7 @@ FINDING_JSON = {
     "code": "SQLA101", "severity": "error", "title": "Reserved attribute name", "message": "m",
     "exception": "E", "file": "app/models.py", "line": 12, "class": "User",
     "attribute": "metadata", "table": None, "column": None, "hint": "rename it",
-    "fix_sql": None, "docs": "docs/findings.md#sqla101", "output": None,
+    "fix_sql": None, "docs": "docs/findings.md#sqla101", "output": None, "related": [],
     "facts": {"kind": "Column"},
 }
 
@@ -49,6 +56,25 @@ def test_report_json_keys_values_and_order() -> None:
 def test_finding_round_trips_through_json() -> None:
     again = Finding.from_dict(FINDING.to_dict())
     assert again == FINDING and again.facts == FINDING.facts
+
+
+RELATED = [{"file": "app/models.py", "line": 30, "role": "the other side, Post.author"},
+           {"file": "app/mixins.py", "line": None, "role": ""}]
+
+
+def test_related_locations_round_trip_and_render() -> None:
+    finding = Finding.from_dict({**FINDING_JSON, "related": RELATED})
+    assert finding.related == (Related("app/models.py", 30, "the other side, Post.author"),
+                               Related("app/mixins.py"))
+    assert finding.to_dict()["related"] == RELATED
+    assert Finding.from_dict(finding.to_dict()) == finding
+    rendered = text.render_finding(finding)
+    assert "also: app/models.py:30 (the other side, Post.author)" in rendered.splitlines()[2]
+    assert "also: app/mixins.py" in rendered
+    page = web._finding_html(finding)
+    assert 'also: <span class="where">app/models.py:30</span> (the other side, Post.author)' \
+        in page
+    assert "also" not in text.render_finding(FINDING)
 
 
 def test_class_is_the_json_name_of_class_name() -> None:

@@ -28,6 +28,29 @@ def strict_by_default() -> bool:
 
 
 @dataclass(frozen=True)
+class Related:
+    """A second place that matters to a finding: the other side of a relationship, the
+    first definition of a duplicated table or class, the second import of a module."""
+
+    file: str
+    line: int | None = None
+    role: str = ""
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def __str__(self) -> str:
+        return f"{self.location} ({self.role})" if self.role else self.location
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | Related) -> Related:
+        if isinstance(data, Related):
+            return data
+        return cls(file=str(data["file"]), line=data.get("line"), role=str(data.get("role") or ""))
+
+
+@dataclass(frozen=True)
 class Finding:
     """One problem: what broke, where, why, and the fix."""
 
@@ -46,6 +69,7 @@ class Finding:
     fix_sql: str | None = None
     docs: str | None = None
     output: str | None = None
+    related: tuple[Related, ...] = ()  # {file, line, role} in the JSON form
     facts: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -93,6 +117,7 @@ class Finding:
             raise ValueError(f"unknown keys in a finding: {', '.join(sorted(unknown))}")
         values = {names[key]: value for key, value in data.items() if key in names}
         values["facts"] = {**unknown, **(data.get("facts") or {})}
+        values["related"] = tuple(Related.from_dict(r) for r in data.get("related") or ())
         return cls(**values)
 
 

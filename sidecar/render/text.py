@@ -54,6 +54,8 @@ def render_finding(f: Finding, colour: bool = False) -> str:
         lines.append(_indent(f"fix: {safe(f.hint)}"))
     if f.fix_sql:
         lines.append(_indent(f"sql: {safe(f.fix_sql)}"))
+    for place in f.related:
+        lines.append(_indent(f"also: {safe(str(place))}", "      "))
     message = f.message if not f.exception else f"{f.exception}: {f.message}"
     lines.append(_indent(safe(message)))
     if f.facts.get("alembic_op"):

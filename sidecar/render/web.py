@@ -108,6 +108,9 @@ def _finding_html(f: Finding) -> str:
         + (f' <span class="where">{e(f.where)}</span>' if f.where else "") + "</div>",
         f"<div>{e(f.exception + ': ') if f.exception else ''}{e(f.message)}</div>",
     ]
+    for place in f.related:
+        parts.append(f'<div class="related">also: <span class="where">{e(place.location)}'
+                     f"</span>{' (' + e(place.role) + ')' if place.role else ''}</div>")
     if f.hint:
         parts.append(f'<div class="hint"><b>Fix:</b> {e(f.hint)}</div>')
     if f.fix_sql:

@@ -57,6 +57,11 @@ def _raising(scopes: List[Scope]) -> Optional[Scope]:
     return None
 
 
+def raising_scope(scopes: List[Scope]) -> Optional[Scope]:
+    """The SQLAlchemy frame that raised or warned (past the raise/warn helpers)."""
+    return _raising(scopes)
+
+
 def _raised_in(scopes: List[Scope], module: str, *functions: str) -> Optional[Scope]:
     """The raising scope when it is ``module.<one of functions>``; ``module`` is the 1.4+
     name, its SQLAlchemy 1.3 location (``MOVED_IN_14``) counts as the same."""
@@ -100,6 +105,17 @@ def table_already_defined(scopes: List[Scope]) -> Optional[str]:
     return None
 
 
+def existing_table(scopes: List[Scope]) -> Any:
+    """The Table already on the MetaData when ``Table(name, metadata, ...)`` raised "already
+    defined" (the same frame as ``table_already_defined``: ``metadata.tables[key]``)."""
+    scope = _raised_in(scopes, "sqlalchemy.sql.schema", "_new", "__new__")
+    if scope is None:
+        return None
+    tables = getattr(scope.locals.get("metadata"), "tables", None)
+    key = scope.locals.get("key")
+    return tables.get(key) if tables is not None and isinstance(key, str) else None
+
+
 def replaced_class(scopes: List[Scope]) -> Optional[type]:
     """The class the string-lookup registry warned it replaces (same name and module).
 
@@ -128,6 +144,41 @@ def unresolved_name(scopes: List[Scope]) -> Optional[Tuple[Any, str, str]]:
     if prop is None or not isinstance(arg, str) or not isinstance(name, str):
         return None
     return prop, arg, name
+
+
+def string_argument(scopes: List[Scope], prop: Any) -> Optional[str]:
+    """The string argument of ``prop`` (``primaryjoin="..."``, ``order_by``, ``secondary``,
+    the target class name) that SQLAlchemy was evaluating when it raised: ``self.arg`` of the
+    ``clsregistry._class_resolver`` whose ``self.prop`` is ``prop`` (1.4, 2.0, 2.1)."""
+    for scope in reversed(scopes):
+        if scope.module != "sqlalchemy.orm.clsregistry":
+            continue
+        resolver = scope.locals.get("self")
+        arg = getattr(resolver, "arg", None)
+        if getattr(resolver, "prop", None) is prop and isinstance(arg, str):
+            return arg
+    return None
+
+
+def same_named_classes(scopes: List[Scope]) -> List[type]:
+    """The classes a string named ambiguously ("Multiple classes found for path"):
+    ``clsregistry._MultipleClassMarker.attempt_get(self, path, key)`` raising with more than
+    one weak reference in ``self.contents`` (1.4, 2.0, 2.1)."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.clsregistry", "attempt_get")
+    contents = getattr(scope.locals.get("self"), "contents", None) if scope else None
+    classes = [ref() for ref in list(contents or ())]
+    found = [cls for cls in classes if isinstance(cls, type)]
+    return sorted(found, key=lambda cls: (cls.__module__, cls.__qualname__))
+
+
+def overlapping_relationships(scopes: List[Scope]) -> List[Any]:
+    """The relationships an "overlaps" SAWarning names (they write the same column):
+    ``other_props``, a list of (relationship, column), in
+    ``relationships.JoinCondition._warn_for_conflicting_sync_targets`` (1.4, 2.0, 2.1)."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.relationships",
+                       "_warn_for_conflicting_sync_targets")
+    pairs = scope.locals.get("other_props") if scope is not None else None
+    return [pair[0] for pair in pairs or () if isinstance(pair, tuple) and pair]
 
 
 def mapper_without_primary_key(scopes: List[Scope]) -> Any:
@@ -755,3 +806,179 @@ def distribution_requirement(paths: List[str], dist: str,
             if version:
                 return version, spec
     return None
+
+
+# --- where the app built its schema objects (source/origins.py) ---------------------------
+
+
+def construction_hooks() -> List[Tuple[type, str, str]]:
+    """(class, method, "init" | "init_near" | "copy") that ``origins`` wraps while the models
+    import ("init_near": only when the app's frame is at most a few frames up).
+
+    ``__init__`` of the objects a configure-time error is about: ``Column``, ``ForeignKey``,
+    constraints, ``Index`` and ``Table`` (``Table.__new__`` builds it in 1.4 through
+    ``_init``, in 2.x through ``_new`` and ``__init__(_no_init=False)``; Python calls
+    ``__init__`` after ``__new__`` in every version, so wrapping ``__init__`` sees each
+    table once or twice at the same line), ``RelationshipProperty`` (``relationship()`` is
+    a function re-exported in several modules; in 2.x it builds ``_RelationshipDeclared``,
+    a subclass without its own ``__init__``), ``ColumnProperty`` (``column_property()``),
+    and 2.x's ``MappedColumn`` (``mapped_column()``). ``_copy`` of ``Column``,
+    ``MappedColumn`` and ``ForeignKey``: declarative copies a mixin's columns (with their
+    foreign keys) onto each mapped subclass (``decl_base._produce_column_copies``, 1.4, 2.0,
+    2.1) and the copy keeps the original's place. Each method is wrapped on the class that
+    defines it.
+    """
+    import sqlalchemy
+    from sqlalchemy.orm import ColumnProperty, RelationshipProperty
+
+    hooks: List[Tuple[type, str, str]] = []
+    classes: Tuple[type, ...] = (sqlalchemy.Column, sqlalchemy.ForeignKey, sqlalchemy.Table,
+                sqlalchemy.Index, sqlalchemy.ForeignKeyConstraint, sqlalchemy.UniqueConstraint,
+                sqlalchemy.CheckConstraint, sqlalchemy.PrimaryKeyConstraint,
+                                 RelationshipProperty)
+    for cls in classes:
+        hooks.append((cls, "__init__", "init"))
+    # declarative builds a ColumnProperty for every column, deep in its own frames, and the
+    # column locates those; only column_property() called by the app (a few frames up:
+    # its decorators add two) counts
+    hooks.append((ColumnProperty, "__init__", "init_near"))
+    hooks.append((sqlalchemy.Column, "_copy", "copy"))
+    hooks.append((sqlalchemy.ForeignKey, "_copy", "copy"))
+    try:  # 2.0+
+        from sqlalchemy.orm.properties import MappedColumn
+    except ImportError:
+        pass
+    else:
+        hooks.append((MappedColumn, "__init__", "init"))
+        hooks.append((MappedColumn, "_copy", "copy"))
+    # wrap the class that defines the method (a subclass without one reaches it), once
+    out: List[Tuple[type, str, str]] = []
+    for cls, name, kind in hooks:
+        owner = next((c for c in cls.__mro__ if name in c.__dict__), None)
+        if owner is not None and owner is not object and (owner, name, kind) not in out:
+            out.append((owner, name, kind))
+    return out
+
+
+# --- configuring every mapper, not only up to the first failure (checks/models/configure.py)
+
+
+class ConfigureFailure(NamedTuple):
+    """One failed ``configure_mappers()``: the root exception, what was being configured."""
+
+    exception: BaseException  # the original one (not "One or more mappers failed ...")
+    mapper: Any  # the Mapper being configured, or None when the frames do not say
+    prop: Any  # the MapperProperty whose ``init()`` raised, or None
+
+
+def configure_failure(exc: BaseException) -> ConfigureFailure:
+    """Read a ``configure_mappers()`` error.
+
+    ``mapper._do_configure_registries`` (2.0, 2.1; 1.4 the same, in ``orm/mapper.py``) loops
+    with ``mapper`` over each registry's unconfigured mappers and calls
+    ``Mapper._post_configure_properties``, which loops with ``prop`` and calls
+    ``prop.init()``. A mapper that failed before keeps the error as ``_configure_failed``;
+    the next configure raises "One or more mappers failed to initialize" carrying it as
+    ``exc._configure_failed`` (the original's traceback is still on it).
+    """
+    original = getattr(exc, "_configure_failed", None)
+    root = original if isinstance(original, BaseException) else exc
+    mapper = prop = None
+    for scope in traceback_scopes(exc.__traceback__):
+        if scope.module == "sqlalchemy.orm.mapper" and "mapper" in scope.locals and \
+                scope.function == "_do_configure_registries":
+            mapper = scope.locals["mapper"]
+    for scope in traceback_scopes(root.__traceback__):
+        if (scope.module, scope.function) == ("sqlalchemy.orm.mapper",
+                                              "_post_configure_properties"):
+            if mapper is None:
+                mapper = scope.locals.get("self")
+            if scope.locals.get("self") is mapper:
+                prop = scope.locals.get("prop")
+    return ConfigureFailure(root, mapper, prop)
+
+
+def is_configure_loop(scope: Scope) -> bool:
+    """The frame of ``mapper._do_configure_registries`` (1.4, 2.0, 2.1), which every
+    ``configure_mappers()`` / ``registry.configure()`` / first query runs through."""
+    return (scope.module, scope.function) == ("sqlalchemy.orm.mapper",
+                                              "_do_configure_registries")
+
+
+def resume_after(failure: ConfigureFailure) -> bool:
+    """Let the next ``configure_mappers()`` go on past this failure; False when only
+    skipping the whole mapper (``skip_mappers``) can.
+
+    Clears ``Mapper._configure_failed``. The failing property stays
+    ``_configure_started`` and not ``_configure_finished`` (``MapperProperty.init`` sets them
+    around ``do_init``; 1.4, 2.0, 2.1), and ``_post_configure_properties`` only initialises
+    properties not started yet: the mapper's other properties get configured, this one is
+    left out.
+    """
+    mapper, prop = failure.mapper, failure.prop
+    if mapper is None:
+        return False
+    mapper.__dict__.pop("_configure_failed", None)
+    return (prop is not None and getattr(prop, "parent", None) is mapper
+            and bool(getattr(prop, "_configure_started", False))
+            and not getattr(prop, "_configure_finished", True))
+
+
+def mark_failed(mapper: Any, exc: BaseException) -> None:
+    """Leave ``mapper`` as a failed configure leaves it: every later configure raises."""
+    if not getattr(mapper, "configured", False):
+        mapper._configure_failed = exc
+
+
+def skip_mappers(skipped: Any) -> Any:
+    """Make ``configure_mappers()`` pass over the mappers in ``skipped`` (a set of ids):
+    the public ``before_mapper_configured`` event returning ``EXT_SKIP`` (1.3+). Returns the
+    function that removes the listener again."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import EXT_CONTINUE, EXT_SKIP, Mapper
+
+    def before(mapper: Any, cls: Any) -> Any:
+        return EXT_SKIP if id(mapper) in skipped else EXT_CONTINUE
+
+    event.listen(Mapper, "before_mapper_configured", before, retval=True)
+    return lambda: event.remove(Mapper, "before_mapper_configured", before)
+
+
+def mapped_class_of_table(table: Any) -> Optional[type]:
+    """The class mapped to ``table`` (its primary mapper's), from every registry:
+    ``orm.mapperlib._all_registries()`` and each registry's ``_managers`` (private; 1.4, 2.0,
+    2.1). Not ``registry.mappers``: it raises UnmappedClassError for a class whose mapping
+    failed half-way, which is exactly the package we are looking at."""
+    if table is None:
+        return None
+    try:
+        from sqlalchemy.orm import mapperlib
+
+        registries = list(mapperlib._all_registries())
+    except Exception:
+        return None
+    for reg in registries:
+        for manager in list(getattr(reg, "_managers", None) or ()):
+            try:
+                if manager.is_mapped and manager.mapper.local_table is table:
+                    return manager.mapper.class_
+            except Exception:  # a half-mapped class: not this one
+                continue
+    return None
+
+
+def reverse_property(prop: Any) -> Any:
+    """The relationship on the other side named by ``back_populates`` (or a ``backref``
+    created from it), without configuring anything: the target mapper's ``_props`` (private;
+    1.4, 2.0, 2.1). None when it cannot be told."""
+    name = getattr(prop, "back_populates", None)
+    backref = getattr(prop, "backref", None)
+    if not name and backref:
+        name = backref if isinstance(backref, str) else backref[0]
+    if not name:
+        return None
+    try:
+        target = prop.entity.mapper
+    except Exception:  # the target itself does not resolve: that is the finding
+        return None
+    return getattr(target, "_props", {}).get(name)

@@ -26,6 +26,10 @@ class Context:
     import_ok: bool = False  # every target imported
     # (table, column) of reserved-name findings: does the database have them (database)
     model_columns: List[Tuple[str, str]] = field(default_factory=list)
+    # the import failed inside configure_mappers() (the app calls it at import): the classes
+    # exist, so the mappers check still looks for the other broken ones
+    import_failed_configuring: bool = False
+    import_reported: List[Tuple[Any, ...]] = field(default_factory=list)  # (code, file, line)
     # mappers →
     models_ok: bool = False  # every target imported and mappers configured
     models_error: Optional[str] = None  # why not, for checks that depend on models

@@ -124,6 +124,22 @@ def _reserved_accepted_hint(f: Facts) -> str:
         _reserved_hint(f)
 
 
+def _generic_hint(f: Facts) -> str:
+    """The worker sends ``reproduce``: a shell command that imports the same modules with the
+    app's interpreter in the app path (and configures the mappers when that is what failed)."""
+    if f.get("reproduce"):
+        first = f.get("reproduce_after")
+        after = (f" It stops at the first failing mapper, {first}: fix that one first to see "
+                 "this one." if first else "")
+        return (f"Read the exception at {f['location']}. To see the full traceback, run "
+                f"`{f['reproduce']}`.{after}")
+    module = str(f.get("target") or "").split(":")[0]  # pkg.models:Base -> pkg.models
+    if not module or "(" in module:  # "configure_mappers()": no module to name
+        return f"Read the exception at {f['location']}."
+    return (f"Read the exception at {f['location']}. Run `python -c 'import {module}'` "
+            "from the app path, with the app's interpreter, to see the full traceback.")
+
+
 def _double_import_hint(f: Facts) -> str:
     mods = f.get("modules") or []
     if f.get("reimported"):
@@ -172,18 +188,6 @@ def _nothing_mapped_hint(f: Facts) -> str:
                  "imported (an app factory or a function that imports them does not run "
                  "here); add the module(s) that define them, one more --models each.")
     return text
-
-
-def _generic_hint(f: Facts) -> str:
-    """The one command that shows the whole traceback: the worker sends it (the models'
-    imports, and configure_mappers() when that is where it failed)."""
-    command = f.get("reproduce")
-    if not command:
-        module = str(f.get("target") or "").split(":")[0]
-        command = f"python -c 'import {module}'" if module and "(" not in module else None
-    run = (f" Run `{command}` from the app path, with the app's interpreter, to see the full "
-           "traceback." if command else "")
-    return f"Read the exception at {f['location']}.{run}"
 
 
 def _ambiguous_fk_hint(f: Facts) -> str:
@@ -982,7 +986,10 @@ modules.
     ),
     Entry(
         GENERIC, "Unexpected exception while loading the models", "error", "models_import",
-        _generic_hint, facts=("target",), optional=("reproduce", "sqlalchemy_docs"),
+        _generic_hint,
+        facts=("target",), optional=("reproduce", "reproduce_after", "sqlalchemy_docs"),
+        samples={"reproduce": "cd /srv/app && /usr/bin/python3 -c 'import app.models; from "
+                              "sqlalchemy.orm import configure_mappers; configure_mappers()'"},
         explanation="""\
 **What it means.** Importing the models raised an exception that no specific code covers.
 The location is the innermost frame in the app's own files; the app's stderr tail is

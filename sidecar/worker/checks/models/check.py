@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from ... import compat
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
-from ...source import locate
-from . import classify, discover
+from ...source import locate, origins
+from . import classify, configure, discover
 from .capture import WarningRecorder
 
 
@@ -51,6 +52,19 @@ class Findings:
         return False
 
 
+def reproduce_command(app_path: str, modules: List[str], configure: bool) -> str:
+    """A shell command that reproduces the failure outside sidecar: the app's interpreter, in
+    the app path (first on ``sys.path`` for ``-c``, as in the worker), importing the same
+    modules and, for a configure-time failure, configuring the mappers."""
+    import shlex
+
+    code = "; ".join(["import %s" % m for m in modules] + (
+        ["from sqlalchemy.orm import configure_mappers", "configure_mappers()"]
+        if configure else []))
+    return "cd %s && %s -c %s" % (shlex.quote(app_path), shlex.quote(sys.executable),
+                                 shlex.quote(code))
+
+
 def parse_target(target: str) -> Tuple[str, Optional[str]]:
     module, _, attr = target.partition(":")
     return module, (attr or None)
@@ -80,8 +94,10 @@ def _import_target(ctx: Context, locator: locate.Locator, target: str,
                 out.add(cause)
         raw = classify.from_exception(error, "import", target, locator)
         raw["facts"]["app_path"] = ctx.app_path
+        if compat.configure_failure(error).mapper is not None:
+            ctx.import_failed_configuring = True
         if raw["code"] == "SQLA199":
-            raw["facts"]["reproduce"] = classify.reproduce_command([target], configure=False)
+            raw["facts"]["reproduce"] = reproduce_command(ctx.app_path, [module_name], False)
         if raw["code"] == "SIDE009":
             raw["facts"]["limit_mb"] = ctx.config.get("memory_limit_mb") or "?"
         if not out.absorb_followup(raw):
@@ -142,8 +158,6 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
     warns. A class attribute that shadows the declarative MetaData/registry with a column is
     a bug on every version, so we look at the live classes as well.
     """
-    import sys
-
     for modname, module in list(sys.modules.items()):
         filename = getattr(module, "__file__", None)
         if filename is None or not locator.is_user_file(filename):
@@ -233,18 +247,25 @@ def run_models_import(ctx: Context) -> CheckOutcome:
     out = Findings()
     targets: List[Tuple[str, Any]] = []
     ok = True
-    for target in ctx.config.get("models") or []:
-        imported, obj = _import_target(ctx, locator, target, out)
-        ok = ok and imported
-        if imported:
-            targets.append((target, obj))
-    lazy_ok, lazy_findings = discover.load_lazy_exports(targets, locator)
-    ok = ok and lazy_ok
-    for raw in lazy_findings:
-        out.add(raw)
+    # where each Column/relationship()/Table is written, for errors raised later, while the
+    # mappers configure (no app frame on that stack); only while the app's code imports
+    origins.install(locator.is_user_file)
+    try:
+        for target in ctx.config.get("models") or []:
+            imported, obj = _import_target(ctx, locator, target, out)
+            ok = ok and imported
+            if imported:
+                targets.append((target, obj))
+        lazy_ok, lazy_findings = discover.load_lazy_exports(targets, locator)  # imports too
+        ok = ok and lazy_ok
+        for raw in lazy_findings:
+            out.add(raw)
+    finally:
+        origins.uninstall()
     _reserved_attribute_lint(locator, out)
     _tuple_lint(locator, out)
     _double_imports(locator, out)
+    ctx.import_reported = [(f["code"], f.get("file"), f.get("line")) for f in out.items]
     ctx.targets = targets
     ctx.locator = locator
     # the database check says whether these exist, for SQLA101's "no migration needed"
@@ -273,33 +294,61 @@ def _foreign_key_targets(ctx: Context, locator: locate.Locator, out: Findings) -
                     out.add(raw)
 
 
+def _configure_after_failed_import(ctx: Context, locator: locate.Locator) -> CheckOutcome:
+    """The import died in the app's own ``configure_mappers()`` call: models_import reported
+    that failure; the classes are defined, so configure past it and report the others."""
+    ctx.emit_phase("configure_mappers() after the failed import")
+    outcome = configure.configure_all(locator)
+    out = Findings()
+    for raw in outcome.findings:
+        if (raw["code"], raw.get("file"), raw.get("line")) not in ctx.import_reported:
+            out.add(raw)
+    return {"findings": out.items, "observed": {"configure_failures": outcome.failures,
+                                                "after_failed_import": True}}
+
+
+def _fold_into_foreign_keys(out: Findings) -> None:
+    """A relationship whose join fails because a ForeignKey names no table is the same
+    mistake as that ForeignKey (SQLA110): one finding, the relationship as related."""
+    by_place = {(f.get("file"), f.get("line")): f for f in out.items if f["code"] == "SQLA110"}
+    for raw in list(out.items):
+        cause = (raw.get("facts") or {}).get("caused_by")
+        target = by_place.get(tuple(cause)) if cause and raw["code"] != "SQLA110" else None
+        if target is not None:
+            classify.add_related(target, raw.get("file") or "?", raw.get("line"),
+                                 "%s.%s fails because of it (%s)" % (
+                                     raw.get("class"), raw.get("attribute"), raw["code"]))
+            out.items.remove(raw)
+
+
 def run_mappers(ctx: Context) -> CheckOutcome:
     locator = ctx.locator
+    if locator is not None and not ctx.import_ok and ctx.import_failed_configuring:
+        return _configure_after_failed_import(ctx, locator)
     if not ctx.import_ok or locator is None:
         raise Skip(ctx.models_error or "the models did not import")
-    from sqlalchemy.orm import configure_mappers
-
     out = Findings()
     ctx.emit_phase("configure_mappers()")
-    configured = True
-    with WarningRecorder() as recorder:
-        try:
-            configure_mappers()
-        except Exception as exc:
-            configured = False
-            raw = classify.from_exception(exc, "configure", "configure_mappers()", locator)
-            if raw["code"] == "SQLA199":
-                raw["facts"]["reproduce"] = classify.reproduce_command(
-                    list(ctx.config.get("models") or []), configure=True)
-            out.add(raw)
-    for w in recorder.take():
-        out.add(classify.from_warning(w, "configure", "configure_mappers()", locator))
+    # every broken mapper and relationship, not only the first one SQLAlchemy stops at
+    outcome = configure.configure_all(locator)
+    configured = outcome.configured
+    modules = [parse_target(t)[0] for t, _ in ctx.targets]
+    for raw in outcome.findings:
+        if raw["code"] == "SQLA199":
+            raw["facts"]["reproduce"] = reproduce_command(ctx.app_path, modules, True)
+            first = outcome.errors[0] if outcome.errors else raw
+            if first is not raw:  # configure_mappers() alone stops at the first failure
+                raw["facts"]["reproduce_after"] = "%s at %s" % (
+                    first["code"], "%s:%s" % (first.get("file"), first.get("line"))
+                    if first.get("file") else "the model package")
+        out.add(raw)
     ctx.emit_phase("discovering MetaData")
     found = discover.discover(locator, ctx.targets)
     ctx.metadatas = found["metadatas"]
     ctx.metadata_sources = found["sources"]
     ctx.mappers = found["mappers"]
     _foreign_key_targets(ctx, locator, out)
+    _fold_into_foreign_keys(out)
     for raw in classify.lint_polymorphic(locator, ctx.mappers):
         out.add(raw)
     out.add(discover.nothing_mapped(ctx.targets, ctx.config.get("models") or [], found))
@@ -314,4 +363,6 @@ def run_mappers(ctx: Context) -> CheckOutcome:
             if not configured or any(f["code"] != "SQLA130" for f in errors)
             else "no models were found (see mappers)"
         )
-    return {"findings": out.items, "observed": found["observed"]}
+    observed = dict(found["observed"])
+    observed["configure_failures"] = outcome.failures
+    return {"findings": out.items, "observed": observed}

@@ -10,12 +10,14 @@ raised it (``compat``), never its message: the wording differs across SQLAlchemy
 from __future__ import annotations
 
 import ast
+import contextlib
+import os
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ... import compat
 from ...protocol import finding
-from ...source import locate
+from ...source import locate, origins
 
 Raw = Dict[str, Any]
 
@@ -96,14 +98,121 @@ class Problem:
         return raw
 
     def at_property(self, raw: Raw, prop: Any, predicate: Any = None,
-                    within_owner: bool = True) -> Raw:
-        """Locate a relationship() by its live owner class and key; failing that (a backref,
-        a mixin), the first class-body statement matching ``predicate``."""
+                    within_owner: bool = True, string: Optional[str] = None) -> Raw:
+        """Locate a relationship() where it was built (``origins``: a mixin's line, the line
+        inside a ``declared_attr``); else by its live owner class and key; failing that (a
+        backref), the first class-body statement matching ``predicate``. ``string``: the
+        string argument at fault (``primaryjoin="..."``), whose own line is the one to edit."""
         owner = prop.parent.class_
+        if string is None:  # the string argument SQLAlchemy was evaluating, if any
+            string = compat.string_argument(self.scopes, prop)
+        if self.at_origin(raw, prop, owner.__name__, prop.key, mapped=owner):
+            if string is not None:
+                self.at_string(raw, string)
+            return raw
         self.at_class_attribute(raw, owner.__name__, prop.key, owner)
+        if string is not None and self.statement is not None:
+            self.at_string(raw, string)
         if self.statement is None and predicate is not None:
             self.at_statement(raw, predicate, owner.__name__ if within_owner else None)
         return raw
+
+    def at_origin(self, raw: Raw, obj: Any, class_name: Optional[str] = None,
+                  attribute: Optional[str] = None, mapped: Optional[type] = None) -> bool:
+        """Locate the statement that built ``obj`` (a Column, relationship(), ForeignKey,
+        Table...: ``origins.locate``), when it was recorded in an app file.
+
+        ``class_name``/``attribute`` name the finding (the mapped class's attribute); when
+        not given, the class body and the name the statement binds do. The line is where
+        the call starts (in a one-line statement, the statement's). When the statement is in
+        another class than ``mapped`` (a mixin, a base class), the mapped class's line is a
+        ``related`` location.
+        """
+        where = origins.locate(obj)
+        if where is None or not self.locator.is_user_file(where[0]):
+            return False
+        filename, line = where
+        stmt = origins.statement_at(self.locator.tree(filename), line)
+        cls = self.locator.class_at(filename, line)
+        raw["class"] = class_name or (cls.name if cls is not None else raw.get("class"))
+        bound = locate.bound_name(stmt) if stmt is not None else None
+        in_body = cls is not None and stmt is not None and stmt in cls.body
+        if not in_body and cls is not None:  # inside a declared_attr: the function's name
+            bound = _function_in_body(cls, line) or bound
+            in_body = bound is not None
+        if attribute or (in_body and bound and bound != "__tablename__"):
+            raw["attribute"] = attribute or bound
+        if stmt is None:
+            raw["file"] = self.locator.relative(filename)
+            raw["line"] = line
+            raw.setdefault("facts", {})["statement"] = self.locator.source_line(filename, line)
+        else:
+            self._at(raw, filename, stmt)
+            # the call's own line: an element of __table_args__, a relationship() inside
+            # map_imperatively(properties=...), a ForeignKey in a multi-line Table(...)
+            raw["line"] = line
+        if mapped is not None and (cls is None or cls.name != mapped.__name__):
+            found = self._find_class(mapped.__name__, mapped)
+            if found is not None:
+                raw.setdefault("facts", {})["declared_in"] = cls.name if cls else None
+                add_related(raw, self.locator.relative(found[0]), found[1].lineno,
+                            "mapped class %s, which inherits it" % mapped.__name__
+                            if cls is not None else "the mapped class %s" % mapped.__name__)
+        return True
+
+    def at_recorded_local(self, raw: Raw, class_name: Optional[str] = None,
+                          within: Optional[Tuple[str, ast.ClassDef]] = None) -> bool:
+        """Locate at the construction of an object SQLAlchemy held when it raised (the
+        innermost frame first): the mixin's Column declarative was copying, the Table or
+        ForeignKey it was building. For errors located only at a ``class`` line; objects
+        built in that class's body (``within``) first (the extra Column, not ``__table__``)."""
+        frame = self.user_frame
+        here = (os.path.realpath(frame[0]), frame[1]) if frame else None
+        candidates: List[Tuple[bool, int, Any]] = []
+        for scope in reversed(self.scopes):
+            for value in scope.locals.values():
+                where = None if isinstance(value, type) else origins.locate(value)
+                if where is None or (os.path.realpath(where[0]), where[1]) == here:
+                    continue
+                stmt = origins.statement_at(self.locator.tree(where[0]), where[1])
+                if isinstance(stmt, ast.ClassDef) and stmt.lineno == where[1]:
+                    continue  # a Table declarative built at some class line says nothing
+                inside = within is not None and os.path.realpath(where[0]) == \
+                    os.path.realpath(within[0]) and within[1].lineno <= where[1] <= (
+                        within[1].end_lineno or within[1].lineno)
+                candidates.append((not inside, len(candidates), value))
+        for _, _, value in sorted(candidates, key=lambda c: c[:2]):
+            if self.at_origin(raw, value, class_name):
+                return True
+        return False
+
+    def at_class_arguments(self, raw: Raw, filename: str, cls: ast.ClassDef) -> bool:
+        """For an error at a ``class`` line raised while SQLAlchemy built the Mapper (or the
+        Table): the class's ``__mapper_args__`` (or ``__table_args__``) statement."""
+        raising = compat.raising_scope(self.scopes)
+        if raising is None:
+            return False
+        for name, wanted in (("__mapper_args__", raising.module == "sqlalchemy.orm.mapper" and
+                              "polymorphic" in raising.function),
+                             ("__table_args__", raising.module == "sqlalchemy.sql.schema")):
+            if not wanted:
+                continue
+            stmt = locate.attribute_statement(cls, name)
+            if stmt is not None:
+                raw["attribute"] = name
+                self._at(raw, filename, stmt)
+                return True
+        return False
+
+    def at_string(self, raw: Raw, value: str) -> None:
+        """Move the line to the string constant ``value`` inside the located statement
+        (``primaryjoin="..."`` on its own line of a multi-line relationship())."""
+        if self.statement is None:
+            return
+        for node in ast.walk(self.statement[1]):
+            if isinstance(node, ast.Constant) and node.value == value:
+                raw["line"] = node.lineno
+                return
 
     def at_statement(self, raw: Raw, predicate: Any, class_name: Optional[str] = None) -> bool:
         """Locate the first class-body statement matching ``predicate`` (AST search)."""
@@ -131,6 +240,24 @@ class Problem:
             if found is not None:
                 return found
         return self.locator.find_class(class_name)
+
+
+def _function_in_body(cls: ast.ClassDef, line: int) -> Optional[str]:
+    """The name of the method of ``cls`` whose body spans ``line`` (a ``declared_attr``)."""
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+            return stmt.name
+    return None
+
+
+def add_related(raw: Raw, file: str, line: Optional[int], role: str) -> None:
+    """Add a second place that matters (``related``: file, line, role), once per place."""
+    related = raw.setdefault("related", [])
+    if raw.get("file") == file and raw.get("line") == line:
+        return
+    if not any(r["file"] == file and r.get("line") == line for r in related):
+        related.append({"file": file, "line": line, "role": role})
 
 
 Rule = Callable[[Problem], Optional[Raw]]
@@ -245,6 +372,8 @@ def _add_duplicate_modules(p: Problem, raw: Raw) -> None:
             raw["facts"]["second_import"] = "%s:%d (`%s`)" % (
                 p.locator.relative(site[0]), site[1], p.locator.source_line(*site) or ""
             )
+            add_related(raw, p.locator.relative(site[0]), site[1],
+                        "the import that loads the module a second time")
 
 
 # --- issue 10's failure families: inheritance, mixins, annotations, relationships ---------
@@ -841,7 +970,7 @@ def relationship_missing_class(p: Problem) -> Optional[Raw]:
         return None
     prop, expression, name = found
     raw = p.base("SQLA104", facts={"target": name, "expression": expression})
-    p.at_property(raw, prop, locate.has_string(expression))
+    p.at_property(raw, prop, locate.has_string(expression), string=expression)
     raw["facts"]["target"] = name
     return raw
 
@@ -936,7 +1065,10 @@ def foreign_key_target_missing(p: Problem) -> Optional[Raw]:
     raw = p.base("SQLA110", table=getattr(getattr(column, "table", None), "name", None),
                  column=getattr(column, "name", None),
                  facts={"target": target, "missing": missing})
-    p.at_statement(raw, locate.has_string(target))
+    mapped = compat.mapped_class_of_table(getattr(column, "table", None))
+    if not p.at_origin(raw, fk, mapped.__name__ if mapped else None,  # also in a mixin
+                       getattr(column, "key", None) if mapped else None, mapped=mapped):
+        p.at_statement(raw, locate.has_string(target))
     raw["facts"]["target"] = target
     return raw
 
@@ -999,34 +1131,161 @@ def module_not_found(p: Problem) -> Optional[Raw]:
     return p.base("SQLA111", facts={"missing_module": missing, "python": sys.executable})
 
 
-def reproduce_command(targets: List[str], configure: bool) -> str:
-    """``python -c 'import app.models; from sqlalchemy.orm import configure_mappers;
-    configure_mappers()'``: what reproduces a generic failure with its whole traceback."""
-    modules = []
-    for target in targets:
-        module = target.split(":")[0]
-        if module and module not in modules:
-            modules.append(module)
-    code = "; ".join("import %s" % m for m in modules)
-    if configure:
-        code += "; from sqlalchemy.orm import configure_mappers; configure_mappers()"
-    return "python -c '%s'" % code.lstrip("; ")
+def _relative_origin(p: Problem, obj: Any) -> Optional[Tuple[str, int]]:
+    where = origins.locate(obj)
+    if where is None or not p.locator.is_user_file(where[0]):
+        return None
+    return p.locator.relative(where[0]), where[1]
+
+
+def _join_candidates(p: Problem, raw: Raw, prop: Any) -> None:
+    """For a join condition SQLAlchemy could not decide: the foreign key columns between
+    the two tables (where each was written), or the target class when there are none."""
+    try:
+        parent, target = prop.parent.local_table, prop.entity.mapper.local_table
+    except Exception:
+        return
+    found = False
+    for table in (parent, target):  # a ForeignKey that names no table links nothing
+        for column in list(getattr(table, "columns", ())):
+            for fk in list(column.foreign_keys):
+                try:
+                    fk.column  # noqa: B018  (resolving it is the test)
+                except Exception:
+                    where = _relative_origin(p, fk) or _relative_origin(p, column)
+                    if where is not None:
+                        raw.setdefault("facts", {})["caused_by"] = list(where)
+                        add_related(raw, where[0], where[1], "ForeignKey('%s') resolves to "
+                                    "nothing: probably the cause" % fk.target_fullname)
+    for table, other in ((parent, target), (target, parent)):
+        for column in list(getattr(table, "columns", ())):
+            if not any(fk.references(other) for fk in column.foreign_keys):
+                continue
+            where = _relative_origin(p, column)
+            owner = compat.mapped_class_of_table(table)
+            if where is not None:
+                found = True
+                add_related(raw, where[0], where[1], "a foreign key to %s: %s.%s" % (
+                    other.name, owner.__name__ if owner else table.name, column.key))
+    if not found:
+        cls = prop.entity.class_
+        place = p._find_class(cls.__name__, cls)
+        if place is not None:
+            add_related(raw, p.locator.relative(place[0]), place[1].lineno,
+                        "the target class %s" % cls.__name__)
+
+
+def related_places(p: Problem, raw: Raw) -> None:
+    """The second places that matter, from the objects in the failing frames (whatever the
+    rule): the other side of the relationship being configured (or the class that lacks it),
+    the property a backref collides with, the first definition of a table defined twice, the
+    import that loaded a module a second time."""
+    prop = compat.relationship_in(p.scopes)
+    clash = compat.conflicting_backref(p.scopes) if prop is not None else None
+    if clash is not None:
+        existing = getattr(clash[2], "_props", {}).get(clash[1])
+        where = _relative_origin(p, existing) if existing is not None else None
+        if where is not None:
+            add_related(raw, where[0], where[1], "the existing %s.%s, which the backref "
+                        "collides with" % (clash[2].class_.__name__, clash[1]))
+    elif prop is not None and (_is(p, "AmbiguousForeignKeysError")
+                               or _is(p, "NoForeignKeysError")):
+        _join_candidates(p, raw, prop)
+    elif prop is not None:
+        other = compat.reverse_property(prop)
+        where = _relative_origin(p, other) if other is not None else None
+        if other is not None and where is not None:
+            add_related(raw, where[0], where[1], "the other side, %s.%s" % (
+                other.parent.class_.__name__, other.key))
+        else:
+            missing = compat.missing_reverse_property(p.scopes)
+            if missing is not None:
+                target = missing[2].class_
+                found = p._find_class(target.__name__, target)
+                if found is not None:
+                    add_related(raw, p.locator.relative(found[0]), found[1].lineno,
+                                "class %s, which has no '%s'" % (target.__name__, missing[1]))
+    for cls in compat.same_named_classes(p.scopes):
+        found = p._find_class(cls.__name__, cls)
+        if found is not None:
+            add_related(raw, p.locator.relative(found[0]), found[1].lineno,
+                        "one of the classes named %s: %s.%s" % (
+                            cls.__name__, cls.__module__, cls.__qualname__))
+    for other in compat.overlapping_relationships(p.scopes):
+        where = _relative_origin(p, other)
+        if where is not None:
+            add_related(raw, where[0], where[1], "%s.%s, which writes the same column" % (
+                other.parent.class_.__name__, other.key))
+    table = compat.existing_table(p.scopes)
+    if table is not None:
+        where = _relative_origin(p, table)
+        if where is not None:
+            add_related(raw, where[0], where[1], "the first definition of table '%s'"
+                        % table.name)
 
 
 def classify(p: Problem) -> Raw:
+    raw = _classify(p)
+    with contextlib.suppress(Exception):  # a second place is a bonus, never worth a finding
+        related_places(p, raw)
+    return raw
+
+
+def _classify(p: Problem) -> Raw:
     for fn in RULES:
         raw = fn(p)
         if raw is not None:
             return raw
     if p.kind == "warning":
-        return p.base("SQLA120" if p.category == "SAWarning" else "SQLA121")
+        raw = p.base("SQLA120" if p.category == "SAWarning" else "SQLA121")
+        if p.user_frame is None and p.stage == "configure":
+            _at_configuring(p, raw)
+        return raw
     raw = p.base("SQLA199")
     frame = p.user_frame
-    if frame:
+    prop = compat.relationship_in(p.scopes) if p.stage == "configure" else None
+    if frame and _configured_below_app(p):
+        # the app called configure_mappers() itself (at the end of its models module, say):
+        # that call is not the statement to edit, the mapper being configured is
+        _at_configuring(p, raw)
+    elif frame:
         cls = p.locator.class_at(frame[0], frame[1])
         if cls is not None:
             raw["class"] = cls.name
+            stmt = origins.statement_at(p.locator.tree(frame[0]), frame[1])
+            if stmt is not None and stmt in cls.body and locate.bound_name(stmt):
+                raw["attribute"] = locate.bound_name(stmt)
+            # raised by declarative while it scanned the class: what was it holding?
+            if frame[1] == cls.lineno and not p.at_recorded_local(raw, cls.name,
+                                                                    (frame[0], cls)):
+                p.at_class_arguments(raw, frame[0], cls)
+        if prop is not None and getattr(prop, "parent", None) is not None and \
+                not raw.get("attribute"):  # a lambda argument of relationship() ran here
+            raw["class"], raw["attribute"] = prop.parent.class_.__name__, prop.key
+    elif p.stage == "configure":
+        _at_configuring(p, raw)
     return raw
+
+
+def _configured_below_app(p: Problem) -> bool:
+    """Whether SQLAlchemy's configure loop ran below the innermost app frame."""
+    last = max((i for i, fr in enumerate(p.frames) if p.locator.is_user_file(fr[0])),
+               default=None)
+    if last is None or len(p.scopes) != len(p.frames):
+        return False
+    return any(compat.is_configure_loop(scope) for scope in p.scopes[last + 1:])
+
+
+def _at_configuring(p: Problem, raw: Raw) -> None:
+    """Raised or warned while the mappers configure, with no app frame: the relationship
+    (or else the mapper) being configured is the place."""
+    failure = compat.configure_failure(p.exception) if p.exception is not None else None
+    prop = compat.relationship_in(p.scopes) or (failure.prop if failure else None)
+    if prop is not None and getattr(prop, "parent", None) is not None:
+        p.at_property(raw, prop)
+    elif failure is not None and failure.mapper is not None:
+        cls_ = failure.mapper.class_
+        p.at_class_attribute(raw, cls_.__name__, None, cls_)
 
 
 def from_exception(exc: BaseException, stage: str, target: str,
