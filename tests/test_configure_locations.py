@@ -148,7 +148,8 @@ def test_foreign_key_column_on_abstract_base_under_14_is_located_at_the_column(
     line = 1 + base.splitlines().index(
         '    account_id = Column(Integer, ForeignKey("accounts.id"), nullable=False)')
     assert (finding["file"], finding["line"]) == ("app/base.py", line), finding
-    assert (finding["class"], finding["attribute"]) == ("Project", "account_id")
+    # the class whose body to edit: the abstract base (the mapped class is related)
+    assert (finding["class"], finding["attribute"]) == ("AccountOwned", "account_id")
     assert "declared_attr" in finding["message"]
 
 
@@ -169,7 +170,9 @@ def test_text_report_shows_the_related_place() -> None:
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if line.strip().startswith("at app/mixins.py:"))
-    assert lines[at + 1].strip().startswith("also: app/models.py:"), lines[at:at + 3]
+    assert lines[at + 1].strip().startswith("fix:"), lines[at:at + 3]  # the edit comes first
+    also = [line for line in lines[at + 1:] if line.strip().startswith("also: ")]
+    assert also and also[0].strip().startswith("also: app/models.py:"), lines[at:at + 12]
 
 
 # --- SQLA199 at configure time: located, and a reproduction command that runs -------------

@@ -69,7 +69,12 @@ def test_related_locations_round_trip_and_render() -> None:
     assert finding.to_dict()["related"] == RELATED
     assert Finding.from_dict(finding.to_dict()) == finding
     rendered = text.render_finding(finding)
-    assert "also: app/models.py:30 (the other side, Post.author)" in rendered.splitlines()[2]
+    lines = rendered.splitlines()
+    # place, fix, then the other places: the first three lines say what to edit and where
+    also = next(i for i, line in enumerate(lines) if "also: app/models.py:30" in line)
+    fix = next(i for i, line in enumerate(lines) if line.strip().startswith("fix:"))
+    assert fix == 2 and also > fix, lines
+    assert "(the other side, Post.author)" in lines[also]
     assert "also: app/mixins.py" in rendered
     page = web._finding_html(finding)
     assert 'also: <span class="where">app/models.py:30</span> (the other side, Post.author)' \

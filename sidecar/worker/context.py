@@ -30,6 +30,7 @@ class Context:
     # exist, so the mappers check still looks for the other broken ones
     import_failed_configuring: bool = False
     import_reported: List[Tuple[Any, ...]] = field(default_factory=list)  # (code, file, line)
+    failed_import_errors: List[BaseException] = field(default_factory=list)  # kept alive
     # mappers →
     models_ok: bool = False  # every target imported and mappers configured
     models_error: Optional[str] = None  # why not, for checks that depend on models

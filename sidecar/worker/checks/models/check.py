@@ -96,6 +96,10 @@ def _import_target(ctx: Context, locator: locate.Locator, target: str,
         raw["facts"]["app_path"] = ctx.app_path
         if compat.configure_failure(error).mapper is not None:
             ctx.import_failed_configuring = True
+            # its traceback holds the failed module's namespace: without it the classes and
+            # their registry (weakly referenced by SQLAlchemy) may be collected before the
+            # mappers check configures past the failure
+            ctx.failed_import_errors.append(error)
         if raw["code"] == "SQLA199":
             raw["facts"]["reproduce"] = reproduce_command(ctx.app_path, [module_name], False)
         if raw["code"] == "SIDE009":
