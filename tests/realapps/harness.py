@@ -162,3 +162,31 @@ def assert_located(finding: dict[str, Any], app_path: Path, file: Path, line: in
     assert (got.resolve(), finding["line"]) == (file.resolve(), line), finding
     for key, value in names.items():
         assert finding[key] == value, (key, finding)
+
+
+class Checks:
+    """``sidecar check`` on one migrated database, memoized per set of ``--models``: the
+    fresh-database tests of a module share one run per target list."""
+
+    def __init__(self, app: App, db: AppDatabase, cwd: Path,
+                 env: dict[str, str] | None = None) -> None:
+        self.app, self.db, self.cwd, self.env = app, db, cwd, env
+        self._fresh: dict[tuple[str, ...], CliResult] = {}
+
+    def run(self, models: list[str]) -> CliResult:
+        return sidecar_check(self.app, models, self.cwd, self.db.url(), env=self.env)
+
+    def fresh(self, models: list[str]) -> CliResult:
+        key = tuple(models)
+        if key not in self._fresh:
+            self._fresh[key] = self.run(models)
+        return self._fresh[key]
+
+    def with_renamed(self, models: list[str], table: str, column: str, to: str) -> CliResult:
+        """The check while ``table.column`` is renamed ``to`` behind the app's back (renamed
+        back afterwards, so the module's other tests see the migrated schema)."""
+        rename_column(self.db, table, column, to)
+        try:
+            return self.run(models)
+        finally:
+            rename_column(self.db, table, to, column)
