@@ -190,3 +190,18 @@ class Checks:
             return self.run(models)
         finally:
             rename_column(self.db, table, to, column)
+
+
+def check_planted(app: App, models: list[str], root: Path, where: str,
+                  env: dict[str, str] | None = None) -> tuple[CliResult, Path]:
+    """``sidecar check`` on the planted copy at ``root``: ``installed`` puts it first on
+    PYTHONPATH with an empty app path (the package is not the app path's: issue 10's case);
+    ``source`` makes it the app path (a source checkout, what sidecar handles today).
+    Returns the result and the app path that relative ``file``s are relative to."""
+    if where == "installed":
+        cwd = root.parent / "cwd"
+        cwd.mkdir()
+        env = {**(env or {}), "PYTHONPATH": str(root)}
+    else:
+        cwd = root
+    return sidecar_check(app, models, cwd, env=env), cwd

@@ -71,9 +71,12 @@ def test_sqlite_default_database_is_ready_and_compared(tmp_path):
     harness.assert_ready_and_compared(result, PREFECT_TABLES)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: a configure-time failure in an installed "
-                   "package is located nowhere (SQLA108 without file:line)")
-def test_model_bug_in_a_copy_is_located(tmp_path):
+@pytest.mark.parametrize("where", [
+    pytest.param("installed", marks=pytest.mark.xfail(
+        strict=True, reason="issue 10: a configure-time failure in an installed "
+        "package is located nowhere (SQLA108 without file:line)")),
+    "source"])
+def test_model_bug_in_a_copy_is_located(tmp_path, where):
     ensure_venv(PREFECT)
     # back_populates naming an attribute the other side does not have (a typo): the mappers
     # fail to configure, with no frame of the app on the stack
@@ -84,10 +87,8 @@ def test_model_bug_in_a_copy_is_located(tmp_path):
         '    flow: Mapped["Flow"] = relationship(  # <- SIDECAR: SQLA108 Flow has no deployment\n'
         '        "Flow", back_populates="deployment", lazy="raise"\n',
         tmp_path)
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    result = harness.sidecar_check(PREFECT, MODELS, cwd, env={
-        "PYTHONPATH": str(root), "PREFECT_HOME": str(tmp_path / "home")})
+    result, cwd = harness.check_planted(PREFECT, MODELS, root, where,
+                                        env={"PREFECT_HOME": str(tmp_path / "home")})
     finding = harness.first_error(result)
     assert finding["code"] == "SQLA108", harness.summary(result)
     harness.assert_located(finding, cwd, file, line, **{"class": "Deployment",
