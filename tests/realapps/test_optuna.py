@@ -1,7 +1,8 @@
 """Optuna 5.0.0: plain declarative ORM (``optuna/storages/_rdb/models.py``), one MetaData,
 its alembic.ini shipped inside the package with a relative ``script_location``. The schema
 is made by Optuna itself: ``optuna create-study`` creates the tables and stamps the Alembic
-head (RDBStorage), ``optuna storage upgrade`` then finds nothing to do.
+head (RDBStorage), ``optuna storage upgrade`` then finds nothing to do. Also on SQLite, the
+storage its documentation uses.
 
 Each database test runs twice: with the model module only (``modules``, what issue 10 asks
 for) and with the declarative base named (``base``, ``module:BaseModel``, today's way)."""
@@ -56,6 +57,19 @@ def test_fresh_database_is_ready_and_compared(checks, models):
 def test_renamed_column_is_found_with_its_sql(checks, models):
     result = checks.with_renamed(models, "trial_user_attributes", "value_json", "value_json_v4")
     harness.assert_rename_found(result, "trial_user_attributes", "value_json_v4", "value_json")
+
+
+@pytest.mark.parametrize("models", [
+    pytest.param(MODELS, id="modules", marks=NOT_DISCOVERED), pytest.param(BASE, id="base")])
+def test_sqlite_database_is_ready_and_compared(tmp_path, models):
+    """SQLite, the storage Optuna's documentation uses (``sqlite:///example.db``)."""
+    ensure_venv(OPTUNA)
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    harness.run_app(OPTUNA, "optuna", "create-study", "--storage", url,
+                    "--study-name", "sidecar-realapps", cwd=tmp_path)
+    result = harness.sidecar_check(OPTUNA, models, tmp_path, url)
+    harness.assert_ready_and_compared(result, OPTUNA_TABLES)
+    assert not result.findings("DRIFT418"), harness.summary(result)
 
 
 @pytest.mark.parametrize("where", [
