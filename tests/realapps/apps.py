@@ -61,7 +61,8 @@ ZOU = App("zou", ("zou==1.0.97", "SQLAlchemy==2.0.49", *_COMMON))
 DAGSTER = App("dagster", ("dagster==1.13.27", "dagster-postgres==0.29.27",
                           "SQLAlchemy==2.1.9", *_COMMON))
 PREFECT = App("prefect", ("prefect==3.9.1", "SQLAlchemy==2.1.9", *_COMMON))
-ALL = (OPTUNA, ZOU, DAGSTER, PREFECT)
+BUILDBOT = App("buildbot", ("buildbot==4.3.0", "SQLAlchemy==2.1.9", *_COMMON))
+ALL = (OPTUNA, ZOU, DAGSTER, PREFECT, BUILDBOT)
 
 
 def ensure_venv(app: App) -> Path:
