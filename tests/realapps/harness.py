@@ -205,3 +205,18 @@ def check_planted(app: App, models: list[str], root: Path, where: str,
     else:
         cwd = root
     return sidecar_check(app, models, cwd, env=env), cwd
+
+
+def assert_migrations_found(result: CliResult, db: AppDatabase, static: bool = True) -> None:
+    """The app's own migrations were found without a flag and the fresh database is at
+    their head. ``static=False``: the app's env.py sets the version locations at run time,
+    so a warning that says the revisions cannot be read statically is also right; an error
+    (a false "no heads" / "not at head") never is."""
+    mig = result.check("migrations")
+    assert mig["status"] != "skip", summary(result)
+    assert not [f for f in mig["findings"] if f["severity"] == "error"], summary(result)
+    if static or mig["status"] == "pass":
+        observed = mig["observed"] or {}
+        assert mig["status"] == "pass", summary(result)
+        assert observed.get("state") == "at_head", observed
+        assert observed.get("current") == [db.alembic_revision()], observed

@@ -37,6 +37,14 @@ def checks(app_database, tmp_path_factory) -> harness.Checks:
     return harness.Checks(BUILDBOT, app_database, cwd)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10 item 4: the alembic.ini inside the package "
+    "(buildbot/db/migrations/, script_location = %(here)s/) is not looked "
+    "for (migrations skipped)"))
+def test_fresh_migrations_are_found_at_head(checks):
+    harness.assert_migrations_found(checks.fresh(MODELS), checks.db, static=True)
+
+
 @pytest.mark.parametrize("models", TARGETS)
 def test_fresh_database_is_ready_and_compared(checks, models):
     harness.assert_ready_and_compared(checks.fresh(models), BUILDBOT_TABLES)
