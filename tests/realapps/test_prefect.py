@@ -18,6 +18,7 @@ from tests.realapps.apps import PREFECT, ensure_venv
 pytestmark = [pytest.mark.realapps, pytest.mark.postgres, pytest.mark.slow]
 
 MODELS = ["prefect.server.database.orm_models"]
+BASE = ["prefect.server.database.orm_models:Base"]
 PREFECT_TABLES = 35  # mapped tables (the migrations also make deployment_version)
 
 
@@ -28,7 +29,6 @@ def _upgrade(home, async_url: str) -> dict[str, str]:
     return {"PREFECT_HOME": str(home)}  # what importing prefect needs: a home of its own
 
 
-BASE = ["prefect.server.database.orm_models:Base"]
 NOT_DISCOVERED = pytest.mark.xfail(
     strict=True, reason="issue 10: models in site-packages are not discovered (SQLA130 "
     "warning, schema_drift skipped: exit 0)")
