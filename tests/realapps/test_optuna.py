@@ -54,7 +54,9 @@ def test_fresh_migrations_are_found_at_head(checks):
 
 
 @pytest.mark.parametrize("models", [
-    pytest.param(MODELS, id="modules", marks=NOT_DISCOVERED),
+    pytest.param(MODELS, id="modules", marks=pytest.mark.xfail(
+        strict=True, reason="issue 10: not discovered (SQLA130), and then DRIFT418 as in "
+        "[base]")),
     pytest.param(BASE, id="base", marks=UNNAMED_CHECK)])
 def test_fresh_database_is_ready_and_compared(checks, models):
     fresh = checks.fresh(models)

@@ -29,12 +29,12 @@ def _upgrade(home, async_url: str) -> dict[str, str]:
     return {"PREFECT_HOME": str(home)}  # what importing prefect needs: a home of its own
 
 
-NOT_DISCOVERED = pytest.mark.xfail(
-    strict=True, reason="issue 10: models in site-packages are not discovered (SQLA130 "
-    "warning, schema_drift skipped: exit 0)")
 CUSTOM_DEFAULT = pytest.mark.xfail(
     strict=True, reason="issue 10: the custom server default GenerateUUID (a FunctionElement "
     "with @compiles) fails the whole comparison (DRIFT499 UnsupportedCompilationError)")
+BOTH = pytest.mark.xfail(
+    strict=True, reason="issue 10: not discovered (SQLA130), and then DRIFT499 as with the "
+    "objects named")
 
 
 @pytest.fixture(scope="module")
@@ -55,22 +55,21 @@ def test_fresh_migrations_are_found_at_head(checks):
 
 
 @pytest.mark.parametrize("models", [
-    pytest.param(MODELS, id="modules", marks=NOT_DISCOVERED),
+    pytest.param(MODELS, id="modules", marks=BOTH),
     pytest.param(BASE, id="base", marks=CUSTOM_DEFAULT)])
 def test_fresh_database_is_ready_and_compared(checks, models):
     harness.assert_ready_and_compared(checks.fresh(models), PREFECT_TABLES)
 
 
 @pytest.mark.parametrize("models", [
-    pytest.param(MODELS, id="modules", marks=NOT_DISCOVERED),
+    pytest.param(MODELS, id="modules", marks=BOTH),
     pytest.param(BASE, id="base", marks=CUSTOM_DEFAULT)])
 def test_renamed_column_is_found_with_its_sql(checks, models):
     result = checks.with_renamed(models, "log", "message", "message_text")
     harness.assert_rename_found(result, "log", "message_text", "message")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: models in site-packages are not discovered "
-                   "(SQLA130 warning, schema_drift skipped); custom server default (DRIFT499)")
+@BOTH
 def test_sqlite_default_database_is_ready_and_compared(tmp_path):
     ensure_venv(PREFECT)
     path = tmp_path / "prefect.db"
