@@ -20,11 +20,7 @@ pytestmark = [pytest.mark.realapps, pytest.mark.postgres, pytest.mark.slow]
 MODELS = ["buildbot.db.model"]
 CLASS = ["buildbot.db.model:Model"]
 BUILDBOT_TABLES = 42
-NOT_DISCOVERED = pytest.mark.xfail(
-    strict=True, reason="issue 10: a MetaData that is a class attribute, in site-packages, is "
-    "not discovered (SQLA130 warning, schema_drift skipped: exit 0)")
-TARGETS = [pytest.param(MODELS, id="modules", marks=NOT_DISCOVERED),
-           pytest.param(CLASS, id="class")]
+TARGETS = [pytest.param(MODELS, id="modules"), pytest.param(CLASS, id="class")]
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +33,6 @@ def checks(app_database, tmp_path_factory) -> harness.Checks:
     return harness.Checks(BUILDBOT, app_database, cwd)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10 item 4: the alembic.ini inside the package "
-    "(buildbot/db/migrations/, script_location = %(here)s/) is not looked "
-    "for (migrations skipped)"))
 def test_fresh_migrations_are_found_at_head(checks):
     harness.assert_migrations_found(checks.fresh(MODELS), checks.db, static=True)
 
@@ -66,14 +58,7 @@ def test_sqlite_default_database_is_ready_and_compared(tmp_path, models):
     harness.assert_ready_and_compared(result, BUILDBOT_TABLES)
 
 
-@pytest.mark.parametrize("where", [
-    pytest.param("installed", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: files in site-packages are never the app's: SQLA102 "
-        "without file:line")),
-    pytest.param("source", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10 item 5: located inside the app's own Table wrapper "
-        "(buildbot/util/sautils.py:78, the innermost app frame), not at the statement in "
-        "db/model.py that defines the table twice"))])
+@pytest.mark.parametrize("where", ["installed", "source"])
 def test_model_bug_in_a_copy_is_located(tmp_path, where):
     ensure_venv(BUILDBOT)
     # a copy-pasted table keeps the name of the one above: raised while the class body runs

@@ -30,13 +30,6 @@ storage:
 telemetry:
   enabled: false
 """
-SHARED_TABLE = pytest.mark.xfail(
-    strict=True, reason="issue 10: several MetaData defining one table: every table is 'not "
-    "compared' (DRIFT420 x21: Duplicate table keys across multiple MetaData objects: "
-    "\"secondary_indexes\"), exit 0")
-BOTH = pytest.mark.xfail(
-    strict=True, reason="issue 10: not discovered (SQLA130), and then DRIFT420 as with the "
-    "objects named")
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +44,13 @@ def checks(app_database, tmp_path_factory) -> harness.Checks:
     return harness.Checks(DAGSTER, app_database, home)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10 item 4: no alembic.ini is looked for in the package "
-    "(dagster_postgres/alembic/alembic.ini, script_location = "
-    "dagster:_core/storage/alembic) (migrations skipped)"))
 def test_fresh_migrations_are_found_at_head(checks):
     harness.assert_migrations_found(checks.fresh(MODELS), checks.db, static=False)
 
 
 @pytest.mark.parametrize("models", [
-    pytest.param(MODELS, id="modules", marks=BOTH),
-    pytest.param(METADATA, id="metadata", marks=SHARED_TABLE)])
+    pytest.param(MODELS, id="modules"),
+    pytest.param(METADATA, id="metadata")])
 def test_fresh_database_is_ready_and_compared(checks, models):
     fresh = checks.fresh(models)
     harness.assert_ready_and_compared(fresh, DAGSTER_TABLES)
@@ -71,20 +60,16 @@ def test_fresh_database_is_ready_and_compared(checks, models):
 
 
 @pytest.mark.parametrize("models", [
-    pytest.param(MODELS, id="modules", marks=BOTH),
-    pytest.param(METADATA, id="metadata", marks=SHARED_TABLE)])
+    pytest.param(MODELS, id="modules"),
+    pytest.param(METADATA, id="metadata")])
 def test_renamed_column_is_found_with_its_sql(checks, models):
     result = checks.with_renamed(models, "runs", "run_body", "run_body_v0")
     harness.assert_rename_found(result, "runs", "run_body_v0", "run_body")
 
 
 @pytest.mark.parametrize("where", [
-    pytest.param("installed", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: models in site-packages are not discovered "
-        "(SQLA130 warning): the bad ForeignKey is never resolved, exit 0")),
-    pytest.param("source", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10 item 5: a Core Table column's bad ForeignKey is located "
-        "nowhere, even in a source tree (SQLA110 with table.column, no file:line)"))])
+    pytest.param("installed"),
+    pytest.param("source")])
 def test_model_bug_in_a_copy_is_located(tmp_path, where):
     ensure_venv(DAGSTER)
     # a Core column with a ForeignKey to a table that no MetaData defines: import and

@@ -22,9 +22,6 @@ pytestmark = [pytest.mark.realapps, pytest.mark.postgres, pytest.mark.slow]
 MODELS = ["optuna.storages._rdb.models"]
 BASE = ["optuna.storages._rdb.models:BaseModel"]
 OPTUNA_TABLES = 12  # studies, trials and their attribute/value tables, version_info
-NOT_DISCOVERED = pytest.mark.xfail(
-    strict=True, reason="issue 10: models in site-packages are not discovered (SQLA130 "
-    "warning, schema_drift skipped: exit 0)")
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +38,15 @@ def checks(app_database, tmp_path_factory) -> harness.Checks:
     return harness.Checks(OPTUNA, app_database, cwd)
 
 
-UNNAMED_CHECK = pytest.mark.xfail(
-    strict=True, reason="issue 10: the unnamed CHECK that Optuna's models declare "
-    "(CheckConstraint(\"version_info_id=1\")) is reported extra in the database (DRIFT418)")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10 item 4: the alembic.ini inside the package "
-    "(optuna/storages/_rdb/) is not looked for (migrations skipped)"))
 def test_fresh_migrations_are_found_at_head(checks):
     harness.assert_migrations_found(checks.fresh(MODELS), checks.db, static=True)
 
 
 @pytest.mark.parametrize("models", [
-    pytest.param(MODELS, id="modules", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: not discovered (SQLA130), and then DRIFT418 as in "
-        "[base]")),
-    pytest.param(BASE, id="base", marks=UNNAMED_CHECK)])
+    pytest.param(MODELS, id="modules"),
+    pytest.param(BASE, id="base")])
 def test_fresh_database_is_ready_and_compared(checks, models):
     fresh = checks.fresh(models)
     harness.assert_ready_and_compared(fresh, OPTUNA_TABLES)
@@ -65,22 +54,17 @@ def test_fresh_database_is_ready_and_compared(checks, models):
 
 
 @pytest.mark.parametrize("models", [
-    pytest.param(MODELS, id="modules", marks=NOT_DISCOVERED), pytest.param(BASE, id="base")])
+    pytest.param(MODELS, id="modules"), pytest.param(BASE, id="base")])
 def test_renamed_column_is_found_with_its_sql(checks, models):
     result = checks.with_renamed(models, "trial_user_attributes", "value_json", "value_json_v4")
     harness.assert_rename_found(result, "trial_user_attributes", "value_json_v4", "value_json")
 
 
-RENAME_HINT = pytest.mark.xfail(
-    strict=True, reason="issue 10 item 8: the DRIFT414 hint says `datetime_start = "
-    "Column(\"datetime_start_v4\", TIMESTAMP WITHOUT TIME ZONE, ...)`: the column's name "
-    "where the model's attribute is _datetime_start_utc, and the database's SQL type, which "
-    "is not Python; class/attribute null")
 
 
 @pytest.mark.parametrize("models", [
-    pytest.param(MODELS, id="modules", marks=NOT_DISCOVERED),
-    pytest.param(BASE, id="base", marks=RENAME_HINT)])
+    pytest.param(MODELS, id="modules"),
+    pytest.param(BASE, id="base")])
 def test_renamed_column_hint_keeps_the_attribute(checks, models):
     """``TrialModel._datetime_start_utc = _Column("datetime_start", DateTime)``: attribute
     and column differ. The no-migration fix pasted into the class must be Python, keep the
@@ -100,7 +84,7 @@ def test_renamed_column_hint_keeps_the_attribute(checks, models):
 
 
 @pytest.mark.parametrize("models", [
-    pytest.param(MODELS, id="modules", marks=NOT_DISCOVERED), pytest.param(BASE, id="base")])
+    pytest.param(MODELS, id="modules"), pytest.param(BASE, id="base")])
 def test_sqlite_database_is_ready_and_compared(tmp_path, models):
     """SQLite, the storage Optuna's documentation uses (``sqlite:///example.db``)."""
     ensure_venv(OPTUNA)
@@ -113,9 +97,7 @@ def test_sqlite_database_is_ready_and_compared(tmp_path, models):
 
 
 @pytest.mark.parametrize("where", [
-    pytest.param("installed", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: a configure-time failure in an installed "
-        "package is located nowhere (SQLA104 without file:line)")),
+    pytest.param("installed"),
     "source"])
 def test_model_bug_in_a_copy_is_located(tmp_path, where):
     ensure_venv(OPTUNA)

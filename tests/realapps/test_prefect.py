@@ -29,12 +29,6 @@ def _upgrade(home, async_url: str) -> dict[str, str]:
     return {"PREFECT_HOME": str(home)}  # what importing prefect needs: a home of its own
 
 
-CUSTOM_DEFAULT = pytest.mark.xfail(
-    strict=True, reason="issue 10: the custom server default GenerateUUID (a FunctionElement "
-    "with @compiles) fails the whole comparison (DRIFT499 UnsupportedCompilationError)")
-BOTH = pytest.mark.xfail(
-    strict=True, reason="issue 10: not discovered (SQLA130), and then DRIFT499 as with the "
-    "objects named")
 
 
 @pytest.fixture(scope="module")
@@ -46,30 +40,25 @@ def checks(app_database, tmp_path_factory) -> harness.Checks:
     return harness.Checks(PREFECT, app_database, home, env=env)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10 item 4: the alembic.ini inside the package "
-    "(prefect/server/database/, env.py sets version_locations per dialect) "
-    "is not looked for (migrations skipped)"))
 def test_fresh_migrations_are_found_at_head(checks):
     harness.assert_migrations_found(checks.fresh(MODELS), checks.db, static=False)
 
 
 @pytest.mark.parametrize("models", [
-    pytest.param(MODELS, id="modules", marks=BOTH),
-    pytest.param(BASE, id="base", marks=CUSTOM_DEFAULT)])
+    pytest.param(MODELS, id="modules"),
+    pytest.param(BASE, id="base")])
 def test_fresh_database_is_ready_and_compared(checks, models):
     harness.assert_ready_and_compared(checks.fresh(models), PREFECT_TABLES)
 
 
 @pytest.mark.parametrize("models", [
-    pytest.param(MODELS, id="modules", marks=BOTH),
-    pytest.param(BASE, id="base", marks=CUSTOM_DEFAULT)])
+    pytest.param(MODELS, id="modules"),
+    pytest.param(BASE, id="base")])
 def test_renamed_column_is_found_with_its_sql(checks, models):
     result = checks.with_renamed(models, "log", "message", "message_text")
     harness.assert_rename_found(result, "log", "message_text", "message")
 
 
-@BOTH
 def test_sqlite_default_database_is_ready_and_compared(tmp_path):
     ensure_venv(PREFECT)
     path = tmp_path / "prefect.db"
@@ -79,9 +68,7 @@ def test_sqlite_default_database_is_ready_and_compared(tmp_path):
 
 
 @pytest.mark.parametrize("where", [
-    pytest.param("installed", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: a configure-time failure in an installed "
-        "package is located nowhere (SQLA108 without file:line)")),
+    pytest.param("installed"),
     "source"])
 def test_model_bug_in_a_copy_is_located(tmp_path, where):
     ensure_venv(PREFECT)

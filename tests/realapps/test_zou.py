@@ -32,9 +32,6 @@ def models() -> list[str]:
             if p.stem != "__init__"]
 
 
-NOT_DISCOVERED = pytest.mark.xfail(
-    strict=True, reason="issue 10: models in site-packages are not discovered (SQLA130 "
-    "warning, schema_drift skipped: exit 0)")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +47,7 @@ def checks(app_database, tmp_path_factory) -> harness.Checks:
 
 
 def targets():
-    return [pytest.param("modules", id="modules", marks=NOT_DISCOVERED),
+    return [pytest.param("modules", id="modules"),
             pytest.param("db", id="db")]
 
 
@@ -60,9 +57,6 @@ def target_models(kind: str) -> list[str]:
     return models() + (["zou.app:db"] if kind == "db" else [])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10 item 4: Flask-Migrate's zou/migrations (alembic.ini without "
-    "script_location) is not looked for (migrations skipped)"))
 def test_fresh_migrations_are_found_at_head(checks):
     harness.assert_migrations_found(checks.fresh(models()), checks.db, static=True)
 
@@ -90,9 +84,7 @@ def _plant_reserved(tmp_path):
 
 
 @pytest.mark.parametrize("where", [
-    pytest.param("installed", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: files in site-packages are never the app's: "
-        "SQLA101 has no file:line")),
+    pytest.param("installed"),
     "source"])
 def test_model_bug_in_a_copy_is_located(tmp_path, where):
     root, file, line = _plant_reserved(tmp_path)
@@ -103,10 +95,6 @@ def test_model_bug_in_a_copy_is_located(tmp_path, where):
                                                          "attribute": "metadata"})
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 8: the statement already names its "
-                   "column (Column(\"color\", ...)), yet SQLA101's hint says "
-                   "Column(\"metadata\", ...) and RENAME COLUMN metadata "
-                   "(sidecar/findings/codes/models.py _reserved_hint)")
 def test_reserved_attribute_hint_keeps_the_named_column(tmp_path):
     root, _, _ = _plant_reserved(tmp_path)
     result, _ = harness.check_planted(ZOU, models(), root, "source", env=APP_ENV)

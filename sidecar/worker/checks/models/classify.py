@@ -338,9 +338,29 @@ def table_already_defined(p: Problem) -> Optional[Raw]:
     if name is None or not _is(p, "InvalidRequestError"):
         return None
     raw = p.base("SQLA102", table=name)
+    _at_defining_statement(p, raw)
     raw = p.at_class_attribute(raw, None, None)
     _add_duplicate_modules(p, raw)
     return raw
+
+
+def _at_defining_statement(p: Problem, raw: Raw) -> None:
+    """A Table built through the app's own helper (Buildbot's ``sautils.Table``) raised in
+    the helper: the table is defined where the helper is called from a module or class body,
+    the innermost app frame that is not inside a function."""
+    frames = p.locator.user_frames(p.frames)
+    for filename, line in reversed(frames):
+        tree = p.locator.tree(filename)
+        inside_def = tree is not None and any(
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            and node.lineno <= line <= (getattr(node, "end_lineno", None) or node.lineno)
+            for node in ast.walk(tree))
+        if not inside_def:
+            if (filename, line) != (frames[-1] if frames else None):
+                raw["file"] = p.locator.relative(filename)
+                raw["line"] = line
+                raw.setdefault("facts", {})["statement"] = p.locator.source_line(filename, line)
+            return
 
 
 @rule
