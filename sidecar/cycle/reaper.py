@@ -89,6 +89,22 @@ def kill_tagged(tag: str, rounds: int = 3) -> list[int]:
     return killed
 
 
+def group_members(pgid: int) -> list[int]:
+    """Pids in process group ``pgid`` (read before the group is killed, so that its members,
+    re-parented to us as they die, are reaped rather than left as zombies)."""
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[2] == str(pgid):
+                found.append(int(entry))
+    return found
+
+
 def _stat(pid: int) -> tuple[str, int] | None:
     """(state, parent pid) of a process, None when it is gone."""
     try:

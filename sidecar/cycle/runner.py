@@ -264,8 +264,9 @@ async def run_worker(
             run.outcome = "timeout"
     finally:
         # Also reaps what the app spawned and left holding our pipes.
+        group = [pid for pid in reaper.group_members(proc.pid) if pid != proc.pid]
         _kill_group(proc.pid)
-        killed = reaper.kill_tagged(tag)
+        killed = group + reaper.kill_tagged(tag)
         with contextlib.suppress(ProcessLookupError):
             await proc.wait()
         if killed:  # waits (briefly) for the killed to die: in a thread, off the event loop
