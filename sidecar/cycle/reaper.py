@@ -92,27 +92,27 @@ def kill_tagged(tag: str, rounds: int = 3) -> list[int]:
 def group_members(pgid: int) -> list[int]:
     """Pids in process group ``pgid`` (read before the group is killed, so that its members,
     re-parented to us as they die, are reaped rather than left as zombies)."""
-    found = []
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[2] == str(pgid):
-                found.append(int(entry))
-    return found
+    return [int(entry) for entry in _pids()
+            if (_fields(int(entry)) or ["", "", ""])[2] == str(pgid)]
+
+
+def _pids() -> list[str]:
+    return [e for e in os.listdir("/proc") if e.isdigit()] if os.path.isdir("/proc") else []
+
+
+def _fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name: state, ppid, pgrp, ...; None when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
 
 
 def _stat(pid: int) -> tuple[str, int] | None:
     """(state, parent pid) of a process, None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return fields[0], int(fields[1])
+    fields = _fields(pid)
+    return None if fields is None else (fields[0], int(fields[1]))
 
 
 def reap_orphans(keep: tuple[int, ...] = (), expect: list[int] | None = None,
