@@ -116,6 +116,22 @@ def existing_table(scopes: List[Scope]) -> Any:
     return tables.get(key) if tables is not None and isinstance(key, str) else None
 
 
+def duplicate_column(scopes: List[Scope]) -> Optional[Tuple[Any, Any, Any]]:
+    """(the new Column, the Column it collides with, the Table) when a Table was given two
+    columns of one name: ``DuplicateColumnError`` (2.0+), raised in ``Column._set_parent``
+    with ``self``, ``existing_col`` and ``table`` (2.0, 2.1); a declarative class's
+    ``state = Column(...)`` and ``status = Column("state", ...)`` raise the same."""
+    scope = _raised_in(scopes, "sqlalchemy.sql.schema", "_set_parent")
+    if scope is None:
+        return None
+    column, existing = scope.locals.get("self"), scope.locals.get("existing_col")
+    table = scope.locals.get("table")
+    if existing is None or getattr(table, "name", None) is None \
+            or not isinstance(getattr(column, "name", None), str):
+        return None
+    return column, existing, table
+
+
 def replaced_class(scopes: List[Scope]) -> Optional[type]:
     """The class the string-lookup registry warned it replaces (same name and module).
 

@@ -1311,6 +1311,24 @@ def _multiple_classes_hint(f: Facts) -> str:
     )
 
 
+def _duplicate_column_hint(f: Facts) -> str:
+    column, table = f.get("column") or "?", f.get("table") or "?"
+    first = f" (the first is at {f['first_location']})" if f.get("first_location") else ""
+    if f.get("class") and f.get("attribute"):  # a declarative attribute naming the column
+        return (
+            f"`{f['class']}.{f['attribute']}` ({f['location']}) names the column '{column}', "
+            f"which table '{table}' already has{first}. If it is a second column, give it "
+            f"its own name (the first argument of its Column() / mapped_column(), and a "
+            f"migration that adds it); if it is meant as another name for the same column, "
+            f"replace it with "
+            f"`{f['attribute']} = synonym(\"{f.get('first_attribute') or column}\")` "
+            "(`from sqlalchemy.orm import synonym`); otherwise delete one of the two.")
+    return (
+        f"Table '{table}' gets two columns named '{column}': {f['location']}{first}. "
+        f"Delete the repeated `Column(\"{column}\", ...)`, or, if it is another column, "
+        "give it its own name (and add it in a migration).")
+
+
 def _column_beside_table_hint(f: Facts) -> str:
     call = f.get("column_call")
     column = f.get("column") or f.get("attribute") or "?"
@@ -1652,6 +1670,21 @@ __table__`.
 
 **How to fix.** Add the column to the `Table(...)` definition, or declare the class the usual
 way (`__tablename__` and columns) without `__table__`.
+""",
+    ),
+    Entry(
+        "SQLA174", "A table declares the same column twice", "error", "models_import",
+        _duplicate_column_hint, optional=("first_location", "first_attribute", *SQLA_DOCS),
+        samples={"column": "state", "table": "task_instances"},
+        explanation="""\
+**What it means.** `DuplicateColumnError: A column with name 'state' is already present in
+table 'task_instances'.` (SQLAlchemy 2.0+). Two `Column("state", ...)` in one `Table(...)`
+(a copy-paste), or two attributes of a declarative class naming one column
+(`state = Column(String)` and `status = Column("state", String)`). Located at the second
+column, with the first as a related place.
+
+**How to fix.** Delete the repeated column; or give it its own name (and add it in a
+migration); or, for a second Python name of one column, use `synonym()`.
 """,
     ),
     Entry(

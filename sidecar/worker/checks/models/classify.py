@@ -784,6 +784,27 @@ def column_beside_table(p: Problem) -> Optional[Raw]:
 
 
 @rule
+def duplicate_column(p: Problem) -> Optional[Raw]:
+    found = compat.duplicate_column(p.scopes)
+    if found is None or not _is(p, "ArgumentError"):
+        return None
+    column, existing, table = found
+    raw = p.base("SQLA174", table=table.name, column=column.name)
+    if not p.at_origin(raw, column):  # not recorded: at the Table / class statement
+        p.at_class_attribute(raw, None, None)
+    first = origins.locate(existing)
+    if first is not None and p.locator.is_user_file(first[0]):
+        where = "%s:%d" % (p.locator.relative(first[0]), first[1])
+        raw["facts"]["first_location"] = where
+    if raw.get("attribute") and isinstance(getattr(existing, "key", None), str):
+        raw["facts"]["first_attribute"] = existing.key  # declarative keys it by attribute
+    if first is not None and p.locator.is_user_file(first[0]):
+        add_related(raw, p.locator.relative(first[0]), first[1],
+                    "the first column named '%s'" % column.name)
+    return raw
+
+
+@rule
 def tuple_valued_attribute(p: Problem) -> Optional[Raw]:
     found = compat.tuple_attribute(p.scopes)
     if found is None:
