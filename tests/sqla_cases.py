@@ -170,8 +170,8 @@ def table_already_defined():
         id = Column(Integer, primary_key=True)
 
     def define():
-        class SecondBusiness(Base):  # <- CASE table_already_defined
-            __tablename__ = "business"
+        class SecondBusiness(Base):
+            __tablename__ = "business"  # <- CASE table_already_defined
             id = Column(Integer, primary_key=True)
 
     expect(only(classified(define), "SQLA102"), "table_already_defined",

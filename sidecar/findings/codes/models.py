@@ -152,6 +152,21 @@ def _double_import_hint(f: Facts) -> str:
             f"collides with them.{root} Do not retry a failed models import (a warm-up thread "
             "or `try: import ... except: import ...`): let the first error surface."
         )
+    by_path = [m for m in mods if m.get("loaded_by_path")]
+    if len(mods) >= 2 and by_path:
+        normal = [m["name"] for m in mods if not m.get("loaded_by_path")]
+        site = f.get("second_import") or "a loader"
+        imported = f" and imported normally as '{normal[0]}'" if normal else ""
+        package = normal[0].rsplit(".", 1)[0] if normal and "." in normal[0] else None
+        by_name = (f" (`importlib.import_module(\"{package}.\" + name)` returns the module "
+                   "already imported)") if package else ""
+        return (
+            f"{f.get('module_file') or 'The module'} is executed twice: loaded by its file path as "
+            f"'{by_path[0]['name']}' at {site}{imported}, so every model class in it is "
+            "defined twice on one MetaData. Load each module once: have the loader import "
+            f"by module name{by_name}, or skip the files already in `sys.modules`, or stop "
+            "importing the module directly as well."
+        )
     if len(mods) >= 2:
         names = " and ".join(f"'{m['name']}' (sys.path entry {m['path_entry']!r})" for m in mods)
         keep = mods[0]["name"]
@@ -172,7 +187,7 @@ def _double_import_hint(f: Facts) -> str:
     )
 
 
-DOUBLE_IMPORT_FACTS = ("modules", "reimported", "first_error", "second_import")
+DOUBLE_IMPORT_FACTS = ("modules", "reimported", "first_error", "second_import", "module_file")
 # what locate.duplicate_modules sends, for the docs and the render test
 TWO_MODULES = ({"name": "app.helpers", "path_entry": "/app"},
                {"name": "helpers", "path_entry": "/app/app"})

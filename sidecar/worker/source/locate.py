@@ -14,7 +14,7 @@ import importlib.util
 import os
 import sys
 import sysconfig
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 _WORKER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -465,6 +465,17 @@ def _path_entry(filename: str, module_name: str) -> str:
     return base
 
 
+def _module_entry(path: str, name: str, on_path: Set[str]) -> Dict[str, Any]:
+    """One name of a duplicated module: the sys.path entry that makes ``path`` importable
+    as ``name``, or ``loaded_by_path`` when no entry does (a plugin loader's
+    ``spec_from_file_location(name, path)`` + ``exec_module``, ``runpy``)."""
+    entry = _path_entry(path, name)
+    out: Dict[str, Any] = {"name": name, "path_entry": entry}
+    if os.path.realpath(entry) not in on_path:
+        out["loaded_by_path"] = True
+    return out
+
+
 def duplicate_modules(
     locator: Locator,
     filename: Optional[str] = None,
@@ -475,6 +486,7 @@ def duplicate_modules(
     ``in_flight`` adds (file, module name) pairs seen in frames of a failed import, whose
     module SQLAlchemy's exception already removed from ``sys.modules``.
     """
+    on_path = {os.path.realpath(entry or os.getcwd()) for entry in sys.path}
     by_file: Dict[str, List[str]] = {}
     pairs = [(getattr(m, "__file__", None), n) for n, m in list(sys.modules.items())]
     for mod_file, name in pairs + list(in_flight):
@@ -493,9 +505,7 @@ def duplicate_modules(
         out.append(
             {
                 "file": locator.relative(path),
-                "modules": [
-                    {"name": n, "path_entry": _path_entry(path, n)} for n in names
-                ],
+                "modules": [_module_entry(path, n, on_path) for n in names],
             }
         )
     return out

@@ -341,7 +341,24 @@ def table_already_defined(p: Problem) -> Optional[Raw]:
     _at_defining_statement(p, raw)
     raw = p.at_class_attribute(raw, None, None)
     _add_duplicate_modules(p, raw)
+    if "modules" not in raw["facts"]:  # a file imported twice: the edit is the import
+        _at_tablename(p, raw)
     return raw
+
+
+def _at_tablename(p: Problem, raw: Raw) -> None:
+    """A declarative class located at its ``class`` line (the frame declarative raised
+    through): the name to edit is its ``__tablename__`` statement. A ``__table__ =
+    Table(...)`` raises at its own statement, which is not a class line."""
+    frame = p.user_frame
+    if frame is None or p.statement is not None or raw.get("line") != frame[1]:
+        return
+    cls = p.locator.class_at(frame[0], frame[1])
+    if cls is None or cls.lineno != frame[1]:
+        return
+    stmt = locate.attribute_statement(cls, "__tablename__")
+    if stmt is not None:
+        p._at(raw, frame[0], stmt)
 
 
 def _at_defining_statement(p: Problem, raw: Raw) -> None:
@@ -392,8 +409,18 @@ def _add_duplicate_modules(p: Problem, raw: Raw) -> None:
             raw["facts"]["second_import"] = "%s:%d (`%s`)" % (
                 p.locator.relative(site[0]), site[1], p.locator.source_line(*site) or ""
             )
-            add_related(raw, p.locator.relative(site[0]), site[1],
-                        "the import that loads the module a second time")
+            if any(m.get("loaded_by_path") for m in dups[0]["modules"]):
+                # a loader executes the file by its path: the edit is the loader, not the
+                # module (whose code is fine); the class defined twice is the related place
+                # (the first definition is a related place already: related_places)
+                p.statement = None
+                raw["facts"]["module_file"] = dups[0]["file"]
+                raw["file"], raw["line"] = p.locator.relative(site[0]), site[1]
+                raw["facts"]["statement"] = p.locator.source_line(*site)
+                raw.pop("class", None)
+            else:
+                add_related(raw, p.locator.relative(site[0]), site[1],
+                            "the import that loads the module a second time")
 
 
 # --- issue 10's failure families: inheritance, mixins, annotations, relationships ---------
