@@ -134,10 +134,22 @@ CASES = {
         '`db.Column("total", db.Numeric(10, 2))`']),
     "tuple_mapped": ("SQLA171", "Account", "email", ["`email = mapped_column(String(200))`"]),
     "unmapped_dataclass": ("SQLA165", "Person", "addresses", ["`Address`"]),
+    # the mixin's own line, one attribute name for every class that inherits it; with
+    # Flask-SQLAlchemy 3.1 nothing raises (the column is dropped), found by inspection
+    "reserved_metadata_mixin_file": ("SQLA101", "Order", "metadata", [
+        '`integration_data_metadata = db.Column("metadata", db.JSON, nullable=True)`']),
+    # a loader executing a model file by its path: the loader's line, and what to do there
+    "double_import_loader": ("SQLA102", None, None, [
+        "'ext_billing_models'", "'app.models.billing_models'", "importlib.import_module"]),
+    "located_duplicate_column_declarative": ("SQLA174", "Account", "contact_email", [
+        '`contact_email = synonym("email")`']),
+    "located_duplicate_column_mapped": ("SQLA174", "Product", "code", ['`code = synonym("sku")`']),
+    "located_duplicate_column_core": ("SQLA174", None, None, ['`Column("created_at", ...)`']),
 }
 
 # SQLAlchemy says nothing (a tuple on a mixin is never scanned): found from the class dicts
-FOUND_BY_INSPECTION = {"tuple_attribute_mixin", "declared_attr_no_return"}
+FOUND_BY_INSPECTION = {"tuple_attribute_mixin", "declared_attr_no_return",
+                       "reserved_metadata_mixin_file"}
 
 # fixture -> (code, class, attribute, words): works on this SQLAlchemy, so a warning (exit 0)
 WARNING_CASES = {

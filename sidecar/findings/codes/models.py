@@ -58,6 +58,10 @@ def _reserved_hint(f: Facts) -> str:
     # the database column: the name the call already passes, else the attribute's
     column = f.get("column_name") or attr
     new = suggested_name(cls, attr)
+    mixin = f.get("declared_in")
+    if mixin and mixin != cls:  # one name for every class that inherits the mixin's column
+        words = [w for w in _snake_words(mixin) if w != "mixin"] or ["model"]
+        new = "_".join([*words, attr])
     where = f" in {f['location']}" if f.get("file") else ""
     column_call = f.get("column_call") or {}
     # keep `Mapped[...]`: for a bare mapped_column() it is where the column's type comes from
@@ -231,7 +235,7 @@ def _missing_dependency_hint(f: Facts) -> str:
 ENTRIES = (
     Entry(
         "SQLA101", "Reserved attribute name on a declarative class", "error", "models_import",
-        _reserved_hint, optional=("column_call", "column_name", "db_has_column"),
+        _reserved_hint, optional=("column_call", "column_name", "db_has_column", "declared_in"),
         samples={"class": "SecurityEvent", "attribute": "metadata",
                  "column_call": {"callee": "db.Column", "named": False,
                                  "args": "db.JSON, nullable=True", "annotation": None,
@@ -1771,7 +1775,7 @@ inspecting the class dicts; the app works, so it is a warning.
 RESERVED_ACCEPTED = Entry(
     "SQLA116", "Reserved attribute name that this SQLAlchemy still accepts", "warning",
     "models_import", _reserved_accepted_hint,
-    optional=("column_call", "column_name", "db_has_column", "sqlalchemy_version"),
+    optional=("column_call", "column_name", "db_has_column", "declared_in", "sqlalchemy_version"),
     samples={"class": "Package", "attribute": "registry", "sqlalchemy_version": "2.0",
              "column_call": {"callee": "Column", "named": False, "args": "String(100)",
                              "annotation": None, "mapped": False}},

@@ -203,14 +203,61 @@ def _reserved_attribute_lint(locator: locate.Locator, out: Findings) -> None:
                     out.add(raw)
 
 
-def _tuple_lint(locator: locate.Locator, out: Findings) -> None:
-    """A trailing comma (``name = Column(String),``): the attribute is a tuple, unmapped.
+def _reserved_mixin_lint(locator: locate.Locator, mapped: List[type], out: Findings) -> None:
+    """A ``metadata``/``registry`` column on a mixin that a mapped class inherits.
 
-    SQLAlchemy warns for the classes declarative scans (SQLA171 from the warning); a tuple
-    on a mixin, or one the app's warning filters hid, is found here from the class dicts.
+    Where the class itself also holds the collection (Flask-SQLAlchemy 3.1 sets ``metadata``
+    in every model's ``__dict__``), declarative (2.0, 2.1) never sees the mixin's column: it
+    is dropped without a word and the table lacks it. Elsewhere the raise or the warning is
+    classified already; this reports only a mixin statement no finding names yet.
     """
-    import sys
+    reported = {(f.get("file"), f.get("line")) for f in out.items
+                if f["code"] in ("SQLA101", "SQLA116")}
+    users: Dict[Tuple[type, str], List[type]] = {}
+    for cls in mapped:
+        for base in cls.__mro__[1:]:
+            if "__mapper__" in vars(base) or "__table__" in vars(base):
+                continue  # a mapped parent or the declarative base: not a mixin
+            for attr in classify.RESERVED:
+                if compat.is_declarative_construct(vars(base).get(attr)):
+                    users.setdefault((base, attr), []).append(cls)
+    for (mixin, attr), classes in users.items():
+        filename: str = getattr(sys.modules.get(mixin.__module__), "__file__", None) or ""
+        found = locator.find_class(mixin.__name__, [filename]) \
+            if filename and locator.is_user_file(filename) else None
+        stmt = locate.attribute_statement(found[1], attr) if found else None
+        if found is None or stmt is None or \
+                (locator.relative(filename), stmt.lineno) in reported:
+            continue
+        first = classes[0]
+        dropped = _is_sqla_collection(getattr(first, attr, None))
+        code = "SQLA101" if dropped else classify.reserved_code(attr, raised=False)
+        facts = classify.reserved_facts(locator, filename, stmt)
+        facts["statement"] = locator.statement_text(filename, stmt)
+        facts["declared_in"] = mixin.__name__
+        facts.setdefault("column_call", None)
+        if code == "SQLA116":
+            facts["sqlalchemy_version"] = "%d.%d" % compat.sqlalchemy_version()
+        table = classify.table_of(first)
+        message = ("%s inherits a '%s' column from %s; declarative keeps the %s there and "
+                   "drops the column, so table %r has no such column"
+                   % (first.__name__, attr, mixin.__name__, attr, table) if dropped else
+                   "Attribute name '%s' (declared in %s) is reserved when using the "
+                   "Declarative API" % (attr, mixin.__name__))
+        raw = finding(code, message, exception=None, file=locator.relative(filename),
+                      line=stmt.lineno, class_name=first.__name__, attribute=attr,
+                      facts=facts, table=table, column=facts.get("column_name") or attr)
+        for cls in classes:
+            spot = locator.find_class(cls.__name__, [getattr(
+                sys.modules.get(cls.__module__), "__file__", None) or ""])
+            if spot is not None:
+                classify.add_related(raw, locator.relative(spot[0]), spot[1].lineno,
+                                     "mapped class %s, which inherits it" % cls.__name__)
+        out.add(raw)
 
+
+def _user_mapped_classes(locator: locate.Locator) -> List[type]:
+    """The mapped classes defined in the app's own modules."""
     mapped = []
     for module in list(sys.modules.values()):
         if not locator.is_user_file(getattr(module, "__file__", None)):
@@ -219,6 +266,15 @@ def _tuple_lint(locator: locate.Locator, out: Findings) -> None:
             if isinstance(value, type) and "__mapper__" in dir(value) and \
                     value.__module__ == module.__name__:
                 mapped.append(value)
+    return mapped
+
+
+def _tuple_lint(locator: locate.Locator, mapped: List[type], out: Findings) -> None:
+    """A trailing comma (``name = Column(String),``): the attribute is a tuple, unmapped.
+
+    SQLAlchemy warns for the classes declarative scans (SQLA171 from the warning); a tuple
+    on a mixin, or one the app's warning filters hid, is found here from the class dicts.
+    """
     for raw in classify.lint_table_args_beside_table(locator, mapped):
         out.add(raw)
     for raw in classify.lint_declared_attr_none(locator, mapped):
@@ -267,7 +323,9 @@ def run_models_import(ctx: Context) -> CheckOutcome:
     finally:
         origins.uninstall()
     _reserved_attribute_lint(locator, out)
-    _tuple_lint(locator, out)
+    mapped = _user_mapped_classes(locator)
+    _reserved_mixin_lint(locator, mapped, out)
+    _tuple_lint(locator, mapped, out)
     _double_imports(locator, out)
     ctx.import_reported = [(f["code"], f.get("file"), f.get("line")) for f in out.items]
     ctx.targets = targets

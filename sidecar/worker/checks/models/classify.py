@@ -291,6 +291,14 @@ def reserved_attribute(p: Problem) -> Optional[Raw]:
     cls, attribute = found
     code = reserved_code(attribute, p.kind == "exception")
     raw = p.at_class_attribute(p.base(code), cls.__name__, attribute, cls)
+    if p.statement is None:  # declared on a mixin or an unmapped base: edit it there
+        # (a warning is read after mapping: the class itself then holds an attribute, the
+        # mixin still holds the Column it declared)
+        for owner in cls.__mro__:
+            value = vars(owner).get(attribute)
+            if value is not None and p.at_origin(raw, value, cls.__name__, attribute,
+                                                 mapped=cls):
+                break
     if p.statement is not None:
         raw["facts"].update(reserved_facts(p.locator, *p.statement))
     if code == "SQLA116":
