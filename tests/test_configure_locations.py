@@ -80,6 +80,11 @@ FIXTURE_VERSIONS = {
     "located_mapped_int_relationship": ("2.0", "2.1"),
     "located_dataclass_field_order": ("2.0", "2.1"),
     "located_secondary_no_join": ("1.4", "2.0", "2.1"),
+    "located_flask_secondary_string_no_fk": ("1.4", "2.0", "2.1"),
+    # 1.4 only warns of a repeated column (SAWarning / SADeprecationWarning: SQLA120/121)
+    "located_duplicate_column_declarative": ("2.0", "2.1"),
+    "located_duplicate_column_core": ("2.0", "2.1"),
+    "located_duplicate_column_mapped": ("2.0", "2.1"),
     "located_table_and_tablename": ("1.4", "2.0", "2.1"),
     "located_flask_backref_conflict_two_models": ("1.4", "2.0", "2.1"),
     "located_order_by_missing_column": ("1.4", "2.0", "2.1"),

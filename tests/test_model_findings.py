@@ -50,7 +50,8 @@ CASES = {
                                ['`assignee = relationship("User", '
                                 'foreign_keys="[Ticket.assignee_id]")`',
                                 "foreign_keys=[assignee_id]"]),
-    "no_foreign_key": ("SQLA107", "Order", "customer", ["ForeignKey"]),
+    "no_foreign_key": ("SQLA107", "Order", "customer_id",
+                       ['customer_id = Column(Integer, ForeignKey("customers.id"))']),
     "back_populates_mismatch": ("SQLA108", None, None, ["back_populates"]),
     "conflicting_backref": ("SQLA109", "User", "addresses", ["backref 'user'"]),
     "foreign_key_missing_table": ("SQLA110", "Invoice", "account_id", ["accounts.id"]),
@@ -217,7 +218,8 @@ def hint_code(hint: str) -> list[str]:
 
 FAMILY_FIXTURES = sorted(
     name for name, case in {**CASES, **WARNING_CASES}.items()
-    if case[0] in {"SQLA101", "SQLA106", "SQLA116"} or "SQLA140" <= case[0] < "SQLA199")
+    if case[0] in {"SQLA101", "SQLA106", "SQLA107", "SQLA116", "SQLA174"}
+    or "SQLA140" <= case[0] < "SQLA199")
 
 
 @pytest.mark.parametrize("fixture", FAMILY_FIXTURES)

@@ -249,6 +249,21 @@ def relationship_in(scopes: List[Scope]) -> Any:
     return None
 
 
+def secondary_table(prop: Any) -> Any:
+    """The association Table of a ``secondary=`` relationship, also while it is configuring:
+    2.0/2.1 set ``prop.secondary`` only once the join conditions are built (the very step
+    that fails) and hold the resolved argument in ``prop._init_args.secondary.resolved``
+    (private); 1.4 sets ``prop.secondary`` when it resolves the argument."""
+    resolved = getattr(getattr(getattr(prop, "_init_args", None), "secondary", None),
+                       "resolved", None)
+    if resolved is None:
+        try:
+            resolved = prop.secondary
+        except AttributeError:
+            return None
+    return resolved if hasattr(resolved, "columns") else None
+
+
 def foreign_key_in(scopes: List[Scope]) -> Any:
     """The ForeignKey whose target did not resolve: ``self`` of the ForeignKey method that
     raised NoReferencedTableError / NoReferencedColumnError (only ForeignKey raises them)."""

@@ -209,6 +209,38 @@ def _nothing_mapped_hint(f: Facts) -> str:
     return text
 
 
+def _no_foreign_key_hint(f: Facts) -> str:
+    links = [link for link in f.get("missing_links") or () if link.get("location")]
+    if not links:
+        return (f"`{f['obj']}` ({f['location']}) joins tables that no ForeignKey links. Add "
+                "`ForeignKey('<table>.<column>')` to the referencing column, or give the "
+                "relationship an explicit `primaryjoin=`.")
+    rel = f.get("relationship") or "The relationship"
+
+    def edit(link: Mapping[str, Any]) -> str:
+        change = (f"`{link['statement']}`" if link.get("statement") else
+                  f"add `ForeignKey(\"{link['target']}\")` to it")
+        also = f" (and `{link['import']}` at the top of the module)" if link.get("import") else ""
+        return f"{link['location']}: {change}{also}"
+
+    model_only = (" That changes the model only: where the database lacks the constraint, "
+                  "the schema_drift check reports it and a migration adds it.")
+    if f.get("association"):
+        edits = "; ".join(edit(link) for link in links)
+        lacking = (f"column '{links[0]['column']}' has" if len(links) == 1 else
+                   "columns " + " and ".join(f"'{link['column']}'" for link in links)
+                   + " have")
+        return (f"`{rel}` goes through the association table '{f['association']}', but "
+                f"{lacking} no ForeignKey, so SQLAlchemy cannot join through it. "
+                f"{edits}.{model_only}")
+    link = links[0]
+    return (f"`{rel}` joins tables that no ForeignKey links. The column meant to reference "
+            f"'{link['target']}' is '{link['column']}' (by its name), which has no ForeignKey: "
+            f"in {edit(link)}.{model_only} If the link is another column, put the ForeignKey "
+            "there; if there must be no constraint, give the relationship `primaryjoin=` and "
+            "`foreign_keys=`.")
+
+
 def _ambiguous_fk_hint(f: Facts) -> str:
     keyword = f'foreign_keys="[{f["fk_hint"]}]"'
     fixed = _with_keyword(f.get("assignment"), keyword)
@@ -610,9 +642,13 @@ assignee = relationship("User", foreign_keys=[assignee_id])      # fixed
     ),
     Entry(
         "SQLA107", "No foreign key links a relationship's tables", "error", "mappers",
-        "`{obj}` ({location}) joins tables that no ForeignKey links. Add "
-        "`ForeignKey('<table>.<column>')` to the referencing column, or give the relationship "
-        "an explicit `primaryjoin=`.",
+        _no_foreign_key_hint, optional=("missing_links", "relationship", "association"),
+        samples={"missing_links": [{"column": "orders.customer_id", "target": "customers.id",
+                                    "location": "app/models.py:32", "import": None,
+                                    "statement": 'customer_id = Column(Integer, '
+                                                 'ForeignKey("customers.id"))'}],
+                 "relationship": "Order.customer", "class": "Order",
+                 "attribute": "customer_id"},
         explanation="""\
 **What it means.** `NoForeignKeysError: Could not determine join condition between
 parent/child tables on relationship Order.customer - there are no foreign keys linking these

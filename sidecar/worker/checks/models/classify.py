@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ... import compat
 from ...protocol import finding
 from ...source import locate, origins
+from . import missing_fk
 
 Raw = Dict[str, Any]
 
@@ -1097,9 +1098,67 @@ def ambiguous_foreign_keys(p: Problem) -> Optional[Raw]:
     return _relationship(p, "SQLA106") if _is(p, "AmbiguousForeignKeysError") else None
 
 
+def _imports(tree: Optional[ast.Module], name: str) -> bool:
+    """Whether a module binds ``name`` at its top level (an import or a definition)."""
+    for node in (tree.body if tree is not None else []):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (a.asname or a.name) == name or a.name == "*" for a in node.names):
+            return True
+        if locate.bound_name(node) == name:
+            return True
+    return False
+
+
 @rule
 def no_foreign_keys(p: Problem) -> Optional[Raw]:
-    return _relationship(p, "SQLA107") if _is(p, "NoForeignKeysError") else None
+    if not _is(p, "NoForeignKeysError"):
+        return None
+    raw = _relationship(p, "SQLA107")
+    prop = compat.relationship_in(p.scopes)
+    links = missing_fk.missing_links(prop) if raw is not None else []
+    if raw is None or not links:
+        return raw
+    # the edit is the column that lacks its ForeignKey; the relationship is the related place
+    rel_place, rel_obj = (raw.get("file"), raw.get("line")), "%s.%s" % (
+        raw.get("class"), raw.get("attribute"))
+    secondary = compat.secondary_table(prop)
+    fixes = []
+    for link in links:
+        spot: Raw = {}
+        owner = compat.mapped_class_of_table(link.table)
+        if link.table is secondary or owner is None:
+            located = p.at_origin(spot, link.column)
+        else:
+            located = p.at_origin(spot, link.column, owner.__name__, link.column.key,
+                                  mapped=owner)
+        statement = None
+        where = origins.locate(link.column)
+        if located and where is not None:
+            statement = missing_fk.call_with_foreign_key(
+                p.locator, where[0], where[1], link.column.name, link.target)
+        statement_import = None  # a bare ForeignKey(...) in a module that lacks the name
+        if statement and where is not None and ".ForeignKey(" not in statement and \
+                not _imports(p.locator.tree(where[0]), "ForeignKey"):
+            statement_import = "from sqlalchemy import ForeignKey"
+        fixes.append({"column": "%s.%s" % (link.table.name, link.column.name),
+                      "import": statement_import,
+                      "target": link.target, "location": "%s:%s" % (
+                          spot.get("file"), spot.get("line")) if located else None,
+                      "statement": statement})
+        if located and len(fixes) == 1:
+            for key in ("file", "line", "class", "attribute"):
+                raw.pop(key, None)
+            raw.update({k: v for k, v in spot.items() if k != "facts"})
+            raw["table"], raw["column"] = link.table.name, link.column.name
+            raw["facts"]["statement"] = spot.get("facts", {}).get("statement")
+            raw["facts"].pop("assignment", None)
+    raw["facts"]["missing_links"] = fixes
+    raw["facts"]["relationship"] = rel_obj
+    raw["facts"]["association"] = getattr(secondary, "name", None)
+    if rel_place[0] and (raw.get("file"), raw.get("line")) != rel_place:
+        add_related(raw, rel_place[0], rel_place[1], "the relationship that needs it: "
+                    + rel_obj)
+    return raw
 
 
 @rule
