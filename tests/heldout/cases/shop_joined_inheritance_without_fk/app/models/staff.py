@@ -25,7 +25,7 @@ class Picker(Employee):
 
 class Driver(Employee):
     licence_class = Column(String(5))
-    shift = Column(String(10))
+    route = Column(String(10))
 
     __mapper_args__ = {"polymorphic_identity": "driver"}
 
