@@ -146,6 +146,17 @@ CASES = {
         '`contact_email = synonym("email")`']),
     "located_duplicate_column_mapped": ("SQLA174", "Product", "code", ['`code = synonym("sku")`']),
     "located_duplicate_column_core": ("SQLA174", None, None, ['`Column("created_at", ...)`']),
+    # configure-time and import-time failures that had only the generic code
+    "env_variable_missing": ("SQLA117", None, None, ["Set `DATABASE_URL`",
+                                                     'os.environ.get("DATABASE_URL")']),
+    "env_variable_missing_config": ("SQLA117", "Config", "SECRET_KEY", [
+        "Set `FLASK_SECRET_KEY`", "envFrom:"]),
+    "located_missing_tablename": ("SQLA147", "Setting", None, ['`__tablename__ = "setting"`',
+                                                               "`__abstract__ = True`"]),
+    "located_table_args_index_missing_column": ("SQLA175", "Product", "__table_args__", [
+        "Remove 'name' from the Index", "the whole Index", "(its columns: id, sku)"]),
+    "located_core_index_missing_column": ("SQLA175", None, None, [
+        "Change 'finished' to 'finished_at' in the Index"]),
 }
 
 # SQLAlchemy says nothing (a tuple on a mixin is never scanned): found from the class dicts
@@ -282,8 +293,10 @@ def test_syntax_error_quotes_the_offending_text() -> None:
 
 def test_generic_exception_keeps_class_and_message() -> None:
     finding = check_fixture("generic_exception").findings("SQLA199")[0]
-    assert finding["exception"] == "KeyError"
-    assert "DATABASE_URL" in finding["message"]
+    assert finding["exception"] == "FileNotFoundError"
+    assert "settings.json" in finding["message"]
+    # the statement that raised is in the first words of the fix
+    assert finding["hint"].startswith("Fix `with open(os.path.join("), finding["hint"]
 
 
 def test_generic_reproduction_command_runs(tmp_path) -> None:
@@ -294,7 +307,7 @@ def test_generic_reproduction_command_runs(tmp_path) -> None:
     assert "-c 'import app.models'" in command
     proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin"})
-    assert "KeyError: 'DATABASE_URL'" in proc.stderr
+    assert "FileNotFoundError" in proc.stderr and "settings.json" in proc.stderr
     app = tmp_path / "app"
     app.mkdir()
     (app / "__init__.py").write_text("")

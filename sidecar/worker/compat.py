@@ -1013,3 +1013,34 @@ def reverse_property(prop: Any) -> Any:
     except Exception:  # the target itself does not resolve: that is the finding
         return None
     return getattr(target, "_props", {}).get(name)
+
+
+def table_being_built(scopes: List[Scope], name: Optional[str]) -> Any:
+    """The Table named ``name`` that an Index/constraint was attaching to when it raised:
+    ``table`` in ``ColumnCollectionConstraint._set_parent`` / ``Index._set_parent`` (1.4,
+    2.0, 2.1); its columns are attached already (declarative passes them first)."""
+    for scope in reversed(scopes):
+        table = scope.locals.get("table")
+        if hasattr(table, "columns") and getattr(table, "name", None) == name:
+            return table
+    return None
+
+
+def polymorphic_on_mapper(scopes: List[Scope]) -> Any:
+    """The Mapper whose ``polymorphic_on`` string names no mapped attribute: ``self`` of
+    ``Mapper._configure_polymorphic_setter`` (1.4, 2.0, 2.1), which raises it."""
+    scope = _raised_in(scopes, "sqlalchemy.orm.mapper", "_configure_polymorphic_setter")
+    return scope.locals.get("self") if scope is not None else None
+
+
+def constraint_in(scopes: List[Scope]) -> Any:
+    """The Index / UniqueConstraint / other column-collection constraint being attached to
+    its table when it raised: ``self`` of ``ColumnCollectionMixin._col_expressions`` or
+    ``_set_parent`` (2.0, 2.1: ConstraintColumnNotFoundError; 1.4: a bare KeyError)."""
+    from sqlalchemy.sql.schema import ColumnCollectionMixin
+
+    for scope in reversed(scopes):
+        candidate = scope.locals.get("self")
+        if isinstance(candidate, ColumnCollectionMixin):
+            return candidate
+    return None

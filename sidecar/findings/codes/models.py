@@ -131,17 +131,79 @@ def _reserved_accepted_hint(f: Facts) -> str:
 def _generic_hint(f: Facts) -> str:
     """The worker sends ``reproduce``: a shell command that imports the same modules with the
     app's interpreter in the app path (and configures the mappers when that is what failed)."""
+    stmt = str(f.get("statement") or "")
+    # the statement itself, when it is one short line: what raised is then in the first lines
+    shown = (f"Fix `{stmt.strip()}` at {f['location']}: it raised the exception below."
+             if stmt and "\n" not in stmt and "`" not in stmt and len(stmt) <= 90 else
+             f"Read the exception at {f['location']}.")
     if f.get("reproduce"):
         first = f.get("reproduce_after")
         after = (f" It stops at the first failing mapper, {first}: fix that one first to see "
                  "this one." if first else "")
-        return (f"Read the exception at {f['location']}. To see the full traceback, run "
-                f"`{f['reproduce']}`.{after}")
+        return (f"{shown} To see the full traceback, run `{f['reproduce']}`.{after}")
     module = str(f.get("target") or "").split(":")[0]  # pkg.models:Base -> pkg.models
     if not module or "(" in module:  # "configure_mappers()": no module to name
-        return f"Read the exception at {f['location']}."
-    return (f"Read the exception at {f['location']}. Run `python -c 'import {module}'` "
-            "from the app path, with the app's interpreter, to see the full traceback.")
+        return shown
+    return (f"{shown} Run `python -c 'import {module}'` from the app path, with the app's "
+            "interpreter, to see the full traceback.")
+
+
+def _env_variable_hint(f: Facts) -> str:
+    name = f["variable"]
+    return (
+        f"Set `{name}` in the environment sidecar runs in: {f['location']} reads it when the "
+        "models import, and it is not set there. Give the sidecar the app's environment "
+        "(compose: the app service's `environment:`/`env_file:` on the sidecar service too; "
+        "Kubernetes: the same `env:`/`envFrom:` on the sidecar container). If the models "
+        f"should import without it, read it with `os.environ.get(\"{name}\")` and fail "
+        "where the value is used.")
+
+
+def _no_table_hint(f: Facts) -> str:
+    cls = f["class"]
+    return (
+        f"Add `__tablename__ = \"{f['tablename']}\"` to class {cls} ({f['location']}) — the "
+        "name of its table in the database, if it exists already — or, if the class is a "
+        f"base for other models rather than a table of its own, `__abstract__ = True`.")
+
+
+def _polymorphic_on_unmapped_hint(f: Facts) -> str:
+    value = f["value"]
+    mapped = list(f.get("mapped") or ())
+    closest = f.get("closest")
+    callee = str(f.get("column_callee") or "Column")
+    if callee.endswith("mapped_column"):
+        column = f"{value}: Mapped[str] = {callee}(String(50))"
+    else:
+        column = f"{value} = {callee}({_schema_callable({'callee': callee}, 'String')}(50))"
+    known = (f" It maps {', '.join(repr(n) for n in mapped)}." if mapped else "")
+    if closest:
+        return (
+            f"Change `\"polymorphic_on\": \"{value}\"` in {f['location']} to "
+            f"`\"polymorphic_on\": \"{closest}\"` if that is the discriminator column: "
+            f"{f['class']} maps no attribute named '{value}'.{known} Otherwise add the "
+            f"column: `{column}` (and a migration).")
+    return (
+        f"Add the discriminator column to {f['class']}: `{column}` (and a migration), or "
+        f"point `\"polymorphic_on\"` in {f['location']} at the attribute that holds the "
+        f"type: {f['class']} maps no attribute named '{value}'.{known}")
+
+
+def _constraint_column_hint(f: Facts) -> str:
+    construct, table, column = f["construct"], f["table"], f["column"]
+    closest = f.get("closest")
+    columns = list(f.get("table_columns") or ())
+    has = f" (its columns: {', '.join(columns)})" if columns else ""
+    if closest:
+        return (
+            f"Change '{column}' to '{closest}' in the {construct} at {f['location']} if the "
+            f"column was renamed: table '{table}' has no column '{column}'{has}. Otherwise "
+            f"remove '{column}' from the {construct}, or declare the column. Constraint and "
+            "index names in the database stay as they are until a migration renames them.")
+    return (
+        f"Remove '{column}' from the {construct} at {f['location']} (the whole {construct} "
+        f"if it is its only column), or declare that column on the model: table '{table}' has no column '{column}'{has}. A column renamed in "
+        "the model must be renamed in its indexes and constraints too.")
 
 
 def _double_import_hint(f: Facts) -> str:
@@ -1042,7 +1104,8 @@ modules.
     Entry(
         GENERIC, "Unexpected exception while loading the models", "error", "models_import",
         _generic_hint,
-        facts=("target",), optional=("reproduce", "reproduce_after", "sqlalchemy_docs"),
+        facts=("target",),
+        optional=("reproduce", "reproduce_after", "statement", "sqlalchemy_docs"),
         samples={"reproduce": "cd /srv/app && /usr/bin/python3 -c 'import app.models; from "
                               "sqlalchemy.orm import configure_mappers; configure_mappers()'"},
         explanation="""\
@@ -1725,6 +1788,65 @@ __table__`.
 
 **How to fix.** Add the column to the `Table(...)` definition, or declare the class the usual
 way (`__tablename__` and columns) without `__table__`.
+""",
+    ),
+    Entry(
+        "SQLA117", "The models read an environment variable that is not set", "error",
+        "models_import", _env_variable_hint, facts=("variable",),
+        samples={"variable": "DATABASE_URL", "file": "app/database.py", "line": 6},
+        explanation="""\
+**What it means.** A model module (or one it imports) reads `os.environ["NAME"]` at import
+time and the variable is not set in the environment sidecar runs in, so the import fails
+with `KeyError: 'NAME'`. In compose and Kubernetes the app container has the variable and the
+sidecar container does not: the app starts, sidecar cannot import its models.
+
+**How to fix.** Give the sidecar the app's environment (the same `environment:`/`env_file:`
+or `env:`/`envFrom:`). sidecar never prints the variable's value.
+""",
+    ),
+    Entry(
+        "SQLA147", "Mapped class without __tablename__ or __table__", "error",
+        "models_import", _no_table_hint, facts=("tablename",), optional=SQLA_DOCS,
+        samples={"class": "AuditLog", "tablename": "audit_log"},
+        explanation="""\
+**What it means.** `Class <AuditLog> does not have a __table__ or __tablename__ specified and
+does not inherit from an existing table-mapped class.` A declarative class needs a table:
+its own (`__tablename__`), a given one (`__table__`), or its parent's (single-table
+inheritance). A shared base class that is not a table needs `__abstract__ = True`.
+
+**How to fix.** Add `__tablename__` (the existing table's name, where there is one), or mark
+the class `__abstract__`.
+""",
+    ),
+    Entry(
+        "SQLA148", "polymorphic_on names an attribute that is not mapped", "error",
+        "models_import", _polymorphic_on_unmapped_hint, facts=("value",),
+        optional=("mapped", "closest", "column_callee", *SQLA_DOCS),
+        samples={"class": "Employee", "value": "kind", "mapped": ["id", "name", "type"],
+                 "closest": "type"},
+        explanation="""\
+**What it means.** `Can't determine polymorphic_on value 'kind' - no attribute is mapped to
+this name.` `__mapper_args__ = {"polymorphic_on": "kind"}` names the discriminator column by
+its attribute name, and the class maps none of that name (a typo, or the column was renamed).
+
+**How to fix.** Name the attribute that holds the type, or declare the column.
+""",
+    ),
+    Entry(
+        "SQLA175", "Index or constraint on a column the table does not have", "error",
+        "models_import", _constraint_column_hint, facts=("construct",),
+        optional=("table_columns", "closest", *SQLA_DOCS),
+        samples={"construct": "Index", "table": "posts", "column": "is_published",
+                 "table_columns": ["id", "title", "published"], "closest": "published",
+                 "class": "Post", "attribute": "__table_args__"},
+        explanation="""\
+**What it means.** `Can't create Index on table 'posts': no column named 'is_published' is
+present.` An `Index`, `UniqueConstraint`, `PrimaryKeyConstraint` or `CheckConstraint` in
+`__table_args__` (or a Core `Table`) names a column by a name the table does not have — most
+often a column renamed in the model while its index kept the old name.
+
+**How to fix.** Use the column's current name in the constraint, or remove it. The index's
+own name in the database changes only through a migration.
 """,
     ),
     Entry(

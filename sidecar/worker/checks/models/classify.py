@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ... import compat
 from ...protocol import finding
 from ...source import locate, origins
-from . import missing_fk
+from . import missing_fk, specific
 
 Raw = Dict[str, Any]
 
@@ -1399,7 +1399,7 @@ def _classify(p: Problem) -> Raw:
             raw["class"], raw["attribute"] = prop.parent.class_.__name__, prop.key
     elif p.stage == "configure":
         _at_configuring(p, raw)
-    return raw
+    return specific.refine(p, raw)
 
 
 def _configured_below_app(p: Problem) -> bool:

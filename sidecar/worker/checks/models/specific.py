@@ -1,0 +1,114 @@
+"""Specific codes for failures the generic path already locates well.
+
+These are recognized by the exception and its message once the generic rule (the app's
+innermost frame, the class statement declarative raised on) has found the place; each adds
+the facts its hint needs. Messages are SQLAlchemy's own, the same in 1.4, 2.0 and 2.1.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from typing import Any, Dict, List, Optional, Tuple
+
+from ... import compat
+
+Raw = Dict[str, Any]
+
+# sqlalchemy.sql.schema ColumnCollectionMixin._col_expressions: ConstraintColumnNotFoundError
+# (2.0+, an ArgumentError subclass) / ArgumentError (1.4)
+CONSTRAINT_COLUMN = re.compile(
+    r"Can't create (?P<construct>\w+) on table '(?P<table>[^']+)': "
+    r"no column named '(?P<column>[^']+)' is present")
+# sqlalchemy.orm.decl_base: InvalidRequestError
+NO_TABLE = re.compile(r"does not have a __table__ or __tablename__ specified")
+# sqlalchemy.orm.mapper Mapper._configure_polymorphic_setter: ArgumentError
+POLYMORPHIC_ON = re.compile(
+    r"Can't determine polymorphic_on value '(?P<value>[^']+)' - no attribute is mapped")
+# os.environ["NAME"] / environ['NAME'] in the statement that raised KeyError: 'NAME'
+DISCRIMINATORS = ("type", "kind", "discriminator", "role", "category")
+ENVIRON_ITEM = re.compile(r"\benviron\s*\[\s*(['\"])(?P<name>[^'\"]+)\1\s*\]")
+
+
+def refine(p: Any, raw: Raw) -> Raw:
+    """Turn a located SQLA199 into a specific code where the failure is recognized."""
+    text = p.text or ""
+    facts = raw.setdefault("facts", {})
+    found = _constraint_column(p, text)
+    if found is not None:
+        construct, table_name, column = found
+        table = compat.table_being_built(p.scopes, table_name)
+        names = [c.name for c in table.columns] if table is not None else []
+        facts.update(construct=construct, table_columns=names,
+                     closest=_closest(column, names))
+        constraint = compat.constraint_in(p.scopes)
+        if not raw.get("class") and constraint is not None:  # Core: the Index's own line
+            p.at_origin(raw, constraint)
+        raw.update(code="SQLA175", table=table_name, column=column)
+        return raw
+    if NO_TABLE.search(text) and p.category == "InvalidRequestError" and raw.get("class"):
+        facts["tablename"] = _table_name(str(raw["class"]))
+        raw["code"] = "SQLA147"
+        return raw
+    found = POLYMORPHIC_ON.search(text)
+    if found is not None and p.category == "ArgumentError":
+        mapper = compat.polymorphic_on_mapper(p.scopes)
+        names = compat.mapped_column_names(mapper) if mapper is not None else []
+        # a misspelt name, else the one column named like a discriminator
+        typed = [n for n in names if n in DISCRIMINATORS or n.endswith("_type")]
+        closest = _closest(found["value"], names, 0.75) or (typed[0] if len(typed) == 1
+                                                               else None)
+        facts.update(value=found["value"], mapped=names, closest=closest)
+        if mapper is not None:
+            facts["column_callee"] = _column_callee(p, mapper.class_)
+        raw["code"] = "SQLA148"
+        return raw
+    if p.category == "KeyError" and p.stage == "import":
+        stmt = facts.get("statement") or ""
+        item = ENVIRON_ITEM.search(stmt)
+        name = p.exception.args[0] if p.exception is not None and p.exception.args else None
+        if item is not None and item["name"] == name:
+            facts["variable"] = name
+            raw["code"] = "SQLA117"
+    return raw
+
+
+def _column_callee(p: Any, cls: type) -> Optional[str]:
+    """How the class body writes a column (``db.Column``, ``mapped_column``). A module whose
+    import failed is gone from ``sys.modules``: the frames name its file."""
+    from . import classify  # classify imports this module
+
+    module = sys.modules.get(cls.__module__)
+    files = [getattr(module, "__file__", None) or ""] + [fr[0] for fr in p.frames]
+    spot = p.locator.find_class(cls.__name__, [f for f in files if f])
+    return classify._column_callee(p.locator, spot[0], spot[1]) if spot is not None else None
+
+
+def _constraint_column(p: Any, text: str) -> Optional[Tuple[str, str, str]]:
+    """(construct, table, column) of an Index/constraint naming a column its table lacks."""
+    found = CONSTRAINT_COLUMN.search(text)
+    if found is not None and p.category in ("ConstraintColumnNotFoundError", "ArgumentError"):
+        return found["construct"], found["table"], found["column"]
+    # 1.4: the column collection's own KeyError, raised while the constraint attaches
+    if p.category == "KeyError" and p.exception is not None and p.exception.args:
+        constraint = compat.constraint_in(p.scopes)
+        table = getattr(constraint, "table", None) if constraint is not None else None
+        if table is None:
+            for scope in reversed(p.scopes):
+                if hasattr(scope.locals.get("table"), "columns"):
+                    table = scope.locals["table"]
+                    break
+        if constraint is not None and table is not None:
+            return type(constraint).__name__, table.name, str(p.exception.args[0])
+    return None
+
+
+def _closest(name: str, names: List[str], cutoff: float = 0.6) -> Optional[str]:
+    match = difflib.get_close_matches(name, names, n=1, cutoff=cutoff)
+    return match[0] if match else None
+
+
+def _table_name(class_name: str) -> str:
+    """``AuditLog`` -> ``audit_log``: a suggestion; the hint asks for the existing name."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", class_name).lower()
