@@ -166,5 +166,6 @@ def test_registry_column_is_a_warning_that_names_the_version() -> None:
             "callee": "Column", "named": False, "args": "String(100)", "annotation": None,
             "mapped": False}}})
     assert finding.severity == "warning"
-    assert finding.hint.startswith("Not an error on this version: SQLAlchemy 2.0 accepts it")
+    assert finding.hint.startswith("Rename it before upgrading SQLAlchemy — not an error on "
+                                   "this version: SQLAlchemy 2.0 accepts it")
     assert '`package_registry = Column("registry", String(100))`' in finding.hint

@@ -124,8 +124,8 @@ def _reserved_accepted_hint(f: Facts) -> str:
     else:
         state = (f"SQLAlchemy {version or 'this version'} only warns (\"should be left "
                  "reserved\"), so the app works today; a later release may refuse it.")
-    return f"Not an error on this version: {state} Rename it before upgrading. " + \
-        _reserved_hint(f)
+    return f"Rename it before upgrading SQLAlchemy — not an error on this version: {state} " \
+        + _reserved_hint(f)
 
 
 def _generic_hint(f: Facts) -> str:
@@ -227,11 +227,11 @@ def _double_import_hint(f: Facts) -> str:
         by_name = (f" (`importlib.import_module(\"{package}.\" + name)` returns the module "
                    "already imported)") if package else ""
         return (
-            f"{f.get('module_file') or 'The module'} is executed twice: loaded by its file path as "
-            f"'{by_path[0]['name']}' at {site}{imported}, so every model class in it is "
-            "defined twice on one MetaData. Load each module once: have the loader import "
-            f"by module name{by_name}, or skip the files already in `sys.modules`, or stop "
-            "importing the module directly as well."
+            f"Make the loader at {site} import by module name{by_name}, or skip the files "
+            "already in `sys.modules`, or stop importing the module directly as well: "
+            f"{f.get('module_file') or 'the module'} is executed twice, loaded by its file path "
+            f"as '{by_path[0]['name']}'{imported}, so every model class in it is defined "
+            "twice on one MetaData."
         )
     if len(mods) >= 2:
         names = " and ".join(f"'{m['name']}' (sys.path entry {m['path_entry']!r})" for m in mods)
@@ -239,17 +239,17 @@ def _double_import_hint(f: Facts) -> str:
         site = f.get("second_import")
         at = f" The second import happens at {site}." if site else ""
         return (
-            f"{f.get('file') or 'The module'} is imported twice, as {names}, so its module "
-            "code runs twice: any model class in it is defined twice on one MetaData, and any "
-            f"other module-level state exists twice.{at} Import it under one name only "
-            f"(`import {keep}` everywhere) and remove the sys.path entry that exposes the "
-            "package's inner folder (a sys.path.insert/append or PYTHONPATH)."
+            f"Import {f.get('file') or 'the module'} under one name only (`import {keep}` "
+            "everywhere) and remove the sys.path entry that exposes the package's inner folder "
+            f"(a sys.path.insert/append or PYTHONPATH): it is imported twice, as {names}, so "
+            "its module code runs twice — any model class in it is defined twice on one "
+            f"MetaData, and any other module-level state exists twice.{at}"
         )
     return (
-        f"Two classes map the table '{f['table']}' on the same MetaData. Rename "
-        "one `__tablename__`, merge the classes, or pass `__table_args__ = {'extend_existing': "
-        "True}` if redefining is intended. If the same file is imported twice (two module "
-        "names), import it under one name only."
+        f"Rename one `__tablename__` ({f['location']}), merge the classes, or pass "
+        "`__table_args__ = {'extend_existing': True}` if redefining is intended: two classes "
+        f"map the table '{f['table']}' on the same MetaData. If the same file is imported "
+        "twice (two module names), import it under one name only."
     )
 
 
@@ -319,10 +319,10 @@ def _missing_dependency_hint(f: Facts) -> str:
     missing = f.get("missing_module") or "?"
     top = missing.split(".")[0]
     return (
-        f"{f['location']} imports '{missing}', which is not installed in the app's "
-        f"environment (Python: {f['python']}). Install the distribution that "
-        f"provides '{top}' (add it to the app's requirements), or point --python at the "
-        f"interpreter that has it. Imported while loading '{f.get('target') or ''}'."
+        f"Install the distribution that provides '{top}' in the app's environment (add it "
+        f"to the app's requirements), or point --python at the interpreter that has it: "
+        f"{f['location']} imports '{missing}', which is not installed for {f['python']}. "
+        f"Imported while loading '{f.get('target') or ''}'."
     )
 
 
@@ -1289,14 +1289,14 @@ def _mapped_missing_hint(f: Facts) -> str:
     attr = f.get("attribute") or "attr"
     if ann:
         fixed = f"{attr}: Mapped[{ann}]" + (f" = {value}" if value else "")
-        line = f" In {f['location']}: `{fixed}` (`from sqlalchemy.orm import Mapped`)."
+        line = (f"Wrap the annotation in `Mapped[]` in {f['location']}: `{fixed}` "
+                "(`from sqlalchemy.orm import Mapped`).")
     else:
-        line = f" Wrap the annotation in `Mapped[...]` in {f['location']}."
+        line = f"Wrap the annotation in `Mapped[...]` in {f['location']}."
     return (
-        f"On a 2.0-style declarative class, an annotated attribute is mapped from its "
-        f"annotation, which must be `Mapped[...]`.{line} For a whole legacy model being "
-        "migrated, `__allow_unmapped__ = True` on the base keeps plain annotations unmapped "
-        "instead."
+        f"{line} On a 2.0-style declarative class, an annotated attribute is mapped from its "
+        "annotation, which must be `Mapped[...]`. For a whole legacy model being migrated, "
+        "`__allow_unmapped__ = True` on the base keeps plain annotations unmapped instead."
     )
 
 
@@ -1422,9 +1422,9 @@ def _multiple_classes_hint(f: Facts) -> str:
     at = f" (defined at {', '.join(defs)})" if defs else ""
     code = f": `{fixed}`" if fixed else ""
     return (
-        f"'{name}' names several mapped classes of one registry: {where}{at}. Write the "
-        f"module-qualified name of the one meant in {f['location']}{code} (the first is the "
-        "one its foreign keys point at, when they point at one) — or rename one of the "
+        f"Write the module-qualified name of the class meant in {f['location']}{code}: "
+        f"'{name}' names several mapped classes of one registry, {where}{at} (the first is "
+        "the one its foreign keys point at, when they point at one). Or rename one of the "
         "classes."
     )
 
@@ -1442,9 +1442,9 @@ def _duplicate_column_hint(f: Facts) -> str:
             f"`{f['attribute']} = synonym(\"{f.get('first_attribute') or column}\")` "
             "(`from sqlalchemy.orm import synonym`); otherwise delete one of the two.")
     return (
-        f"Table '{table}' gets two columns named '{column}': {f['location']}{first}. "
-        f"Delete the repeated `Column(\"{column}\", ...)`, or, if it is another column, "
-        "give it its own name (and add it in a migration).")
+        f"Delete the repeated `Column(\"{column}\", ...)` at {f['location']}, or, if it is "
+        f"another column, give it its own name (and add it in a migration): table '{table}' "
+        f"gets two columns named '{column}'{first}.")
 
 
 def _column_beside_table_hint(f: Facts) -> str:
