@@ -202,8 +202,9 @@ def _constraint_column_hint(f: Facts) -> str:
             "index names in the database stay as they are until a migration renames them.")
     return (
         f"Remove '{column}' from the {construct} at {f['location']} (the whole {construct} "
-        f"if it is its only column), or declare that column on the model: table '{table}' has no column '{column}'{has}. A column renamed in "
-        "the model must be renamed in its indexes and constraints too.")
+        f"if it is its only column), or declare that column on the model: table '{table}' "
+        f"has no column '{column}'{has}. A column renamed in the model must be renamed in "
+        "its indexes and constraints too.")
 
 
 def _double_import_hint(f: Facts) -> str:

@@ -35,9 +35,9 @@ def refine(p: Any, raw: Raw) -> Raw:
     """Turn a located SQLA199 into a specific code where the failure is recognized."""
     text = p.text or ""
     facts = raw.setdefault("facts", {})
-    found = _constraint_column(p, text)
-    if found is not None:
-        construct, table_name, column = found
+    attached = _constraint_column(p, text)
+    if attached is not None:
+        construct, table_name, column = attached
         table = compat.table_being_built(p.scopes, table_name)
         names = [c.name for c in table.columns] if table is not None else []
         facts.update(construct=construct, table_columns=names,
