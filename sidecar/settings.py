@@ -279,6 +279,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("watch", "--watch", ("SIDECAR_WATCH",),
            "re-run when a .py file under the app path changes: on or off", _on_off, True,
            metavar="on|off", commands=("serve", "demo")),
+    Option("recycle_after", "--recycle-after", ("SIDECAR_RECYCLE_AFTER",),
+           "cycles one worker serves: after a clean import it stays and re-runs the database, "
+           "migrations and drift checks on the models it holds; a model file change, a failed "
+           "check or a doubled RSS replaces it sooner (1: a fresh worker every cycle)",
+           _bounded(_positive_int, 1, 100_000, "cycles"), 60, metavar="N",
+           commands=("serve", "demo")),
+    Option("keep_connection", "--keep-connection", ("SIDECAR_KEEP_CONNECTION",),
+           "whether a resident worker keeps its database connection between cycles: on or "
+           "off (off suits pgbouncer and a small max_connections)", _on_off, False,
+           metavar="on|off", commands=("serve", "demo")),
     Option("memory_limit_mb", "--memory-limit", ("SIDECAR_MEMORY_LIMIT",),
            "address-space cap for one worker run, in MiB (RLIMIT_AS): an import that leaks "
            "memory beyond it becomes a finding instead of starving the node (virtual memory: "
@@ -322,6 +332,8 @@ class Settings:
     token: str | None = field(default=None, repr=False)  # never printed
     metrics_auth: bool = False
     memory_limit_mb: int = 4096
+    recycle_after: int = 60
+    keep_connection: bool = False
 
     def worker_config(self) -> dict[str, Any]:
         """What the worker needs; sent on its stdin, never on argv (argv is public)."""
@@ -340,6 +352,7 @@ class Settings:
             "fallback_sys_path": _own_site_packages(),
             "fallback_python": "{}.{}".format(*sys.version_info[:2]),
             "memory_limit_mb": self.memory_limit_mb,
+            "keep_connection": self.keep_connection,
             # the worker decides from these which findings stop the later checks
             "severities": CATALOG.severities(self.severity),
         }

@@ -11,6 +11,7 @@ from typing import Any
 
 import sidecar
 from sidecar.cycle import tracebacks
+from sidecar.cycle.resident import ResidentPool
 from sidecar.cycle.runner import WORKER_DIR, WorkerRun, memory_limit, run_worker
 from sidecar.findings.model import (
     CheckResult,
@@ -35,15 +36,23 @@ async def diagnose(settings: Settings) -> Report:
     return report
 
 
-async def cycle(settings: Settings, extra_config: dict[str, Any] | None = None
-                ) -> tuple[Report, WorkerRun]:
-    """One cycle, also returning what the runner saw (the daemon counts outcomes)."""
+async def cycle(settings: Settings, extra_config: dict[str, Any] | None = None,
+                pool: ResidentPool | None = None) -> tuple[Report, WorkerRun]:
+    """One cycle, also returning what the runner saw (the daemon counts outcomes). With a
+    ``pool`` (the daemon), a resident worker may serve it (sidecar/cycle/resident.py)."""
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
     config = dict(settings.worker_config(), **(extra_config or {}))
-    run = await run_worker(settings.python, config, settings.timeout_s,
-                           preexec=memory_limit(settings.memory_limit_mb))
-    return build_report(settings, run, started_at, time.monotonic() - t0), run
+    if pool is None:
+        run = await run_worker(settings.python, config, settings.timeout_s,
+                               preexec=memory_limit(settings.memory_limit_mb))
+    else:
+        run = await pool.run(settings.python, config, settings.timeout_s,
+                             settings.memory_limit_mb)
+    report = build_report(settings, run, started_at, time.monotonic() - t0)
+    if pool is not None:
+        await pool.settle(any(c.status == "fail" for c in report.checks))
+    return report, run
 
 
 def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
@@ -218,6 +227,14 @@ def _out_of_memory(run: WorkerRun) -> bool:
     """A worker that died allocating: Python's MemoryError escaped, or a C library gave up."""
     tail = run.stderr.text()[-4096:]
     return any(marker in tail for marker in OUT_OF_MEMORY)
+
+
+def import_run_findings(run: WorkerRun) -> list[dict[str, Any]]:
+    """What the runner saw of a fresh worker's import that a resident worker's later
+    cycles must still report with the import's results: an output flood (SIDE004)."""
+    if run.output_bytes <= FLOOD_BYTES:
+        return []
+    return [dict(_flood(run, "models_import"), output=_output_tail(run, ()))]
 
 
 def _flood(run: WorkerRun, check: str | None) -> dict[str, Any]:

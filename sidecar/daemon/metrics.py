@@ -79,6 +79,13 @@ class ReportCollector(Collector):
         for outcome in OUTCOMES:
             runs.add_metric([outcome], float(state.worker_runs.get(outcome, 0)))
         yield runs
+        yield CounterMetricFamily("sidecar_worker_spawns",
+                                  "Fresh workers started; each one imports the models.",
+                                  value=float(state.worker_spawns))
+        yield CounterMetricFamily("sidecar_worker_resident_cycles",
+                                  "Cycles served by a resident worker on the models it "
+                                  "already held (no import).",
+                                  value=float(state.resident_cycles))
         transitions = CounterMetricFamily("sidecar_state_transitions",
                                           "Readiness changes, by the state entered.",
                                           labels=["to"])

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from sidecar.cycle.diagnosis import cycle
+from sidecar.cycle.resident import ResidentPool
 from sidecar.daemon.state import DaemonState
 from sidecar.findings.model import Report
 from sidecar.settings import Settings
@@ -72,6 +73,7 @@ class Scheduler:
         self._caches: dict[str, Any] = {}  # what each check keeps for its next run
         self._tasks: list[asyncio.Task] = []
         self._last_blocker: tuple[str | None, str] = (None, "")
+        self.pool = ResidentPool(settings.recycle_after)  # which worker serves a cycle
 
     # --- control --------------------------------------------------------------------------
 
@@ -86,6 +88,7 @@ class Scheduler:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pool.close()
 
     def request_refresh(self) -> tuple[bool, float]:
         """(accepted, seconds until the next refresh would be accepted)."""
@@ -129,10 +132,12 @@ class Scheduler:
         try:
             # e.g. the last full schema comparison: reused while the fingerprint holds
             extra = {"cache": dict(self._caches)} if self._caches else None
-            report, run = await cycle(self.settings, extra_config=extra)
+            report, run = await cycle(self.settings, extra_config=extra, pool=self.pool)
         finally:
             self.state.cycle_running = False
         self._caches.update(run.caches)  # a check that kept nothing keeps its last cache
+        self.state.worker_spawns = self.pool.spawns
+        self.state.resident_cycles = self.pool.resident_cycles
         was_ready, is_ready = self.state.record(report, run.outcome)
         blocker = self._blocker()
         if was_ready != is_ready or self.state.cycles == 1:
@@ -175,4 +180,5 @@ class Scheduler:
             if current != last:
                 last = current
                 log.info("model sources changed; re-checking", extra={"event": "reload"})
+                self.pool.invalidate("the model sources changed")
                 self._wake.set()

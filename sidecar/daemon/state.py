@@ -86,6 +86,8 @@ class DaemonState:
     loop_alive: bool = False
     last_success_at: float | None = None
     worker_runs: Counter = field(default_factory=Counter)
+    worker_spawns: int = 0  # fresh workers started: each imported the models
+    resident_cycles: int = 0  # cycles a resident worker served without importing
     transitions: Counter = field(default_factory=Counter)
     history: deque = field(default_factory=deque)
     started_at: float = field(default_factory=time.time)

@@ -56,6 +56,17 @@ class Context:
     def __post_init__(self) -> None:
         self.app_path = self.config["app_path"]
 
+    def start_cycle(self, keep_connection: bool = False) -> None:
+        """A resident worker's next cycle: what the database, migrations and drift checks
+        found last time is forgotten; the imported models (and, kept, the engine) stay."""
+        if not keep_connection or self.engine is None:
+            self.cleanup()
+            self.engine, self.db_observed = None, {}
+        self.db_error = None
+        self.migration_state = None
+        self.alembic_reported_by = None
+        self.previous_cache = None
+
     def on_cleanup(self, close: Callable[[], None]) -> None:
         """Run ``close`` at the end of the run (last registered, first run)."""
         self._cleanups.append(close)

@@ -149,59 +149,148 @@ def _no_sqlalchemy(check: Check, first: bool) -> Dict[str, Any]:
         exception=detail.split(":")[0], facts={"python": sys.executable, "detail": detail})])
 
 
+def _current_rss_kb() -> Optional[int]:
+    """This process's resident set now (``/proc/self/statm``, Linux), for the daemon's
+    recycle bound; ``ru_maxrss`` would be the peak, which never shrinks."""
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _Loop:
+    """Runs checks in order and reports each on the channel; one per worker."""
+
+    def __init__(self, config: Dict[str, Any], channel: Channel,
+                 versions: Dict[str, Optional[str]]) -> None:
+        self.config = config
+        self.channel = channel
+        self.versions = versions
+        self.current: Dict[str, Optional[str]] = {"check": None}
+        self.ctx = Context(config, self.emit_phase)
+        self.fallback_installed = False
+        self.guard = WriteGuard()
+        if versions["sqlalchemy"] is not None:
+            self.guard.install()
+
+    def emit_phase(self, detail: str) -> None:
+        self.channel.send(PHASE, check=self.current["check"], detail=detail)
+
+    def run(self, checks: List[Check], caches: Dict[str, Any]) -> List[Dict[str, Any]]:
+        ctx, versions, results = self.ctx, self.versions, []
+        for check in checks:
+            self.current["check"] = check.name
+            self.emit_phase("starting")
+            if check.uses_alembic and not self.fallback_installed:
+                # after the app's imports, before Alembic's
+                ctx.alembic_refused = _install_alembic_fallback(self.config)
+                self.fallback_installed = True
+                versions["alembic"] = _versions()["alembic"]
+                self.channel.send(VERSIONS, versions=versions)
+            ctx.previous_cache = caches.get(check.name)
+            cache = None
+            unsupported = supported.unsupported(
+                check.name, None if check is checks[0] else checks[0].name,
+                versions["sqlalchemy"])
+            if versions["sqlalchemy"] is None:
+                result = _no_sqlalchemy(check, first=check is checks[0])
+            elif unsupported is not None:  # outside 1.3 to 2.x: one SIDE011, no check runs
+                result = unsupported
+            else:
+                self.guard.active = check.imports_app_code  # the app's code runs: refused
+                try:
+                    result, cache = _run_check(ctx, check)
+                finally:
+                    self.guard.active = False
+                if check.imports_app_code:
+                    fold_refused_writes(result, self.guard, ctx.locator)
+                    self.guard.secrets = ctx.secrets or []
+                    self.guard.attempts = []
+            if cache is not None:
+                self.channel.send(CACHE, check=check.name, data=cache)
+            self.channel.send(CHECK, result=result)
+            results.append(result)
+        return results
+
+
+def _stays_resident(config: Dict[str, Any], loop: _Loop,
+                    results: List[Dict[str, Any]]) -> bool:
+    """Serve the next cycles from the models held now: only after an import and mapper
+    configuration without an error (a broken package is imported afresh every cycle)."""
+    if not config.get("resident") or not loop.ctx.models_ok:
+        return False
+    severities = config.get("severities") or {}
+    for result in results:
+        if result["name"] in ("models_import", "mappers") and any(
+                (f.get("severity") or severities.get(f.get("code"), "error")) == "error"
+                for f in result.get("findings") or ()):
+            return False
+    return True
+
+
+def _serve(requests: Any, loop: _Loop) -> None:
+    """The resident worker: one JSON line per cycle from the daemon (deadline, cache), the
+    checks that do not import app code run again on the models held, ``done`` after each.
+    Returns when the daemon closes the pipe or says stop."""
+    stderr = sys.__stderr__
+    while True:
+        line = requests.readline()
+        if not line:
+            return
+        request = json.loads(line)
+        if request.get("stop"):
+            return
+        loop.config.update(deadline=request.get("deadline"), timeout_s=request.get("timeout_s"))
+        remaining = float(request.get("deadline") or 0) - time.time()
+        timeout = float(request.get("timeout_s") or 0)
+        if stderr is not None and timeout > 0 and remaining > 0:
+            margin = min(max(0.5, timeout * 0.1), 2.0)
+            faulthandler.dump_traceback_later(max(remaining - margin, 0.05), exit=False,
+                                              file=stderr)
+        loop.ctx.start_cycle(keep_connection=bool(loop.config.get("keep_connection")))
+        checks = [c for c in selected(request.get("checks") or loop.config.get("checks") or ())
+                  if not c.imports_app_code]
+        loop.run(checks, request.get("cache") or {})
+        if not loop.config.get("keep_connection"):
+            loop.ctx.cleanup()
+        faulthandler.cancel_dump_traceback_later()
+        loop.channel.send(DONE, cycle=request.get("cycle"), resident=True,
+                          rss_kb=_current_rss_kb())
+
+
+def _request_pipe() -> Any:
+    """The daemon's requests, on a private copy of stdin; fd 0 becomes /dev/null, so app
+    code that reads stdin (or a child it starts) never takes the daemon's next request."""
+    private = os.dup(0)  # not inheritable (PEP 446)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return os.fdopen(private, "rb", 0)
+
+
 def main() -> int:
-    config = json.loads(sys.stdin.read())
+    requests = _request_pipe()
+    config = json.loads(requests.readline())
     channel = Channel(config.get("result_fd"))
-    current: Dict[str, Optional[str]] = {"check": None}
-
-    def emit_phase(detail: str) -> None:
-        channel.send(PHASE, check=current["check"], detail=detail)
-
     _prepare(config)
     versions = _versions()
     channel.send(HELLO, protocol=PROTOCOL_VERSION, versions=versions, pid=os.getpid(),
                  app_packages=_app_packages(config))
-    ctx = Context(config, emit_phase)
-    caches = config.get("cache") or {}
-    checks = selected(config.get("checks") or ())
-    fallback_installed = False
-    guard = WriteGuard()
-    if versions["sqlalchemy"] is not None:
-        guard.install()
-    for check in checks:
-        current["check"] = check.name
-        emit_phase("starting")
-        if check.uses_alembic and not fallback_installed:
-            # after the app's imports, before Alembic's
-            ctx.alembic_refused = _install_alembic_fallback(config)
-            fallback_installed = True
-            versions["alembic"] = _versions()["alembic"]
-            channel.send(VERSIONS, versions=versions)
-        ctx.previous_cache = caches.get(check.name)
-        cache = None
-        unsupported = supported.unsupported(
-            check.name, None if check is checks[0] else checks[0].name, versions["sqlalchemy"])
-        if versions["sqlalchemy"] is None:
-            result = _no_sqlalchemy(check, first=check is checks[0])
-        elif unsupported is not None:  # outside 1.3 to 2.x: one SIDE011, no check runs
-            result = unsupported
-        else:
-            guard.active = check.imports_app_code  # the app's code runs: writes refused
-            try:
-                result, cache = _run_check(ctx, check)
-            finally:
-                guard.active = False
-            if check.imports_app_code:
-                fold_refused_writes(result, guard, ctx.locator)
-                guard.secrets = ctx.secrets or []
-                guard.attempts = []
-        if cache is not None:
-            channel.send(CACHE, check=check.name, data=cache)
-        channel.send(CHECK, result=result)
-    ctx.cleanup()  # e.g. the database check's pool: no "unexpected EOF" in the PG logs
-    channel.send(DONE)
-    channel.close()
+    loop = _Loop(config, channel, versions)
+    results = loop.run(selected(config.get("checks") or ()), config.get("cache") or {})
+    resident = _stays_resident(config, loop, results)
+    if resident and not config.get("keep_connection"):
+        loop.ctx.cleanup()  # no pinned connection between cycles (pgbouncer, max_connections)
+    elif not resident:
+        loop.ctx.cleanup()  # e.g. the database check's pool: no "unexpected EOF" in the logs
     faulthandler.cancel_dump_traceback_later()
+    channel.send(DONE, cycle=config.get("cycle"), resident=resident, rss_kb=_current_rss_kb())
+    if resident:
+        _serve(requests, loop)
+        loop.ctx.cleanup()
+    channel.close()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

@@ -7,8 +7,13 @@ Events, in order: ``hello`` (PROTOCOL_VERSION, versions, pid, app_packages: [fol
 base] of the targets' packages), ``versions`` (updated after
 the Alembic fallback), then per check ``phase`` (what is running now, so a hang or crash can
 be placed), ``cache`` (what the check keeps for its next run, handed back as
-``config["cache"][name]``) and ``check`` (its result); finally ``done``. Anything the app
+``config["cache"][name]``) and ``check`` (its result); finally ``done`` (``cycle``,
+``resident``: the worker stays and waits for the next request, ``rss_kb``). Anything the app
 prints goes to stdout/stderr, which the runner captures separately.
+
+Requests: the config is the first line on the worker's stdin. A resident worker then reads
+one line per cycle, ``{"cycle", "deadline", "timeout_s", "checks", "cache"}`` (only checks
+that do not import app code run again), or ``{"stop": true}``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any, Dict, Iterable, Optional
 
 # Bump on any change to the events or the config that the other side would misread: the
 # daemon reports a worker of another version (SIDE010) instead of misreading it.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 HELLO = "hello"
 VERSIONS = "versions"

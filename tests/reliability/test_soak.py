@@ -26,11 +26,16 @@ PROBES = ("/livez", "/readyz", "/readyz?verbose", "/readyz/database", "/metrics"
           "/diagnose", "/diagnose?format=json")
 
 
-def test_soak(daemon, running_pg, app_db, items_app):
+# a fresh worker per cycle (--recycle-after 1), and the default: a resident worker that
+# serves the cycles and is replaced every 20 (so the soak crosses several replacements)
+@pytest.mark.parametrize("recycle_after", ["1", "20"])
+def test_soak(daemon, running_pg, app_db, items_app, recycle_after):
     d = daemon("--app-path", str(items_app), "--models", "app.models",
                "--database-url", app_url(running_pg, app_db), "--interval", "0.05",
                "--retry-min", "0.05", "--retry-max", "0.5", "--timeout", "10",
-               "--watch", "on")
+               "--watch", "on", "--recycle-after", recycle_after)
+    # between two cycles: no child, or the resident worker
+    idle_children = 0 if recycle_after == "1" else 1
     d.wait_ready(timeout=30)
     cycles = lambda: int(d.metrics()["sidecar_cycles_total"])  # noqa: E731
     d.wait_for(lambda: cycles() >= WARMUP, 30, "warm-up cycles")
@@ -58,9 +63,9 @@ def test_soak(daemon, running_pg, app_db, items_app):
         pipe ends), as the least of several such moments; and RSS."""
         idle: list[int] = []
         for _ in range(400):
-            if live_children() == 0:
+            if live_children() == idle_children:
                 fds_now = procs.fd_count(d.pid)
-                if live_children() == 0:
+                if live_children() == idle_children:
                     idle.append(fds_now)
                     if len(idle) >= 8:
                         break
@@ -115,4 +120,5 @@ def test_soak(daemon, running_pg, app_db, items_app):
     assert kids1 <= 1 and kids_max <= 1, "at most one worker at a time"
     assert numbers["zombies"] == 0
     assert rss1 - rss0 < 16 * 1024, f"RSS {rss0 / 1024:.1f} -> {rss1 / 1024:.1f} MiB"
-    save(f"soak:{'CI' if CYCLES < 1000 else 'full'} ({CYCLES} cycles)", numbers)
+    save(f"soak:{'CI' if CYCLES < 1000 else 'full'} ({CYCLES} cycles, recycle after "
+         f"{recycle_after})", numbers)

@@ -121,6 +121,16 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
                 engine = None
         else:
             engine = None
+        if engine is None and isinstance(getattr(exc, "orig", None) or exc, MemoryError):
+            # app code on the connect path (an engine "connect" listener registered at
+            # import) hit the worker's address-space cap: SIDE009, as at import
+            ctx.db_error = "the worker ran out of memory while connecting"
+            return None, [*findings, finding(
+                "SIDE009", f"the worker ran out of memory while connecting to {where}",
+                exception="MemoryError", facts={
+                    "limit_mb": ctx.config.get("memory_limit_mb") or "?",
+                    "phase": f"connecting to {where} (app code on the connect path, such as "
+                             "an engine event listener)"})], observed
         if engine is None:
             code, facts = classify_connect_error(exc)
             facts.update(host=url.host or "localhost", port=str(url.port or ""),
