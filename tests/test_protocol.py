@@ -44,7 +44,8 @@ def test_the_drift_cache_is_its_own_event_and_comes_back(tmp_path) -> None:
     drifting = [c.name for c in registry.CHECKS if c.counts_schema_differences]
     assert list(kept) == drifting
     cache = kept[drifting[0]]
-    assert set(cache) == {"fingerprint", "models_hash", "result", "compared_at", "stats"}
+    assert set(cache) == {"fingerprint", "catalog_version", "models_hash", "result",
+                          "compared_at", "stats"}
     assert cache["result"] and not any(f.get("file") for f in cache["result"])  # unlocated
     drift = next(c for c in first.checks if c["name"] == drifting[0])
     assert "result" not in drift["observed"] and drift["observed"]["reused"] is False

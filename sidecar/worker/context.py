@@ -48,6 +48,9 @@ class Context:
     # the worker's loop → the checks that use Alembic (sidecar/worker/versions.py)
     alembic_refused: Optional[Dict[str, str]] = None  # why sidecar's Alembic was not lent
     alembic_reported_by: Optional[str] = None  # the check that said so (said once)
+    # schema_drift: the models' hash by settings and MetaData (a resident worker's
+    # MetaData are the same objects every cycle)
+    models_hash_memo: Dict[str, str] = field(default_factory=dict)
     # the running check's ``cache`` from the previous cycle (set before each check)
     previous_cache: Optional[Dict[str, Any]] = None
 

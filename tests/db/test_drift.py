@@ -396,6 +396,65 @@ def test_fingerprint_sees_each_kind_of_catalog_change(pgdb, make_run):
         seen.add(fp)
 
 
+def test_catalog_version_changes_with_ddl_and_not_with_data_or_maintenance(pgdb, make_run):
+    """The cheap pre-check of a re-check (xmin of the catalog rows): every DDL the content
+    fingerprint sees changes it; rows, VACUUM and ANALYZE do not (in-place statistics)."""
+    from sidecar.worker.checks.drift.fingerprint import catalog_version
+
+    db = pgdb(USERS_SQL + "CREATE TYPE mood AS ENUM ('ok');")
+    engine = sa.create_engine(db.url())
+
+    def version() -> str:
+        with engine.connect() as conn:
+            return catalog_version(conn, [None])
+
+    try:
+        before = version()
+        db.sql("INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 500) g;")
+        db.sql("ANALYZE users;")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM users")  # not inside a transaction block
+        assert version() == before, "data and maintenance are no schema change"
+        seen = {before}
+        for ddl in ["ALTER TABLE users ALTER COLUMN name DROP NOT NULL",
+                    "ALTER TABLE users ALTER COLUMN name SET DEFAULT 'x'",
+                    "ALTER TABLE users ALTER COLUMN name TYPE varchar(60)",
+                    "ALTER TABLE users RENAME COLUMN name TO full_name",
+                    "CREATE INDEX ix_n ON users (full_name)",
+                    "ALTER TABLE users ADD CONSTRAINT ck CHECK (id > 0)",
+                    "ALTER TYPE mood ADD VALUE 'meh'",
+                    "COMMENT ON COLUMN users.full_name IS 'display name'",
+                    "CREATE VIEW v AS SELECT 1 AS one",
+                    "DROP INDEX ix_n"]:
+            db.sql(ddl)
+            now = version()
+            assert now not in seen, ddl
+            seen.add(now)
+    finally:
+        engine.dispose()
+
+
+def test_an_unchanged_catalog_version_skips_the_content_hash(pgdb, make_run, monkeypatch):
+    db = pgdb(USERS_SQL)
+    md = users_md()
+    first = check(make_run(db.url(), md))
+    assert first["cache"]["catalog_version"].startswith("pg-xmin:")
+
+    def no_content_hash(*a, **kw):
+        raise AssertionError("an unchanged catalog version must not hash the catalog")
+
+    with monkeypatch.context() as m:
+        m.setattr(drift, "catalog_fingerprint", no_content_hash)
+        again = check(make_run(db.url(), md), cache=first["cache"])
+    assert again["observed"]["reused"] is True
+    assert again["observed"]["catalog_version_reused"] is True
+    db.sql("ALTER TABLE users ADD COLUMN email varchar(9);")
+    changed = check(make_run(db.url(), md), cache=again["cache"])
+    assert changed["observed"]["reused"] is False
+    assert changed["observed"]["catalog_version_reused"] is False
+    assert codes(changed) == ["DRIFT404"]  # the extra column is seen
+
+
 # --- SQLite ------------------------------------------------------------------------------
 
 

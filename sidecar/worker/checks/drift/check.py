@@ -48,7 +48,7 @@ from ..database.check import (
 )
 from .diffs import Diff, Renderer, from_upgrade_ops
 from .extra import check_constraint_plugins, compare_enums, compare_primary_keys
-from .fingerprint import catalog_fingerprint, models_hash
+from .fingerprint import catalog_fingerprint, catalog_version, models_hash
 from .passes import (
     PIPELINE,
     PassEnv,
@@ -136,17 +136,34 @@ def _run(ctx: Context) -> CheckOutcome:
         default_schema = conn.dialect.default_schema_name
         schemas = settings.compared_schemas(metadatas, default_schema)
         observed["schemas"] = [s or default_schema or "default" for s in schemas]
-        observed["models_hash"] = models_hash(metadatas, {
-            **settings.as_dict(), "dialect": dialect, "default_schema": default_schema,
-            "alembic": alembic.__version__, "sqlalchemy": sqlalchemy.__version__})
+        hash_settings = {**settings.as_dict(), "dialect": dialect,
+                         "default_schema": default_schema, "alembic": alembic.__version__,
+                         "sqlalchemy": sqlalchemy.__version__}
+        # a resident worker holds the same MetaData every cycle: hash them once (linear in
+        # the tables, the largest CPU cost of a re-check after the fingerprint query)
+        memo_key = repr((sorted(hash_settings.items()), [id(md) for md in metadatas]))
+        if memo_key not in ctx.models_hash_memo:
+            ctx.models_hash_memo[memo_key] = models_hash(metadatas, hash_settings)
+        observed["models_hash"] = ctx.models_hash_memo[memo_key]
         ctx.emit_phase("fingerprinting the database catalog")
-        try:
-            fp = catalog_fingerprint(conn, schemas)
-        except Exception:
-            fp = None  # a catalog we cannot hash just means a full compare every cycle
-            _restart_transaction(conn)
-        observed["fingerprint"] = fp["fingerprint"] if fp else None
         cache = ctx.previous_cache or {}
+        try:
+            version = catalog_version(conn, schemas)
+        except Exception:
+            version = None
+            _restart_transaction(conn)
+        fp: Optional[Dict[str, Any]] = None
+        if version and version == cache.get("catalog_version") and cache.get("fingerprint"):
+            fp = {"fingerprint": cache["fingerprint"]}  # the same catalog rows as then
+        else:
+            try:
+                fp = catalog_fingerprint(conn, schemas)
+            except Exception:
+                fp = None  # a catalog we cannot hash just means a full compare every cycle
+                _restart_transaction(conn)
+        observed["fingerprint"] = fp["fingerprint"] if fp else None
+        observed["catalog_version_reused"] = bool(version and fp is not None
+                                                  and "parts" not in fp)
         reuse = bool(fp and cache.get("fingerprint") == fp["fingerprint"]
                      and cache.get("models_hash") == observed["models_hash"]
                      and isinstance(cache.get("result"), list))
@@ -188,6 +205,7 @@ def _run(ctx: Context) -> CheckOutcome:
     outcome: CheckOutcome = {"findings": findings, "observed": observed}
     if observed["fingerprint"]:  # without one, a cache could never be reused
         outcome["cache"] = {"fingerprint": observed["fingerprint"],
+                            "catalog_version": version,
                             "models_hash": observed["models_hash"], "result": result,
                             "compared_at": observed["last_full_compare"], "stats": stats}
     return outcome

@@ -62,6 +62,47 @@ SELECT
 """
 _PG_PARTS = ("relations", "columns", "indexes", "constraints", "enums")
 
+# The catalog's version, cheaper still (about a third of the content hash at 1,000 tables):
+# which catalog rows exist and the transaction that wrote each (xmin). DDL writes new row
+# versions, so any change gives new xmins; VACUUM and ANALYZE update pg_class's statistics
+# in place (heap_inplace_update, PostgreSQL 9.4+), which keeps xmin, and inserting rows
+# touches no catalog row. A version seen before means the content hash is the one seen
+# then; a new version only means the content hash is computed again.
+_PG_VERSION = """
+WITH ns AS (
+    SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ANY(:schemas)
+), rel AS (
+    SELECT c.oid, c.xmin FROM pg_catalog.pg_class c JOIN ns ON c.relnamespace = ns.oid
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'i')
+)
+SELECT md5(coalesce(string_agg(x, ',' ORDER BY x), '')) FROM (
+    SELECT 'c' || r.oid || ':' || r.xmin AS x FROM rel r
+    UNION ALL SELECT 'a' || a.attrelid || '.' || a.attnum || ':' || a.xmin
+        FROM pg_catalog.pg_attribute a JOIN rel r ON r.oid = a.attrelid WHERE a.attnum > 0
+    UNION ALL SELECT 'd' || d.oid || ':' || d.xmin
+        FROM pg_catalog.pg_attrdef d JOIN rel r ON r.oid = d.adrelid
+    UNION ALL SELECT 'i' || i.indexrelid || ':' || i.xmin
+        FROM pg_catalog.pg_index i JOIN rel r ON r.oid = i.indrelid
+    UNION ALL SELECT 'k' || k.oid || ':' || k.xmin
+        FROM pg_catalog.pg_constraint k JOIN rel r ON r.oid = k.conrelid
+    UNION ALL SELECT 'e' || e.oid || ':' || e.xmin FROM pg_catalog.pg_enum e
+    UNION ALL SELECT 'n' || d.objoid || '.' || d.objsubid || ':' || d.xmin
+        FROM pg_catalog.pg_description d JOIN rel r ON r.oid = d.objoid
+) parts
+"""
+
+
+def catalog_version(conn: Any, schemas: Iterable[Optional[str]]) -> Optional[str]:
+    """The PostgreSQL catalog's version for the compared schemas (see ``_PG_VERSION``), or
+    None on other dialects (their fingerprint is cheap already)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    from sqlalchemy import text
+
+    default = compat.exec_driver_sql(conn, "SELECT current_schema()").scalar()
+    names = sorted({s or default for s in schemas})
+    return "pg-xmin:%s" % conn.execute(text(_PG_VERSION), {"schemas": names}).scalar()
+
 
 def catalog_fingerprint(conn: Any, schemas: Iterable[Optional[str]]) -> Optional[Dict[str, Any]]:
     """{"fingerprint": hex, "parts": {...}} for the live schema, or None if unsupported."""
