@@ -234,7 +234,8 @@ def import_run_findings(run: WorkerRun) -> list[dict[str, Any]]:
     cycles must still report with the import's results: an output flood (SIDE004)."""
     if run.output_bytes <= FLOOD_BYTES:
         return []
-    return [dict(_flood(run, "models_import"), output=_output_tail(run, ()))]
+    first = next(c.name for c in registry.CHECKS if c.imports_app_code)
+    return [dict(_flood(run, first), output=_output_tail(run, ()))]
 
 
 def _flood(run: WorkerRun, check: str | None) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from sidecar.cycle.runner import (
     _pipe,
     memory_limit,
 )
-from sidecar.worker import protocol, writes
+from sidecar.worker import protocol, registry, writes
 from sidecar.worker.bootstrap import BOOTSTRAP
 
 RSS_GROWTH = 2.0  # a resident worker whose RSS doubled since its import is replaced
@@ -280,15 +280,16 @@ class ResidentPool:
         if worker.alive and self.recycle_after > 1:
             self.worker = worker
             self.base_rss_kb = worker.rss_kb
-            imports = {"models_import", "mappers"}
+            imports = {c.name for c in registry.CHECKS if c.imports_app_code}
             from sidecar.cycle.diagnosis import import_run_findings  # it imports this module
 
             self.import_checks = [c for c in run.checks if c.get("name") in imports]
             extra = import_run_findings(run)
             if extra:  # e.g. the import's flood, said again while its models are reused
+                first = self.import_checks[0]["name"] if self.import_checks else None
                 self.import_checks = [
                     dict(c, findings=[*(c.get("findings") or ()), *extra])
-                    if c.get("name") == "models_import" else c for c in self.import_checks]
+                    if c.get("name") == first else c for c in self.import_checks]
             self.import_events = [e for e in run.events if e.get("event") == protocol.CACHE
                                   and e.get("check") in imports]
         else:

@@ -32,7 +32,7 @@ from .protocol import (
     check_result,
     finding,
 )
-from .registry import Check, selected
+from .registry import CHECKS, Check, selected
 from .writes import WriteGuard, fold_refused_writes
 
 
@@ -222,8 +222,9 @@ def _stays_resident(config: Dict[str, Any], loop: _Loop,
     if not config.get("resident") or not loop.ctx.models_ok:
         return False
     severities = config.get("severities") or {}
+    importing = {check.name for check in CHECKS if check.imports_app_code}
     for result in results:
-        if result["name"] in ("models_import", "mappers") and any(
+        if result["name"] in importing and any(
                 (f.get("severity") or severities.get(f.get("code"), "error")) == "error"
                 for f in result.get("findings") or ()):
             return False
