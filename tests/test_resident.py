@@ -80,6 +80,7 @@ def test_later_cycles_reuse_the_imported_models(app: dict[str, Path]) -> None:
         assert _statuses(report)["models_import"] == "pass"
         assert _statuses(report)["schema_drift"] == "pass"
     assert pool.spawns == 1 and pool.resident_cycles == 3
+    assert len({tuple(sorted(report.versions.items())) for report, _ in runs}) == 1
     # no pinned connection between cycles: one connect per cycle
     assert len(_lines(app["connects"])) >= 4
 
@@ -90,6 +91,17 @@ async def _run_and_close(settings: Settings, pool: ResidentPool, count: int,
         return await _cycles(settings, pool, count, before)
     finally:
         await pool.close()
+
+
+def test_versions_learnt_after_hello_stay_in_later_reports(app: dict[str, Path],
+                                                           sqla20_python: str) -> None:
+    """An app without Alembic gets sidecar's (the same Python): its version is only known
+    after hello, from the first cycle's ``versions`` event; later cycles report it too."""
+    settings = _settings(app, recycle_after=10, python=sqla20_python)
+    runs = asyncio.run(_run_and_close(settings, ResidentPool(10), 3))
+    assert runs[1][1].hello["pid"] == runs[0][1].hello["pid"]
+    alembic = {report.versions.get("alembic") for report, _ in runs}
+    assert len(alembic) == 1 and None not in alembic, alembic
 
 
 def test_recycle_after_one_is_a_fresh_worker_every_cycle(app: dict[str, Path]) -> None:

@@ -290,8 +290,11 @@ class ResidentPool:
                 self.import_checks = [
                     dict(c, findings=[*(c.get("findings") or ()), *extra])
                     if c.get("name") == first else c for c in self.import_checks]
-            self.import_events = [e for e in run.events if e.get("event") == protocol.CACHE
-                                  and e.get("check") in imports]
+            # with their cache events, and the versions learnt after hello (Alembic's,
+            # once the fallback was decided): a later cycle reports the same versions
+            self.import_events = [e for e in run.events if e.get("event") == protocol.VERSIONS
+                                  or (e.get("event") == protocol.CACHE
+                                      and e.get("check") in imports)]
         else:
             await worker.stop()
         return run
