@@ -24,21 +24,19 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sidecar.cycle import reaper
 from sidecar.cycle.runner import (
     DEFAULT_TAIL_BYTES,
     DONE_GRACE_S,
-    PRIVATE_ENV,
     RESULT_LINE_LIMIT,
-    WORKER_DIR,
+    Tail,
     WorkerRun,
     _Collect,
-    _kill_group,
     _pipe,
+    kill_and_reap,
     memory_limit,
+    spawn,
 )
-from sidecar.worker import protocol, registry, writes
-from sidecar.worker.bootstrap import BOOTSTRAP
+from sidecar.worker import protocol, registry
 
 RSS_GROWTH = 2.0  # a resident worker whose RSS doubled since its import is replaced
 
@@ -66,31 +64,14 @@ class ResidentWorker:
         started = time.monotonic()
         fds = [_pipe(), _pipe(), _pipe()]  # result, stdout, stderr
         (result_r, result_w), (out_r, out_w), (err_r, err_w) = fds
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        for name in PRIVATE_ENV:
-            env.pop(name, None)
-        env[reaper.RUN_TAG_VAR] = self.tag
-        env["PGOPTIONS"] = writes.pgoptions(env.get("PGOPTIONS"))
-
-        def child_setup() -> None:
-            reaper.die_with_parent()
-            if preexec is not None:
-                preexec()
-
         try:
-            self.proc = await asyncio.create_subprocess_exec(
-                python, "-c", BOOTSTRAP, WORKER_DIR,
-                stdin=asyncio.subprocess.PIPE, stdout=out_w, stderr=err_w,
-                pass_fds=(result_w,), start_new_session=True,
-                cwd=config["app_path"], env=env, preexec_fn=child_setup,
-            )
+            self.proc = await spawn(python, config["app_path"], self.tag,
+                                    (result_w, out_w, err_w), preexec)
         except OSError as exc:
             for fd in (result_r, result_w, out_r, out_w, err_r, err_w):
                 os.close(fd)
             return WorkerRun("spawn_failed", None, time.monotonic() - started,
                              error=f"{type(exc).__name__}: {exc.strerror or exc}")
-        for fd in (result_w, out_w, err_w):
-            os.close(fd)
         loop = asyncio.get_running_loop()
         result_reader = asyncio.StreamReader(limit=RESULT_LINE_LIMIT)
         transport, _ = await loop.connect_read_pipe(
@@ -98,7 +79,7 @@ class ResidentWorker:
         self._transports.append(transport)
         self._readers.append(asyncio.ensure_future(self._read_events(result_reader)))
         for fd in (out_r, err_r):
-            collect = _Collect(_tail(self.tail_bytes))
+            collect = _Collect(Tail(self.tail_bytes))
             transport, _ = await loop.connect_read_pipe(lambda c=collect: c,  # type: ignore[misc]
                                                         os.fdopen(fd, "rb", 0))
             self._transports.append(transport)
@@ -120,8 +101,8 @@ class ResidentWorker:
     async def _cycle(self, request: dict[str, Any], timeout_s: float,
                      started: float) -> WorkerRun:
         assert self.proc is not None and self.proc.stdin is not None
-        run = WorkerRun("ok", None, 0.0, stdout=_tail(self.tail_bytes),
-                        stderr=_tail(self.tail_bytes))
+        run = WorkerRun("ok", None, 0.0, stdout=Tail(self.tail_bytes),
+                        stderr=Tail(self.tail_bytes))
         for collect, tail in zip(self._collectors, (run.stdout, run.stderr), strict=False):
             collect.tail = tail  # this cycle's output only
         self.events = run.events
@@ -193,14 +174,7 @@ class ResidentWorker:
         if proc is None:
             return
         self.proc = None
-        group = [pid for pid in reaper.group_members(proc.pid) if pid != proc.pid]
-        _kill_group(proc.pid)
-        killed = group + reaper.kill_tagged(self.tag)
-        with contextlib.suppress(ProcessLookupError):
-            await proc.wait()
-        if killed:
-            await asyncio.get_running_loop().run_in_executor(
-                None, lambda: reaper.reap_orphans(keep=(proc.pid,), expect=killed))
+        await kill_and_reap(proc, self.tag)
         if self._readers:  # what the killed processes wrote last, briefly
             _, still = await asyncio.wait(self._readers, timeout=0.2)
             for task in still:
@@ -211,12 +185,6 @@ class ResidentWorker:
             with contextlib.suppress(Exception):
                 proc.stdin.close()
         self._readers, self._transports, self._collectors = [], [], []
-
-
-def _tail(cap: int) -> Any:
-    from sidecar.cycle.runner import Tail
-
-    return Tail(cap)
 
 
 class ResidentPool:

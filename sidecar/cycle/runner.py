@@ -167,6 +167,53 @@ def _pipe() -> tuple[int, int]:
     return read_fd, write_fd
 
 
+def worker_env(tag: str) -> dict[str, str]:
+    """The worker's environment: ours, without the sidecar's secrets, tagged with its run."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")  # never write .pyc into the app
+    for name in PRIVATE_ENV:
+        env.pop(name, None)
+    env[reaper.RUN_TAG_VAR] = tag  # inherited by all the app starts: killed after the run
+    # libpq connections the app opens at import refuse writes in PostgreSQL itself
+    env["PGOPTIONS"] = writes.pgoptions(env.get("PGOPTIONS"))
+    return env
+
+
+async def spawn(python: str, app_path: str, tag: str, write_fds: tuple[int, int, int],
+                preexec: Callable[[], None] | None) -> asyncio.subprocess.Process:
+    """Start the worker in its own session; ``write_fds`` (result, stdout, stderr) are
+    closed here once the child has them. Raises OSError when it cannot start (the caller
+    closes the fds then)."""
+    result_w, out_w, err_w = write_fds
+
+    def child_setup() -> None:
+        reaper.die_with_parent()
+        if preexec is not None:
+            preexec()
+
+    proc = await asyncio.create_subprocess_exec(
+        python, "-c", BOOTSTRAP, WORKER_DIR,
+        stdin=asyncio.subprocess.PIPE, stdout=out_w, stderr=err_w,
+        pass_fds=(result_w,), start_new_session=True,
+        cwd=app_path, env=worker_env(tag), preexec_fn=child_setup,
+    )
+    for fd in write_fds:
+        os.close(fd)
+    return proc
+
+
+async def kill_and_reap(proc: asyncio.subprocess.Process, tag: str) -> None:
+    """Kill the worker's process group and every process tagged with its run, wait for the
+    worker, and reap the orphans (briefly, in a thread, off the event loop)."""
+    group = [pid for pid in reaper.group_members(proc.pid) if pid != proc.pid]
+    _kill_group(proc.pid)
+    killed = group + reaper.kill_tagged(tag)
+    with contextlib.suppress(ProcessLookupError):
+        await proc.wait()
+    if killed:
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: reaper.reap_orphans(keep=(proc.pid,), expect=killed))
+
+
 async def run_worker(
     python: str,
     config: dict[str, Any],
@@ -189,32 +236,13 @@ async def run_worker(
     # however long its interpreter took to start
     config = dict(config, result_fd=result_w, timeout_s=timeout_s,
                   deadline=time.time() + timeout_s)
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")  # never write .pyc into the app
-    for name in PRIVATE_ENV:
-        env.pop(name, None)
-    env[reaper.RUN_TAG_VAR] = tag  # inherited by all the app starts: killed after the run
-    # libpq connections the app opens at import refuse writes in PostgreSQL itself
-    env["PGOPTIONS"] = writes.pgoptions(env.get("PGOPTIONS"))
-
-    def child_setup() -> None:
-        reaper.die_with_parent()
-        if preexec is not None:
-            preexec()
-
     try:
-        proc = await asyncio.create_subprocess_exec(
-            python, "-c", BOOTSTRAP, WORKER_DIR,
-            stdin=asyncio.subprocess.PIPE, stdout=out_w, stderr=err_w,
-            pass_fds=(result_w,), start_new_session=True,
-            cwd=config["app_path"], env=env, preexec_fn=child_setup,
-        )
+        proc = await spawn(python, config["app_path"], tag, (result_w, out_w, err_w), preexec)
     except OSError as exc:
         for fd in (result_r, result_w, out_r, out_w, err_r, err_w):
             os.close(fd)
         return WorkerRun("spawn_failed", None, time.monotonic() - started,
                          error=f"{type(exc).__name__}: {exc.strerror or exc}")
-    for fd in (result_w, out_w, err_w):
-        os.close(fd)
 
     run = WorkerRun("ok", None, 0.0, stdout=Tail(tail_bytes), stderr=Tail(tail_bytes))
     transports: list[asyncio.BaseTransport] = []
@@ -264,14 +292,7 @@ async def run_worker(
             run.outcome = "timeout"
     finally:
         # Also reaps what the app spawned and left holding our pipes.
-        group = [pid for pid in reaper.group_members(proc.pid) if pid != proc.pid]
-        _kill_group(proc.pid)
-        killed = group + reaper.kill_tagged(tag)
-        with contextlib.suppress(ProcessLookupError):
-            await proc.wait()
-        if killed:  # waits (briefly) for the killed to die: in a thread, off the event loop
-            await asyncio.get_running_loop().run_in_executor(
-                None, lambda: reaper.reap_orphans(keep=(proc.pid,), expect=killed))
+        await kill_and_reap(proc, tag)
         if readers:  # what the killed processes wrote last, briefly; never their pipes' EOF
             _, still = await asyncio.wait(readers, timeout=0.2 if done.is_set() else 1.0)
             for task in still:
