@@ -282,10 +282,10 @@ def main() -> int:
     loop = _Loop(config, channel, versions)
     results = loop.run(selected(config.get("checks") or ()), config.get("cache") or {})
     resident = _stays_resident(config, loop, results)
-    if resident and not config.get("keep_connection"):
-        loop.ctx.cleanup()  # no pinned connection between cycles (pgbouncer, max_connections)
-    elif not resident:
-        loop.ctx.cleanup()  # e.g. the database check's pool: no "unexpected EOF" in the logs
+    # the database check's pool closed cleanly (no "unexpected EOF" in the logs), and no
+    # connection pinned between a resident worker's cycles unless asked (pgbouncer)
+    if not (resident and config.get("keep_connection")):
+        loop.ctx.cleanup()
     faulthandler.cancel_dump_traceback_later()
     channel.send(DONE, cycle=config.get("cycle"), resident=resident, rss_kb=_current_rss_kb())
     if resident:

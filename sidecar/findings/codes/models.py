@@ -171,11 +171,7 @@ def _polymorphic_on_unmapped_hint(f: Facts) -> str:
     value = f["value"]
     mapped = list(f.get("mapped") or ())
     closest = f.get("closest")
-    callee = str(f.get("column_callee") or "Column")
-    if callee.endswith("mapped_column"):
-        column = f"{value}: Mapped[str] = {callee}(String(50))"
-    else:
-        column = f"{value} = {callee}({_schema_callable({'callee': callee}, 'String')}(50))"
+    column = _discriminator_column(f, value)
     known = (f" It maps {', '.join(repr(n) for n in mapped)}." if mapped else "")
     if closest:
         return (
@@ -1473,12 +1469,16 @@ def _tuple_hint(f: Facts) -> str:
     )
 
 
-def _polymorphic_on_hint(f: Facts) -> str:
+def _discriminator_column(f: Facts, name: str) -> str:
+    """A discriminator column statement written as the class body writes its columns."""
     callee = str(f.get("column_callee") or "Column")
     if callee.endswith("mapped_column"):
-        column = f"kind: Mapped[str] = {callee}(String(50))"
-    else:
-        column = f"kind = {callee}({_schema_callable({'callee': callee}, 'String')}(50))"
+        return f"{name}: Mapped[str] = {callee}(String(50))"
+    return f"{name} = {callee}({_schema_callable({'callee': callee}, 'String')}(50))"
+
+
+def _polymorphic_on_hint(f: Facts) -> str:
+    column = _discriminator_column(f, "kind")
     base_identity = f.get("base_identity")
     identity = f', "polymorphic_identity": {base_identity}' if base_identity else ""
     return (

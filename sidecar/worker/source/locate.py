@@ -328,6 +328,17 @@ class Locator:
                 annotation.value) == "Mapped",
         }
 
+    def column_callee(self, filename: str, cls: ast.ClassDef) -> Optional[str]:
+        """How this class body writes a column (``db.Column``, ``sa.Column``, ``Column``,
+        ``mapped_column``), so a hint's new column looks like its neighbours."""
+        for stmt in cls.body:
+            call = self.assigned_call(filename, stmt) if isinstance(
+                stmt, (ast.Assign, ast.AnnAssign)) else None
+            callee = str((call or {}).get("callee") or "")
+            if callee.endswith("Column") or callee.endswith("mapped_column"):
+                return callee
+        return None
+
     def classes(self, filename: str) -> List[ast.ClassDef]:
         """Every class statement of the file, walked once per file (a lookup per mapped
         class walked the whole module again: quadratic, 75 s for 1,000 classes)."""

@@ -1006,21 +1006,9 @@ def lint_polymorphic(locator: locate.Locator, mappers: List[Any]) -> List[Raw]:
                 raw["line"] = stmt.lineno
                 raw["attribute"] = "__mapper_args__"
                 raw["facts"]["statement"] = locator.statement_text(spot[0], stmt)
-            raw["facts"]["column_callee"] = _column_callee(locator, spot[0], spot[1])
+            raw["facts"]["column_callee"] = locator.column_callee(spot[0], spot[1])
         out.append(raw)
     return out
-
-
-def _column_callee(locator: locate.Locator, filename: str, cls: ast.ClassDef) -> Optional[str]:
-    """How this class body writes a column (``db.Column``, ``sa.Column``, ``Column``,
-    ``mapped_column``), so a hint's new column looks like its neighbours."""
-    for stmt in cls.body:
-        call = locator.assigned_call(filename, stmt) if isinstance(
-            stmt, (ast.Assign, ast.AnnAssign)) else None
-        callee = str((call or {}).get("callee") or "")
-        if callee.endswith("Column") or callee.endswith("mapped_column"):
-            return callee
-    return None
 
 
 @rule

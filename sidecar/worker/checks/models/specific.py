@@ -77,12 +77,10 @@ def refine(p: Any, raw: Raw) -> Raw:
 def _column_callee(p: Any, cls: type) -> Optional[str]:
     """How the class body writes a column (``db.Column``, ``mapped_column``). A module whose
     import failed is gone from ``sys.modules``: the frames name its file."""
-    from . import classify  # classify imports this module
-
     module = sys.modules.get(cls.__module__)
     files = [getattr(module, "__file__", None) or ""] + [fr[0] for fr in p.frames]
     spot = p.locator.find_class(cls.__name__, [f for f in files if f])
-    return classify._column_callee(p.locator, spot[0], spot[1]) if spot is not None else None
+    return p.locator.column_callee(spot[0], spot[1]) if spot is not None else None
 
 
 def _constraint_column(p: Any, text: str) -> Optional[Tuple[str, str, str]]:
