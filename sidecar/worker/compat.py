@@ -573,12 +573,16 @@ def type_affinity(type_: Any) -> Any:
 # --- Alembic ------------------------------------------------------------------------------
 
 
-def compare_models(mc: Any, metadata: Any) -> Tuple[Any, Any]:
+def compare_models(mc: Any, metadata: Any,
+                   sorted_tables: Optional[List[Any]] = None) -> Tuple[Any, Any]:
     """Autogenerate's comparison: (UpgradeOps, AutogenContext).
 
     ``alembic.autogenerate.compare._populate_migration_script`` (private; 1.20.1) keeps the
     AutogenContext whose inspector holds the reflected constraints (``cached_pk_constraint``
     reads them); the public ``produce_migrations`` is the fallback for an Alembic without it.
+    ``sorted_tables``: the metadata's tables already in dependency order, put in place of
+    ``AutogenContext.sorted_tables`` (a memoized property, 1.4-1.20: an instance attribute
+    wins) so Alembic does not sort them again.
     """
     from alembic.autogenerate.api import AutogenContext
     from alembic.operations import ops
@@ -591,6 +595,8 @@ def compare_models(mc: Any, metadata: Any) -> Tuple[Any, Any]:
         script = produce_migrations(mc, metadata)
         return script.upgrade_ops, AutogenContext(mc, metadata=metadata)
     ac = AutogenContext(mc, metadata=metadata)
+    if sorted_tables is not None:
+        ac.sorted_tables = sorted_tables
     script = ops.MigrationScript(rev_id=None, upgrade_ops=ops.UpgradeOps([]),
                                  downgrade_ops=ops.DowngradeOps([]))
     _populate_migration_script(ac, script)
