@@ -152,21 +152,26 @@ def bench_at(url: str, n: int, repeat: int) -> dict:
     print(f"  recheck / alembic = {r_re:.3f}  (a fresh worker's re-check)")
     print(f"  resident / alembic = {r_res:.3f}  (goal <= 0.05)  "
           f"{'ok' if r_res <= 0.05 else 'MISSED'}")
-    with engine.connect() as conn:
-        plan = conn.execute(sa.text("EXPLAIN (ANALYZE, FORMAT JSON) " + PG_FINGERPRINT),
-                            {"schemas": ["public"]}).scalar()
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    fp_ms = float(plan[0]["Execution Time"])
-    with engine.connect() as conn:
-        plan = conn.execute(sa.text("EXPLAIN (ANALYZE, FORMAT JSON) " + PG_VERSION),
-                            {"schemas": ["public"]}).scalar()
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    version_ms = float(plan[0]["Execution Time"])
+    fp_ms = server_ms(engine, PG_FINGERPRINT, repeat)
+    version_ms = server_ms(engine, PG_VERSION, repeat)
     print(f"  in PostgreSQL (EXPLAIN ANALYZE): content fingerprint {fp_ms:.1f} ms, catalog "
           f"version {version_ms:.1f} ms (what a resident re-check runs)")
     ctx.cleanup()
     return {"tables": n, **med, "first_ratio": r_first, "recheck_ratio": r_re,
             "resident_ratio": r_res, "fingerprint_ms": fp_ms, "version_ms": version_ms}
+
+
+def server_ms(engine, sql: str, repeat: int) -> float:
+    """The statement's execution time inside PostgreSQL (EXPLAIN ANALYZE), median of
+    ``repeat`` runs after one warm-up: one sample on a shared machine is noise."""
+    runs = []
+    with engine.connect() as conn:
+        for _ in range(repeat + 1):
+            plan = conn.execute(sa.text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql),
+                                {"schemas": ["public"]}).scalar()
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            runs.append(float(plan[0]["Execution Time"]))
+    return statistics.median(runs[1:])
 
 
 def one_size(url: str, n: int, repeat: int) -> dict:
