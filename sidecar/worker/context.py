@@ -43,6 +43,8 @@ class Context:
     db_error: Optional[str] = None  # why there is no engine (a redacted sentence)
     db_observed: Dict[str, Any] = field(default_factory=dict)  # what connecting found
     secrets: Optional[List[str]] = None  # the password's forms, for ``scrub``
+    # an async driver's event loop (checks/database/bridge.py), for the worker's life
+    async_bridge: Any = None
     # migrations →
     migration_state: Optional[Dict[str, Any]] = None  # for schema_drift's verdict
     # the worker's loop → the checks that use Alembic (sidecar/worker/versions.py)

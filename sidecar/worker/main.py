@@ -19,6 +19,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import versions as supported
+from .checks.database.bridge import run_on_database
 from .context import Context, Skip
 from .protocol import (
     CACHE,
@@ -121,7 +122,7 @@ def _run_check(ctx: Context, check: Check) -> Tuple[Dict[str, Any], Optional[Dic
         module_name, func_name = check.run.split(":")
         module = importlib.import_module("." + module_name, __package__)
         func: Callable[[Context], Dict[str, Any]] = getattr(module, func_name)
-        outcome = func(ctx)
+        outcome = run_on_database(ctx, lambda: func(ctx)) if check.uses_database else func(ctx)
         cache = outcome.get("cache")
         result = check_result(check.name, findings=outcome.get("findings") or [],
                               observed=outcome.get("observed"))

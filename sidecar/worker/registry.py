@@ -24,6 +24,7 @@ class Check:
     uses_alembic: bool = False  # the Alembic fallback is installed before the first of these
     imports_app_code: bool = False  # its error findings carry the app's output tail
     counts_schema_differences: bool = False  # its findings feed sidecar_schema_drift_objects
+    uses_database: bool = False  # runs on the engine: in the async bridge for an async driver
 
 
 CHECKS: Tuple[Check, ...] = (
@@ -34,14 +35,14 @@ CHECKS: Tuple[Check, ...] = (
           "configure the mappers, find the MetaData, resolve every ForeignKey",
           needs=("models_import",), imports_app_code=True),
     Check("database", "checks.database.check:run_database",
-          "connect read-only with the app's database URL and ping"),
+          "connect read-only with the app's database URL and ping", uses_database=True),
     Check("migrations", "checks.migrations.check:run_migrations",
           "the revision in alembic_version vs the migration scripts' heads",
-          needs=("database",), uses_alembic=True),
+          needs=("database",), uses_alembic=True, uses_database=True),
     Check("schema_drift", "checks.drift.check:run_schema_drift",
           "the models vs the live schema (Alembic autogenerate), with a verdict",
           needs=("mappers", "database", "migrations"), uses_alembic=True,
-          counts_schema_differences=True),
+          counts_schema_differences=True, uses_database=True),
 )
 
 _BY_NAME: Dict[str, Check] = {check.name: check for check in CHECKS}

@@ -8,6 +8,7 @@ closed by a cleanup registered on the Context, at the end of the run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import socket
@@ -19,6 +20,7 @@ from ... import compat
 from ...context import CheckOutcome, Context, Skip
 from ...protocol import finding
 from ...redact import guarded, redact_text, scrub
+from . import bridge
 from . import url as db_url
 
 
@@ -91,6 +93,20 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
         ctx.db_error = str(problem)
         return None, [_problem_finding(problem, secrets)], observed
     observed["driver"] = choice["driver"]
+    if choice.get("app_driver"):  # the app's aiosqlite: the same file through sqlite3
+        observed["app_driver"] = choice["app_driver"]
+    if bridge.is_async_url(url):
+        missing = bridge.greenlet_missing()
+        if missing is not None:
+            ctx.db_error = "the async driver cannot run without greenlet"
+            return None, [*findings, finding(
+                "DB206", f"The async driver '{url.get_driver_name()}' needs greenlet "
+                f"(SQLAlchemy's asyncio support), which the app's interpreter cannot import "
+                f"({missing}).", exception="ModuleNotFoundError",
+                facts={"backend": url.get_backend_name(), "package": "greenlet",
+                       "suggested": ""})], observed
+        # the app's own driver, each check in one greenlet on the worker's event loop
+        observed["async_driver"] = "app's own, through SQLAlchemy's greenlet bridge"
     if choice.get("driver_substituted"):
         observed["driver_substituted"] = True
         observed["default_driver"] = choice["default_driver"]
@@ -151,7 +167,13 @@ def _open(url: Any, limits: Any, app_path: str, startup_options: bool) -> Tuple[
     from sqlalchemy import create_engine, event
 
     url, kwargs, listeners = db_url.engine_kwargs(url, limits, app_path, startup_options)
-    engine = create_engine(url, **kwargs)
+    if bridge.is_async_url(url):
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        # its sync_engine is an Engine like any other, inside the bridge's greenlet
+        engine = create_async_engine(url, **kwargs).sync_engine
+    else:
+        engine = create_engine(url, **kwargs)
     for listener in listeners:
         event.listen(engine, "connect", listener)
     started = time.perf_counter()
@@ -191,7 +213,10 @@ def _close(ctx: Context) -> None:
     """Close the pool cleanly (no "unexpected EOF" in the PostgreSQL logs)."""
     engine, ctx.engine = ctx.engine, None
     if engine is not None:
-        engine.dispose()
+        if ctx.async_bridge is not None and bridge.is_async_url(engine.url):
+            ctx.async_bridge.run(engine.dispose)  # closing awaits the driver too
+        else:
+            engine.dispose()
 
 
 # --- facts ---------------------------------------------------------------------------------
@@ -326,6 +351,7 @@ _PATTERNS: List[Tuple[str, str, str]] = [
     ("DB201", "starting", r"the database system is (?:starting up|shutting down|"
      r"in recovery mode|not yet accepting connections)"),
     ("DB201", "refused", r"Connection refused|could not connect to server|"
+     r"Connect call failed|"  # asyncpg (asyncio's wording)
      r"Can't connect to (?:MySQL|MariaDB) server|No such file or directory|"
      r"server closed the connection unexpectedly|Is the server running"),
 ]
@@ -345,7 +371,7 @@ def classify_connect_error(exc: BaseException) -> Tuple[str, Dict[str, Any]]:
     orig = getattr(exc, "orig", None) or exc
     if isinstance(orig, socket.gaierror):
         return "DB202", {"reason": "unknown_host"}
-    if isinstance(orig, (socket.timeout, TimeoutError)):
+    if isinstance(orig, (socket.timeout, TimeoutError, asyncio.TimeoutError)):
         return "DB203", {"reason": "timeout"}
     if isinstance(orig, ConnectionRefusedError):
         return "DB201", {"reason": "refused"}
@@ -363,6 +389,9 @@ def _driver_message(exc: BaseException) -> str:
 
 def _exc_name(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
+    if orig is not None and type(orig).__module__.startswith("sqlalchemy.") \
+            and orig.__cause__ is not None:
+        orig = orig.__cause__  # an async driver's error under SQLAlchemy's DBAPI adapter
     cls = type(orig if orig is not None else exc)
     return f"{cls.__module__.split('.')[0]}.{cls.__name__}" if orig is not None else cls.__name__
 

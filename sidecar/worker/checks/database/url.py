@@ -22,7 +22,8 @@ from urllib.parse import quote
 from ... import compat, versions
 from ...redact import config_secrets, url_password
 
-# Synchronous DBAPI drivers per backend, preferred first. SQLAlchemy's name for each.
+# Synchronous DBAPI drivers per backend, preferred first: the substitutes for a bare URL
+# whose default driver is missing. SQLAlchemy's name for each.
 DRIVERS: Dict[str, List[str]] = {
     "postgresql": ["psycopg2", "psycopg", "pg8000", "psycopg2cffi"],
     "mysql": ["mysqldb", "pymysql", "mysqlconnector", "mariadbconnector"],
@@ -104,6 +105,12 @@ def resolve_driver(url: Any) -> Tuple[Any, Dict[str, Any]]:
     backend = url.get_backend_name()
     explicit = "+" in url.drivername
     driver, error, unknown_name = _driver_loads(url)
+    if driver is not None and backend == "sqlite" and getattr(url.get_dialect(), "is_async",
+                                                              False):
+        # aiosqlite runs the standard sqlite3 module in a thread: the checks open the same
+        # file through sqlite3 directly, read-only (sqlite_engine_args)
+        return compat.url_set(url, drivername="sqlite"), {
+            "driver": "pysqlite", "app_driver": driver, "driver_substituted": False}
     if driver is not None:
         return url, {"driver": driver, "driver_substituted": False}
     if not explicit and backend not in DRIVERS and unknown_name:
@@ -189,7 +196,18 @@ def engine_kwargs(url: Any, limits: Limits, app_path: str,
         elif driver == "pg8000":
             connect_args["timeout"] = limits.connect_timeout_s
             connect_args["application_name"] = "sidecar-healthcheck"
-        if driver in LIBPQ_DRIVERS and use_startup_options:
+        elif driver == "asyncpg":
+            # asyncpg.connect(timeout=, server_settings=): the startup parameters libpq's
+            # options carry for psycopg, so the limits hold before the first statement
+            connect_args["timeout"] = limits.connect_timeout_s
+            server = {"application_name": "sidecar-healthcheck"}
+            if use_startup_options:
+                server.update(pg_settings(limits))
+            connect_args["server_settings"] = server
+        if driver == "asyncpg":
+            if not use_startup_options:
+                listeners.append(_pg_set_on_connect(pg_settings(limits)))
+        elif driver in LIBPQ_DRIVERS and use_startup_options:
             mine = " ".join(f"-c {k}={v}" for k, v in pg_settings(limits))
             given = url.query.get("options")
             given = given[-1] if isinstance(given, tuple) else given
