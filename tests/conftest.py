@@ -31,6 +31,9 @@ SQLA_ENVS = {
     "sqla13_py38": ["SQLAlchemy==1.3.24", "alembic==1.4.3"],
     # the same without an Alembic of its own: sidecar's fallback Alembic needs 1.4+
     "sqla13_bare": ["SQLAlchemy==1.3.24"],
+    # an async app's environment: its async drivers and no sync PostgreSQL driver
+    # (tests/db/test_async_drivers.py)
+    "async_only": ["SQLAlchemy[asyncio]==2.0.*", "asyncpg==0.32.0", "aiosqlite==0.22.1"],
     # below the supported range: no check runs (SIDE011)
     "sqla12": ["SQLAlchemy==1.2.19"],
 }
