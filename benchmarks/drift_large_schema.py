@@ -24,6 +24,7 @@ Goals (issue 12, 5,000 tables): first <= 1.1 x alembic, resident <= 0.05 x alemb
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -215,8 +216,7 @@ def main() -> int:
               f"{r['recheck_ratio']:15.3f}   {r['resident_ratio']:16.3f}   "
               f"{r['fingerprint_ms']:14.1f}   {r['version_ms']:10.1f}   "
               f"{r['peak_rss_mib']:12.0f}")
-    if len(results) >= 2:
-        lo, hi = results[0], results[-1]
+    for lo, hi in itertools.pairwise(results):  # each step, e.g. 1,000 -> 5,000
         scale = hi["tables"] / lo["tables"]
         print(f"\ngrowth from {lo['tables']} to {hi['tables']} tables (x{scale:g} tables; "
               "linear is that ratio):")
