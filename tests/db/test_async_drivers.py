@@ -167,3 +167,44 @@ def test_async_only_environment_checked_end_to_end(async_only_python, pgdb, tmp_
         found = [f for f in checks["schema_drift"]["findings"] if f["code"] == "DRIFT414"]
         assert [f["fix_sql"] for f in found] == [RENAME_SQL], checks["schema_drift"]
         assert res.returncode != 0 and report["status"] == "fail"
+
+
+def test_resident_worker_serves_later_cycles_on_the_same_event_loop(async_only_python, pgdb):
+    """One worker, several cycles through asyncpg: each cycle connects on the bridge's loop
+    and disposes the pool on it (no pinned connection); the drift re-check is reused. (A
+    failing cycle would bring a fresh worker: the database is in sync here.)"""
+    import asyncio
+
+    from sidecar.cycle.diagnosis import cycle
+    from sidecar.cycle.resident import ResidentPool
+    from sidecar.settings import Settings
+
+    db = pgdb("CREATE TABLE security_events (id integer PRIMARY KEY, "
+              "kind varchar(40) NOT NULL, event_metadata json)")
+    url = db.url(driver="asyncpg")
+    settings = Settings(app_path=FIXTURES / "async_app", models=("app.models",),
+                        database_url=url, python=async_only_python, recycle_after=10)
+
+    async def cycles() -> list:
+        pool = ResidentPool(settings.recycle_after)
+        caches: dict = {}
+        out = []
+        try:
+            for _ in range(3):
+                report, run = await cycle(settings, extra_config={"cache": dict(caches)},
+                                          pool=pool)
+                caches.update(run.caches)
+                out.append((report, run))
+        finally:
+            await pool.close()
+        return out
+
+    runs = asyncio.run(cycles())
+    assert len({run.hello["pid"] for _, run in runs}) == 1, "one resident worker"
+    for report, _ in runs:
+        drift_check = next(c for c in report.checks if c.name == "schema_drift")
+        assert report.status == "pass", [(c.name, c.findings) for c in report.checks]
+        assert drift_check.observed["verdict"] == "in_sync"
+    last_drift = next(c for c in runs[-1][0].checks if c.name == "schema_drift")
+    assert last_drift.observed["reused"] is True
+    assert APP_PASSWORD not in json.dumps([r.to_dict() for r, _ in runs], default=str)
