@@ -411,6 +411,12 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
                     raw = environ[var].strip()
                     source = var
                     break
+            if raw is None and opt.dest == "database_url" and any(
+                    var in environ for var in opt.env):
+                # set but empty: compose's `${DATABASE_URL}` with the variable unset. Not
+                # "no database configured" (checks skipped, ready): the database check
+                # reports it (DB207, reason empty)
+                raw = ""
             if raw is not None and opt.repeatable:
                 raw = _split_list(raw)
         if raw is None:

@@ -234,3 +234,24 @@ def test_probe_against_something_that_is_not_http() -> None:
     assert result.returncode == 1
     assert result.stdout.startswith("NOT READY: cannot reach")
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("env", [{"DATABASE_URL": ""}, {"SIDECAR_DATABASE_URL": "  "},
+                                 {"DATABASE_URL": "${DATABASE_URL}"}])
+def test_an_empty_or_unexpanded_database_url_is_not_ready(env: dict[str, str]) -> None:
+    """compose's `${DATABASE_URL}` with the variable unset gives an empty value: the models
+    import, and the database is not "not configured" (skipped, ready) but DB207."""
+    result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
+                     "app.models", "--format", "json", env=env)
+    assert result.returncode == 1, result.stderr
+    database = next(c for c in result.report["checks"] if c["name"] == "database")
+    assert [f["code"] for f in database["findings"]] == ["DB207"]
+    assert database["findings"][0]["facts"]["reason"] in ("empty", "unexpanded")
+
+
+def test_no_database_url_at_all_still_checks_the_models_only() -> None:
+    result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
+                     "app.models", "--format", "json")
+    assert result.returncode == 0
+    database = next(c for c in result.report["checks"] if c["name"] == "database")
+    assert database["status"] == "skip"

@@ -197,18 +197,35 @@ def test_connect_timeout(make_run):
     ("postgresql+nosuchdriver://app:Secret-pw-12@db/x", "driver_name"),
     ("nosuchdb://app:Secret-pw-12@db/x", "dialect"),
     ("", "empty"),
+    ("   ", "empty"),
+    ("${DATABASE_URL}", "unexpanded"),
+    ("$DATABASE_URL", "unexpanded"),
+    ("postgresql://app:${DB_PASSWORD}@db/x", "unexpanded"),
+    ("postgresql://app:Secret-pw-12@$(DB_HOST):5432/x", "unexpanded"),
 ])
 def test_malformed_url(make_run, url, reason):
     run = make_run(url)
-    out = database.run_database(run.ctx) if url else None
-    if not url:
-        with pytest.raises(Skip):
-            database.run_database(run.ctx)
-        return
+    out = database.run_database(run.ctx)
     f = only(out, "DB207")
     assert f["facts"]["reason"] == reason
     assert_secret_free(out, run.phases, password="Secret-pw-12")
     assert_secret_free(out, run.phases, password="Secret@pw-12")
+
+
+def test_a_variable_set_to_nothing_is_named(make_run, monkeypatch):
+    """compose's `${DATABASE_URL}` with the variable unset: set, and empty - not "no
+    database configured" (which skips the checks and can be ready)."""
+    monkeypatch.setenv("DATABASE_URL", "")
+    out = check(make_run(""))
+    f = only(out, "DB207")
+    assert (f["facts"]["reason"], f["facts"]["variable"]) == ("empty", "DATABASE_URL")
+    assert "DATABASE_URL is set to an empty value" in f["message"]
+
+
+def test_an_unexpanded_variable_is_named_without_the_text_around_it(make_run):
+    out = check(make_run("postgresql://app:${DB_PASSWORD}@db/x"))
+    f = only(out, "DB207")
+    assert f["facts"]["variable"] == "DB_PASSWORD" and "DB_PASSWORD" in f["message"]
 
 
 def test_later_checks_skip_with_the_connection_reason(pg, make_run):

@@ -39,7 +39,24 @@ def _malformed_hint(f: Facts) -> str:
                 "`dialect+driver://user:password@host:port/database` (postgresql, mysql, "
                 "sqlite, ...), or install the package that provides this dialect.")
     if reason == "empty":
+        if f.get("variable"):
+            return (f"`{f.get('variable')}` is set but empty in the sidecar's environment — "
+                    f"compose expands `${{{f.get('variable')}}}` to nothing when the variable "
+                    "is unset where `docker compose` runs (it warns: 'variable is not set. "
+                    "Defaulting to a blank string'). Set it in the shell or `.env` beside the "
+                    "compose file, or give the sidecar the app's `env_file:`; "
+                    f"`${{{f.get('variable')}:?set {f.get('variable')}}}` makes compose refuse "
+                    "to start without it.")
         return "Set the database URL (--database-url, SIDECAR_DATABASE_URL or DATABASE_URL)."
+    if reason == "unexpanded":
+        name = f.get("variable")
+        return (f"The URL reached the sidecar as text containing `${{{name}}}` (or `$({name})`): "
+                "nothing expanded it. An exec-form `CMD [\"sidecar\", \"--database-url\", "
+                f"\"${name}\"]` runs no shell; an `env_file:` value is not expanded from other "
+                "variables by older compose versions; Kubernetes expands `$(VAR)` only for a "
+                "variable defined earlier in the same `env:` list. Pass the final URL, or let "
+                f"the sidecar read `{name}` itself (`DATABASE_URL` is read when no "
+                "--database-url is given).")
     return ("Use the form `dialect+driver://user:password@host:port/database`, e.g. "
             "`postgresql+psycopg2://app:secret@db:5432/app`; percent-encode special "
             "characters in the password.")
@@ -168,10 +185,11 @@ pip install psycopg2-binary        # or: postgresql+psycopg://... if psycopg 3 i
     Entry(
         "DB207", "Malformed database URL", "error", "database", _malformed_hint,
         # which of the others come depends on the reason (sidecar/worker/checks/database/url.py)
-        facts=("reason",), optional=("backend", "suggested", "driver", "known"),
+        facts=("reason",), optional=("backend", "suggested", "driver", "known", "variable"),
         explanation="""\
 **What:** the URL cannot be used (`facts.reason`: `syntax`, `port`, `alias` for
-`postgres://`, `at_sign` for an unescaped `@`, `driver_name`, `dialect`, `empty`).
+`postgres://`, `at_sign` for an unescaped `@`, `driver_name`, `dialect`, `empty` — also a
+variable set to an empty value, `facts.variable` — or `unexpanded`, a `${VAR}` left as text).
 **Why:** SQLAlchemy 1.4+ rejects `postgres://` (Heroku style); special characters in the
 password must be percent-encoded.
 **Fix:** see the hint for the reason; build URLs with `sqlalchemy.URL.create(...)`.

@@ -78,7 +78,7 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
     if ctx.engine is not None:
         return ctx.engine, [], dict(ctx.db_observed)
     raw_url = ctx.config.get("database_url")
-    if not raw_url:
+    if raw_url is None:
         ctx.db_error = "no database URL is configured"
         raise Skip("no database URL is configured (set --database-url or DATABASE_URL)")
     secrets = secrets_for(ctx)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
@@ -58,10 +59,28 @@ def secrets_of(url_text: Any) -> List[str]:
     return sorted({str(s) for s in secrets if s}, key=len, reverse=True)
 
 
+# A shell or compose variable left as text: `${DATABASE_URL}`, `$DATABASE_URL`, or inside
+# the URL (`postgresql://app:${DB_PASSWORD}@db/app`) - an exec-form CMD, an env_file with
+# quotes, or a Kubernetes `$(VAR)` naming a variable defined after it
+UNEXPANDED = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::?[-?+=][^}]*)?\}|"
+                        r"\$\((?P<k8s>[A-Za-z_][A-Za-z0-9_]*)\)|"
+                        r"^\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)$")
+URL_VARIABLES = ("SIDECAR_DATABASE_URL", "DATABASE_URL")
+
+
 def parse(url_text: Any) -> Any:
     """``make_url`` with our own diagnosis of the usual mistakes."""
     if not isinstance(url_text, str) or not url_text.strip():
-        raise UrlProblem("DB207", "The database URL is empty.", reason="empty")
+        empty = [v for v in URL_VARIABLES if v in os.environ and not os.environ[v].strip()]
+        where = f" ({empty[0]} is set to an empty value)" if empty else ""
+        raise UrlProblem("DB207", f"The database URL is empty{where}.", reason="empty",
+                         variable=empty[0] if empty else "")
+    names = [m["braced"] or m["k8s"] or m["bare"] for m in UNEXPANDED.finditer(url_text.strip())]
+    if names:
+        # the names only: the text around them may be the password
+        raise UrlProblem("DB207", "The database URL holds a variable reference that was "
+                         f"never expanded ({', '.join(names)}), as literal text.",
+                         reason="unexpanded", variable=names[0])
     try:
         url = compat.make_url(url_text.strip())
     except Exception as exc:  # ArgumentError, or ValueError for a non-numeric port
