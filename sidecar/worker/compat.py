@@ -72,6 +72,19 @@ def _raised_in(scopes: List[Scope], module: str, *functions: str) -> Optional[Sc
     return None
 
 
+def engine_url_argument(scopes: List[Scope]) -> Any:
+    """The URL an app passed to ``create_engine`` (``create_async_engine`` calls it too),
+    when the failure came through it: the ``url`` argument of
+    ``sqlalchemy.engine.create.create_engine`` (1.4-2.1), ``name_or_url`` of 1.3's
+    ``sqlalchemy.engine.strategies`` ``create``. A string or a URL object; None if absent."""
+    for scope in scopes:
+        if scope.module == "sqlalchemy.engine.create" and scope.function == "create_engine":
+            return scope.locals.get("url")
+        if scope.module == "sqlalchemy.engine.strategies" and scope.function == "create":
+            return scope.locals.get("name_or_url")
+    return None
+
+
 def declarative_attribute(scopes: List[Scope]) -> Optional[Tuple[type, str]]:
     """(class, attribute name) when declarative's scan of a class's attributes raised or warned.
 

@@ -159,6 +159,43 @@ def _env_variable_hint(f: Facts) -> str:
         "where the value is used.")
 
 
+def _engine_url_hint(f: Facts) -> str:
+    reason, name, where = f["reason"], f.get("variable"), f["location"]
+    if reason == "empty":
+        if not name:
+            return (f"{where} passes create_engine() an empty URL at import. Give the URL to the "
+                    "environment sidecar runs in the way the app gets it.")
+        return (f"Set `{name}` in the environment sidecar runs in: it is empty there, and "
+                f"{where} passes it to create_engine() at import. In compose, "
+                f"`${{{name}}}` expands to nothing when the variable is unset where "
+                "`docker compose` runs (compose warns 'Defaulting to a blank string'): set it "
+                f"in `.env` beside the compose file, or use `${{{name}:?set {name}}}` so "
+                "compose refuses to start without it; give the sidecar the app's "
+                "`environment:`/`env_file:`.")
+    if reason == "unexpanded":
+        return (f"The URL {where} passes to create_engine() contains `${{{name}}}` (or "
+                f"`$({name})`) as text: nothing expanded it. An exec-form `CMD`/`command:` "
+                "runs no shell, and Kubernetes expands `$(VAR)` only for a variable defined "
+                "earlier in the same `env:` list; put the final URL in the variable the app "
+                "reads.")
+    if reason == "alias":
+        backend, suggested = f.get("backend", "postgres"), f.get("suggested", "postgresql")
+        source = f" (`{name}`)" if name else ""
+        return (f"SQLAlchemy 1.4+ refuses '{backend}://'. Where {where} reads the URL{source}, "
+                f"rewrite the scheme: `url = url.replace(\"{backend}://\", \"{suggested}://\", "
+                f"1)` before create_engine(), or set the value to `{suggested}://...` (hosted "
+                "platforms still hand out the old scheme, so the rewrite keeps working).")
+    if reason == "at_sign":
+        return (f"The password in the URL {where} passes to create_engine() has a raw '@': "
+                "percent-encode it ('@' is %40, ':' %3A, '/' %2F, '#' %23, '%' %25 - "
+                "`urllib.parse.quote(password, safe=\"\")`), or build the URL with "
+                "`sqlalchemy.URL.create(...)`, which takes the password as it is.")
+    return (f"The URL {where} passes to create_engine() is not of the form "
+            "`dialect+driver://user:password@host:port/database`; percent-encode special "
+            "characters in the password (`urllib.parse.quote(password, safe=\"\")`) or build "
+            "it with `sqlalchemy.URL.create(...)`.")
+
+
 def _no_table_hint(f: Facts) -> str:
     cls = f["class"]
     return (
@@ -1803,6 +1840,26 @@ sidecar container does not: the app starts, sidecar cannot import its models.
 
 **How to fix.** Give the sidecar the app's environment (the same `environment:`/`env_file:`
 or `env:`/`envFrom:`). sidecar never prints the variable's value.
+""",
+    ),
+    Entry(
+        "SQLA118", "The models build an engine at import from an unusable URL", "error",
+        "models_import", _engine_url_hint, facts=("reason",),
+        optional=("variable", "backend", "suggested"),
+        samples={"reason": "empty", "variable": "DATABASE_URL", "file": "app/db.py",
+                 "line": 8},
+        explanation="""\
+**What it means.** A model module (or one it imports) calls `create_engine()` or
+`create_async_engine()` while it is imported, and the URL it passes cannot be used:
+empty (`facts.reason` `empty`: compose's `${DATABASE_URL}` with the variable unset),
+a variable reference left as text (`unexpanded`), `postgres://` (`alias`, refused by
+SQLAlchemy 1.4+), an unescaped `@` in the password (`at_sign`) or malformed (`syntax`,
+`port`). The import fails, so the app crash-loops before serving anything. `facts.variable`
+names the environment variable the URL came from, when known; the URL itself is never
+printed.
+
+**How to fix.** Follow the hint for the reason; with `postgres://`, rewrite the scheme where
+the app reads the variable.
 """,
     ),
     Entry(

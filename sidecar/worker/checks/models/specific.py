@@ -8,6 +8,7 @@ the facts its hint needs. Messages are SQLAlchemy's own, the same in 1.4, 2.0 an
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import sys
 from typing import Any, Dict, List, Optional, Tuple
@@ -35,6 +36,8 @@ def refine(p: Any, raw: Raw) -> Raw:
     """Turn a located SQLA199 into a specific code where the failure is recognized."""
     text = p.text or ""
     facts = raw.setdefault("facts", {})
+    if p.stage == "import" and _engine_url(p, raw):
+        return raw
     attached = _constraint_column(p, text)
     if attached is not None:
         construct, table_name, column = attached
@@ -72,6 +75,49 @@ def refine(p: Any, raw: Raw) -> Raw:
             facts["variable"] = name
             raw["code"] = "SQLA117"
     return raw
+
+
+# os.environ.get("NAME" / os.getenv("NAME" / environ["NAME"]: the variable a statement reads
+ENV_READ = re.compile(r"\b(?:environ\s*(?:\.get\s*\(|\[)|getenv\s*\()\s*(['\"])(?P<name>[^'\"]+)\1")
+
+
+def _engine_url(p: Any, raw: Raw) -> bool:
+    """SQLA118: the models' module builds an engine at import from a URL that cannot be used
+    (empty, a `${VAR}` left as text, `postgres://`, malformed). True when recognized; the
+    finding then carries the reason and the variable, never the URL (it may hold the
+    password), and the located statement is redacted with the URL's secrets."""
+    if p.category not in ("ArgumentError", "NoSuchModuleError", "ValueError"):
+        return False
+    value = compat.engine_url_argument(p.scopes)
+    if value is None or not isinstance(value, str):
+        return False
+    from ...redact import redact_text
+    from ..database import url as db_url
+
+    try:
+        db_url.parse(value)
+        return False  # SQLAlchemy refused it for another reason: the generic path says it
+    except db_url.UrlProblem as refused:
+        problem = refused
+    reason = str(problem.facts.get("reason") or "syntax")
+    facts = {k: str(v) for k, v in problem.facts.items() if k in ("backend", "suggested")}
+    secrets = db_url.secrets_of(value)
+    found = raw.setdefault("facts", {})
+    statement = str(found.get("statement") or "")
+    read = ENV_READ.search(statement)
+    variable = problem.facts.get("variable") or (read["name"] if read else "")
+    if not variable:  # the value came from somewhere else: a variable holding exactly it
+        variable = next((k for k, v in os.environ.items() if value and v == value), "")
+    found.update(facts, reason=reason, variable=str(variable),
+                 statement=redact_text(statement, secrets))
+    what = {"empty": "an empty database URL", "unexpanded": "a database URL holding an "
+            "unexpanded variable reference", "alias": f"a '{facts.get('backend')}://' URL"
+            }.get(reason, "a database URL SQLAlchemy cannot parse")
+    source = f" from {variable}" if variable else ""
+    raw.update(code="SQLA118", message=redact_text(
+        f"The models' module calls create_engine() at import with {what}{source}: "
+        f"{problem}", secrets))
+    return True
 
 
 def _column_callee(p: Any, cls: type) -> Optional[str]:
