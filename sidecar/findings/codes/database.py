@@ -5,8 +5,18 @@ from __future__ import annotations
 from sidecar.findings.catalog import Entry, Facts, Family
 
 
+def _mysql(f: Facts) -> bool:
+    return f.get("dialect") in ("mysql", "mariadb")
+
+
 def _auth_hint(f: Facts) -> str:
     user, db = f.get("user") or "?", f.get("database") or "?"
+    if _mysql(f):
+        return (f"The server rejected '{user}' (MySQL/MariaDB error 1045). Check the secret the "
+                f"app is given against the account: `ALTER USER '{user}'@'%' IDENTIFIED BY "
+                "'...'` (an account is user@host: a user created for 'localhost' cannot log in "
+                "over TCP from another container). Special characters in the password must be "
+                "percent-encoded in a URL (@ → %40, / → %2F, : → %3A).")
     if f.get("reason") == "role":
         return (f"The role '{user}' does not exist on the server. Create it (`CREATE ROLE "
                 f"{user} LOGIN PASSWORD '...'`) or fix the user name in the URL.")
@@ -71,26 +81,56 @@ def _no_driver_hint(f: Facts) -> str:
             f"(`{f.get('backend')}+<driver>://`).")
 
 
+def _refused_hint(f: Facts) -> str:
+    host, port = f.get("host"), f.get("port")
+    ready = (f"`mariadb-admin ping -h {host} -P {port}` (or mysqladmin)" if _mysql(f)
+             else f"`pg_isready -h {host} -p {port}`")
+    return (f"Nothing accepted the connection at {host}:{port}. Check that the database is "
+            f"running and ready ({ready}), that host and port in the URL are right, and that "
+            "the network allows the connection (in compose, use the service name as host, not "
+            "localhost).")
+
+
+def _no_database_hint(f: Facts) -> str:
+    db, host, port, user = f.get("database"), f.get("host"), f.get("port"), f.get("user")
+    if f.get("reason") == "database_or_grant":  # MySQL/MariaDB error 1044
+        return (f"The server refused '{user}' the database '{db}' (error 1044): it does not "
+                f"exist, or the account has no privilege on it — MariaDB and MySQL say the "
+                f"same for both. As an administrator: `SHOW DATABASES LIKE '{db}'`, then "
+                f"`CREATE DATABASE `{db}`` if missing and `GRANT ALL ON `{db}`.* TO "
+                f"'{user}'@'%'` (or MARIADB_DATABASE/MARIADB_USER in the image).")
+    if _mysql(f):
+        return (f"The server has no database '{db}' (error 1049). Create it (`CREATE DATABASE "
+                f"`{db}``, or MARIADB_DATABASE / MYSQL_DATABASE in the image), or fix its name "
+                "in the URL.")
+    return (f"The server has no database '{db}'. Create it (`createdb -h {host} -p {port} "
+            f"-U <admin> -O {user} {db}`, or POSTGRES_DB in the postgres image), or fix "
+            "its name in the URL.")
+
+
 def _timeout_hint(f: Facts) -> str:
     which = {"lock_timeout": "lock_timeout (--lock-timeout-ms)",
              "statement_timeout": "statement_timeout (--statement-timeout-ms)"}.get(
         str(f.get("reason")), "lock or statement timeout")
+    find = ("`SHOW FULL PROCESSLIST` (a `Waiting for table metadata lock` row is the "
+            "waiter; the holder is the long-running or sleeping session on that table, or a "
+            "`LOCK TABLES`)" if _mysql(f) else
+            "`SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid IN (SELECT "
+            "unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)`")
+    if _mysql(f):
+        which = {"lock_timeout": "lock_wait_timeout (--lock-timeout-ms)",
+                 "statement_timeout": "max_statement_time / max_execution_time "
+                 "(--statement-timeout-ms)"}.get(str(f.get("reason")), which)
     return (f"The server answered, but one of the sidecar's reads was cancelled by its {which}. "
             "Another session holds a lock on a table the check reads (a migration or an ALTER "
             "TABLE running, a session idle in transaction), or the server is overloaded. Find "
-            "the holder: `SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid "
-            "IN (SELECT unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)`. Raise the "
-            "timeout only if the wait is expected.")
+            f"the holder: {find}. Raise the timeout only if the wait is expected.")
 
 
 ENTRIES = (
     Entry(
-        "DB201", "Database server not reachable", "error", "database",
-        "Nothing accepted the connection at {host}:{port}. Check that the database is "
-        "running and ready (`pg_isready -h {host} -p {port}`), that host and port in the URL "
-        "are right, and that the network allows the connection (in compose, use the "
-        "service name as host, not localhost).",
-        facts=("host", "port"),
+        "DB201", "Database server not reachable", "error", "database", _refused_hint,
+        facts=("host", "port"), optional=("dialect",),
         explanation="""\
 **What:** the connection was refused, or the server is starting up / shutting down
 (`facts.reason`: `refused` or `starting`).
@@ -139,7 +179,7 @@ sidecar check --database-url postgresql://app:***@10.0.0.99/app   # DB203 after 
     ),
     Entry(
         "DB204", "Database authentication failed", "error", "database", _auth_hint,
-        facts=("reason", "user", "database"),
+        facts=("reason", "user", "database"), optional=("dialect",),
         explanation="""\
 **What:** the server rejected the credentials (`facts.reason`: `password`, `role` for an
 unknown user, `hba` for no pg_hba.conf entry).
@@ -153,11 +193,8 @@ postgresql://app:p%40ss@db/app    # right
 """,
     ),
     Entry(
-        "DB205", "Database does not exist", "error", "database",
-        "The server has no database '{database}'. Create it (`createdb -h {host} -p {port} "
-        "-U <admin> -O {user} {database}`, or POSTGRES_DB in the postgres image), or fix "
-        "its name in the URL.",
-        facts=("database", "host", "port", "user"),
+        "DB205", "Database does not exist", "error", "database", _no_database_hint,
+        facts=("database", "host", "port", "user"), optional=("dialect", "reason"),
         explanation="""\
 **What:** the server is up and the login works, but the named database does not exist.
 **Why:** it was never created (fresh volume), or the name in the URL is wrong.
@@ -254,7 +291,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO sidecar_ro;
     ),
     Entry(
         "DB211", "A database statement timed out", "error", "database", _timeout_hint,
-        facts=("reason",),
+        facts=("reason",), optional=("dialect",),
         explanation="""\
 **What it means.** The server accepted the connection, but one of the sidecar's first reads
 (the driver's own start-up queries included) was cancelled by the `lock_timeout` or

@@ -151,7 +151,8 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
             code, facts = classify_connect_error(exc)
             facts.update(host=url.host or "localhost", port=str(url.port or ""),
                          database=url.database or "", user=url.username or "",
-                         timeout_s=str(limits.connect_timeout_s))
+                         timeout_s=str(limits.connect_timeout_s),
+                         dialect=url.get_backend_name())
             message = f"Could not connect to {where}: {_driver_message(exc)}"
             ctx.db_error = f"could not connect to the database ({code})"
             failure = finding(code, message, exception=_exc_name(exc), facts=facts)
@@ -241,13 +242,48 @@ def _server_facts(conn: Any) -> Dict[str, Any]:
         facts["server_version"] = sqlite3.sqlite_version
         facts["read_only"] = compat.exec_driver_sql(conn, "PRAGMA query_only").scalar() == 1
     elif dialect.name in ("mysql", "mariadb"):
-        try:
-            value = compat.exec_driver_sql(
-                conn, "SELECT @@session.transaction_read_only").scalar()
-            facts["read_only"] = bool(int(value))
-        except Exception:
-            pass
+        facts.update(_mysql_facts(conn))
     return facts
+
+
+def _mysql_facts(conn: Any) -> Dict[str, Any]:
+    """Read-only and the session limits as the server has them. The names differ by server:
+    ``transaction_read_only`` (MySQL 5.7.20+/8.0, MariaDB 11.1+) or ``tx_read_only`` (MySQL
+    5.7, MariaDB before 11.1); ``max_statement_time`` (MariaDB, seconds) or
+    ``max_execution_time`` (MySQL, milliseconds)."""
+    facts: Dict[str, Any] = {}
+    version = str(compat.exec_driver_sql(conn, "SELECT VERSION()").scalar() or "")
+    facts["server_version"] = version
+    facts["flavor"] = "mariadb" if "mariadb" in version.lower() else "mysql"
+    facts["database"] = compat.exec_driver_sql(conn, "SELECT DATABASE()").scalar()
+    facts["default_schema"] = facts["database"]
+    for name in ("transaction_read_only", "tx_read_only"):
+        value = _mysql_variable(conn, name)
+        if value is not None:
+            facts["read_only"] = bool(int(value))
+            break
+    if facts["flavor"] == "mariadb":
+        value = _mysql_variable(conn, "max_statement_time")
+        if value is not None:
+            facts["statement_timeout"] = f"{float(value):g}s"
+    else:
+        value = _mysql_variable(conn, "max_execution_time")
+        if value is not None:
+            facts["statement_timeout"] = f"{int(value)}ms"
+    for name, key in (("lock_wait_timeout", "lock_timeout"),
+                      ("innodb_lock_wait_timeout", "row_lock_timeout")):
+        value = _mysql_variable(conn, name)
+        if value is not None:
+            facts[key] = f"{int(float(value))}s"
+    return facts
+
+
+def _mysql_variable(conn: Any, name: str) -> Any:
+    """``@@session.<name>``, or None where this server has no such variable (error 1193)."""
+    try:
+        return compat.exec_driver_sql(conn, f"SELECT @@session.{name}").scalar()
+    except Exception:
+        return None
 
 
 def _latency(conn: Any, samples: int = 3) -> Dict[str, Any]:
@@ -283,9 +319,25 @@ def sqlstate(exc: BaseException) -> Optional[str]:
     return code if isinstance(code, str) else None
 
 
+# MySQL/MariaDB error numbers of our session limits: 1205 lock_wait_timeout or
+# innodb_lock_wait_timeout exceeded; 3024 MySQL's max_execution_time; 1969 MariaDB's
+# max_statement_time
+MYSQL_TIMEOUTS = {1205: "lock_timeout", 3024: "statement_timeout", 1969: "statement_timeout"}
+
+
+def mysql_errno(exc: BaseException) -> Optional[int]:
+    """The MySQL error number (PyMySQL, mysqlclient: ``args[0]``), or None."""
+    orig = getattr(exc, "orig", None) or exc
+    args = getattr(orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
 def timeout_reason(exc: BaseException) -> Optional[str]:
     """``lock_timeout`` / ``statement_timeout`` when one of our session limits cancelled a
     statement: the server answered, but a lock or the load kept the statement waiting."""
+    errno = mysql_errno(exc)
+    if errno in MYSQL_TIMEOUTS:
+        return MYSQL_TIMEOUTS[errno]
     code, text = sqlstate(exc), _driver_message(exc)
     if code == LOCK_NOT_AVAILABLE:
         return "lock_timeout"
@@ -313,7 +365,8 @@ def timeouts_named(run: Callable[[], CheckOutcome], what: str) -> Callable[[], C
             return {"findings": [finding(
                 "DB211", f"{what}: a statement was cancelled by the sidecar's {reason}: "
                 f"{' '.join(_driver_message(exc).split())[:300]}", exception=_exc_name(exc),
-                facts={"reason": reason})], "observed": {}}
+                facts={"reason": reason, "dialect": "mysql" if mysql_errno(exc) else
+                       "postgresql"})], "observed": {}}
 
     return body
 
@@ -321,6 +374,8 @@ def timeouts_named(run: Callable[[], CheckOutcome], what: str) -> Callable[[], C
 def cancelled_by_server(exc: BaseException) -> bool:
     """A statement the server cancelled (a timeout or pg_cancel_backend): retrying on the
     same connection, or for another table, would only wait again."""
+    if mysql_errno(exc) in MYSQL_TIMEOUTS:
+        return True
     code = sqlstate(exc)
     if code is not None:
         return code in (LOCK_NOT_AVAILABLE, QUERY_CANCELED)
@@ -336,6 +391,8 @@ _PATTERNS: List[Tuple[str, str, str]] = [
      r"nodename nor servname|Temporary failure in name resolution|getaddrinfo failed|"
      r"No address associated with hostname|Unknown (?:MySQL|MariaDB) server host|"
      r"failed to resolve host|No such host is known"),
+    # MySQL/MariaDB 1044: no such database, or no privilege on it (the server says the same)
+    ("DB205", "database_or_grant", r"Access denied for user \S+ to database"),
     ("DB204", "password", r"password authentication failed|Access denied for user|"
      r"authentication failed|no password supplied|fe_sendauth|Login failed for user"),
     ("DB204", "role", r'role "[^"]*" does not exist'),
@@ -363,7 +420,7 @@ ONE_CAUSE = ("DB212", "DB213")  # codes whose hint needs no reason: the code say
 def classify_connect_error(exc: BaseException) -> Tuple[str, Dict[str, Any]]:
     reason = timeout_reason(exc)
     if reason is not None:
-        return "DB211", {"reason": reason}
+        return "DB211", {"reason": reason}  # the caller adds the URL's dialect
     text = _driver_message(exc)
     for code, reason, pattern in _PATTERNS:
         if re.search(pattern, text):

@@ -253,13 +253,21 @@ def _pg_set_on_connect(settings: List[Tuple[str, str]]) -> Callable[..., None]:
 
 
 def _mysql_set_on_connect(limits: Limits) -> Callable[..., None]:
+    """Read-only and time-limited before the first statement of every connection. The
+    statement limit is ``max_statement_time`` (seconds) on MariaDB 10.1+ and
+    ``max_execution_time`` (milliseconds, SELECTs) on MySQL 5.7.8+: the one the server
+    lacks fails alone (error 1193) and is skipped. ``lock_wait_timeout`` bounds metadata
+    locks (an ALTER TABLE running), ``innodb_lock_wait_timeout`` row locks; both whole
+    seconds, at least 1."""
+    lock_s = max(1, round(limits.lock_timeout_ms / 1000))
+
     def on_connect(dbapi_conn: Any, record: Any) -> None:
         cur = dbapi_conn.cursor()
         for stmt in ("SET SESSION TRANSACTION READ ONLY",
+                     f"SET SESSION max_statement_time = {limits.statement_timeout_ms / 1000:g}",
                      f"SET SESSION max_execution_time = {limits.statement_timeout_ms}",
-                     f"SET SESSION lock_wait_timeout = "
-                     f"{max(1, limits.lock_timeout_ms // 1000)}"):
-            # MariaDB names some of these differently; read-only still applies
+                     f"SET SESSION lock_wait_timeout = {lock_s}",
+                     f"SET SESSION innodb_lock_wait_timeout = {lock_s}"):
             with contextlib.suppress(Exception):
                 cur.execute(stmt)
         cur.close()
