@@ -616,6 +616,17 @@ def compare_models(mc: Any, metadata: Any,
     return script.upgrade_ops, ac
 
 
+def server_of(dialect: Any) -> Optional[Tuple[bool, Tuple[int, ...]]]:
+    """(MariaDB?, server version) of a connected MySQL-family dialect, else None.
+    ``_is_mariadb`` (1.3-2.1; ``is_mariadb`` is public from 1.4 on) and
+    ``server_version_info`` are set when the dialect first connects."""
+    if getattr(dialect, "name", None) not in ("mysql", "mariadb"):
+        return None
+    version = getattr(dialect, "server_version_info", None) or ()
+    mariadb = bool(getattr(dialect, "is_mariadb", getattr(dialect, "_is_mariadb", False)))
+    return mariadb, tuple(int(p) for p in version if isinstance(p, int))
+
+
 def add_table_to_view(metadata: Any, table: Any) -> None:
     """Put the app's ``table`` into ``metadata`` without copying it or touching its own
     MetaData (``table.metadata`` stays the app's).

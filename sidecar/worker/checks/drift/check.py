@@ -257,7 +257,7 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
     scope = build_scope(metadatas, default_schema, settings.table_allowed, views)
     model_tables = scope.tables
     plugins = check_constraint_plugins()
-    renderer = Renderer(conn.dialect.name)
+    renderer = Renderer(conn.dialect.name, compat.server_of(conn.dialect))
     view = scope.view()
 
     def run(keys: List[TableKey], skip: Set[ColumnKey],
@@ -428,6 +428,8 @@ def compare_default(context: Any, inspected_column: Any, metadata_column: Any,
     if isinstance(getattr(metadata_default, "arg", None), str):  # server_default="{}"
         model_text = "'" + metadata_default.arg.replace("'", "''") + "'"
     db, model = _norm_default(inspected_default), _norm_default(model_text)
+    if getattr(getattr(context, "dialect", None), "name", None) in ("mysql", "mariadb"):
+        db, model = _mysql_default(db), _mysql_default(model)
     if db == model:
         return False
     from sqlalchemy.types import JSON
@@ -436,6 +438,17 @@ def compare_default(context: Any, inspected_column: Any, metadata_column: Any,
     if isinstance(affinity, type) and issubclass(affinity, JSON):
         return _json_literal(db) != _json_literal(model)  # '{"a": 1}' is '{"a":1}'
     return None
+
+
+# MySQL/MariaDB store a Boolean (TINYINT(1)) default as 0/1 and report CURRENT_TIMESTAMP
+# for now() (MariaDB 10.2+: `current_timestamp()`); the models render false/true and now()
+_MYSQL_DEFAULTS = {"false": "0", "true": "1", "'0'": "0", "'1'": "1", "now": "current_timestamp",
+                   "current_timestamp": "current_timestamp", "localtimestamp": "current_timestamp"}
+
+
+def _mysql_default(text: str) -> str:
+    """A normalized default (``_norm_default``: no parentheses) as MySQL means it."""
+    return _MYSQL_DEFAULTS.get(text, text)
 
 
 def _json_literal(text: str) -> Any:

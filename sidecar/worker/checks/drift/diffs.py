@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 # Diff kind -> finding code. Kinds are what the passes reason about; codes are what users
 # silence or re-rank, so each kind gets its own.
@@ -286,11 +286,14 @@ SQLITE_BATCH_ONLY = {"type", "nullable", "server_default", "missing_unique", "ex
 class Renderer:
     """Renders Alembic ops as SQL for one dialect (offline mode) and as Python op calls."""
 
-    def __init__(self, dialect_name: str) -> None:
+    def __init__(self, dialect_name: str, server: Optional[Tuple[bool, Tuple[int, ...]]] = None,
+                 ) -> None:
+        """``server``: (MariaDB?, version) of the live server, where the SQL depends on it."""
         from alembic.migration import MigrationContext
         from alembic.operations import Operations
 
         self.dialect_name = dialect_name
+        self.server = server
         self._buf = io.StringIO()
         self._mc = MigrationContext.configure(
             dialect_name=dialect_name, opts={"as_sql": True, "output_buffer": self._buf})
@@ -332,6 +335,15 @@ class Renderer:
                  if ln.strip() and not ln.strip().startswith("# ###")]
         indent = min((len(ln) - len(ln.lstrip()) for ln in lines), default=0)
         return "\n".join(ln[indent:] for ln in lines) or None
+
+    def has_rename_column(self) -> bool:
+        """``ALTER TABLE ... RENAME COLUMN``: MySQL 8.0+, MariaDB 10.5.2+, and the others
+        (PostgreSQL, SQLite 3.25+). Older MySQL/MariaDB need ``CHANGE COLUMN`` with the
+        whole definition."""
+        if self.dialect_name not in ("mysql", "mariadb") or self.server is None:
+            return True
+        mariadb, version = self.server
+        return tuple(version[:3]) >= ((10, 5, 2) if mariadb else (8, 0, 0))
 
     def quote(self, name: str) -> str:
         return self.dialect.identifier_preparer.quote(name)

@@ -79,11 +79,20 @@ def _column_of(d: Diff) -> Any:
     return op.column if hasattr(op, "column") else op.to_column()
 
 
-def compatible_types(a: Any, b: Any) -> bool:
-    """Same kind of data (JSON and JSON, VARCHAR(20) and String(30)): a rename can carry it."""
+def compatible_types(a: Any, b: Any, dialect_name: str = "") -> bool:
+    """Same kind of data (JSON and JSON, VARCHAR(20) and String(30)): a rename can carry it.
+    On MySQL/MariaDB a JSON column may reflect as LONGTEXT (MariaDB's JSON is an alias of
+    LONGTEXT with a json_valid check, 10.2+)."""
     fa, fb = compat.type_affinity(a), compat.type_affinity(b)
     if fa is None or fb is None:
         return False
+    if dialect_name in ("mysql", "mariadb"):
+        from sqlalchemy.types import JSON, String
+
+        # LONGTEXT's affinity is String (sqltypes.Text subclasses String)
+        if (issubclass(fa, JSON) and issubclass(fb, String)) or \
+                (issubclass(fb, JSON) and issubclass(fa, String)):
+            return True
     return fa is fb or issubclass(fa, fb) or issubclass(fb, fa)
 
 
@@ -108,7 +117,8 @@ def infer_renames(diffs: List[Diff], env: PassEnv) -> List[Diff]:
         for m in missing:
             for e in extra:
                 mc, ec = _column_of(m), _column_of(e)
-                if mc is None or ec is None or not compatible_types(mc.type, ec.type):
+                if mc is None or ec is None or not compatible_types(mc.type, ec.type,
+                                                                    env.dialect_name):
                     continue
                 candidates.append((_similarity(e.column or "", m.column or ""), m, e))
         candidates.sort(key=lambda c: -c[0])
@@ -137,8 +147,12 @@ def _rename(missing: Diff, extra: Diff, env: PassEnv) -> Diff:
     old, new = extra.column or "", missing.column or ""
     mc, ec = _column_of(missing), _column_of(extra)
     r = env.renderer
-    sql = (f"ALTER TABLE {r.table(missing.schema, missing.table)} RENAME COLUMN "
-           f"{r.quote(old)} TO {r.quote(new)}")
+    if r.has_rename_column():
+        sql = (f"ALTER TABLE {r.table(missing.schema, missing.table)} RENAME COLUMN "
+               f"{r.quote(old)} TO {r.quote(new)}")
+    else:  # MySQL < 8.0, MariaDB < 10.5.2: CHANGE repeats the whole (database's) definition
+        sql = (f"ALTER TABLE {r.table(missing.schema, missing.table)} CHANGE COLUMN "
+               f"{r.quote(old)} {r.quote(new)} {_definition(ec, r.dialect)}")
     op = ops.AlterColumnOp(missing.table, old, schema=missing.schema, modify_name=new,
                            existing_type=ec.type)
     model_type, db_type = type_sql(mc.type, r.dialect), type_sql(ec.type, r.dialect)
@@ -151,6 +165,15 @@ def _rename(missing: Diff, extra: Diff, env: PassEnv) -> Diff:
                 message=f"Column {where}.{new} is in the models but not in the database, and "
                 f"{where}.{old} is in the database but not in the models: likely an unapplied "
                 f"rename of '{old}' to '{new}'.", facts=facts, children=[missing, extra])
+
+
+def _definition(column: Any, dialect: Any) -> str:
+    """A reflected column's definition as CHANGE COLUMN needs it: type, NULL, DEFAULT."""
+    parts = [type_sql(column.type, dialect), "NULL" if column.nullable else "NOT NULL"]
+    default = getattr(column.server_default, "arg", None)
+    if default is not None:
+        parts.append(f"DEFAULT {getattr(default, 'text', default)}")
+    return " ".join(parts)
 
 
 def _py_type(type_: Any) -> str:
