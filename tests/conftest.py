@@ -116,3 +116,17 @@ def pg_cluster():
     cluster = pgcluster.PgCluster().init().start()
     yield cluster
     cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server():
+    """The suite's one throwaway MariaDB server (tests/support/mariadb.py), if installed."""
+    from tests.support import mariadb
+
+    if not mariadb.available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("MariaDB server missing in CI (scripts/test.sh installs it)")
+        pytest.skip("mariadbd not found (apt-get install mariadb-server)")
+    server = mariadb.MariaDb().init().start()
+    yield server
+    server.destroy()

@@ -1,0 +1,258 @@
+"""MySQL/MariaDB as a first-class database, against a real throwaway MariaDB server
+(Debian's mariadb-server, tests/support/mariadb.py) through PyMySQL: read-only session with
+statement and lock timeouts, one finding per way connecting fails, drift without the
+MySQL noise, the incident's rename with the server's SQL, the fingerprint re-check, and a
+general log holding nothing but reads."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import declarative_base
+
+from sidecar.findings.registry import CATALOG
+from sidecar.worker.checks.database import check as database
+from sidecar.worker.checks.drift import check as drift
+from sidecar.worker.checks.drift.diffs import Renderer
+from tests.db.db_helpers import assert_secret_free, codes, only
+
+pytestmark = pytest.mark.mariadb
+
+USER, PASSWORD = "app", "Maria-Pw-9f3e@x"
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def maria(mariadb_server):
+    mariadb_server.create_user(USER, PASSWORD)
+    return mariadb_server
+
+
+@pytest.fixture
+def mdb(maria):
+    """A fresh database the app user owns; returns (name, url)."""
+    name = f"m{os.getpid()}_{next(_names)}"
+    maria.create_database(name, owner=USER)
+    return name, maria.url(name, USER, PASSWORD)
+
+
+def check(run, fn=database.run_database):
+    out = fn(run.ctx)
+    assert_secret_free(out, run.phases, password=PASSWORD)
+    return out
+
+
+def hint(raw) -> str:
+    return CATALOG.to_finding(raw).hint
+
+
+def incident_models():
+    Base = declarative_base()
+
+    class SecurityEvent(Base):
+        __tablename__ = "security_events"
+        id = sa.Column(sa.Integer, primary_key=True)
+        kind = sa.Column(sa.String(40))
+        event_metadata = sa.Column(sa.JSON, nullable=True)
+
+    return Base.metadata
+
+
+INCIDENT_BEFORE = ("CREATE TABLE security_events (id integer PRIMARY KEY AUTO_INCREMENT, "
+                   "kind varchar(40), metadata json)")
+
+
+def test_read_only_session_with_timeouts(maria, mdb, make_run):
+    _, url = mdb
+    run = make_run(url, statement_timeout_ms=1500, lock_timeout_ms=3000)
+    out = check(run)
+    assert out["findings"] == []
+    obs = out["observed"]
+    assert (obs["dialect"], obs["driver"], obs["flavor"]) == ("mysql", "pymysql", "mariadb")
+    assert obs["read_only"] is True
+    assert (obs["statement_timeout"], obs["lock_timeout"], obs["row_lock_timeout"]) == \
+        ("1.5s", "3s", "3s")
+    with database.read_only_connection(run.ctx.engine) as conn, \
+            pytest.raises(sa.exc.DBAPIError, match="READ ONLY"):
+        conn.exec_driver_sql("CREATE TABLE nope (id int)")
+
+
+def test_failures_are_told_apart(maria, mdb, make_run):
+    name, _ = mdb
+    from tests.support.pgcluster import free_port
+
+    cases = [
+        (maria.url(name, USER, "Wrong-pw-1"), "DB204", "password"),
+        (maria.url("no_such_db", USER, PASSWORD), "DB205", "database_or_grant"),
+        (maria.url(name, USER, PASSWORD, port=free_port()), "DB201", "refused"),
+        (f"mysql+pymysql://{USER}:x@no-such-host.invalid/x", "DB202", "unknown_host"),
+        (maria.url(name, USER, PASSWORD, driver="mysqlconnector"), "DB206", None),
+    ]
+    for url, code, reason in cases:
+        out = check(make_run(url, connect_timeout_s=2))
+        f = only(out, code)
+        if reason:
+            assert f["facts"]["reason"] == reason, f
+        if code in ("DB201", "DB204", "DB205"):
+            assert f["facts"]["dialect"] == "mysql"
+            assert "pg_" not in hint(f) and "createdb" not in hint(f)
+
+
+def test_unknown_database_with_privileges_is_1049(maria, make_run):
+    maria.create_user("admin", PASSWORD)
+    maria.sql("GRANT ALL ON *.* TO 'admin'@'%'; GRANT ALL ON *.* TO 'admin'@'localhost';")
+    f = only(check(make_run(maria.url("nowhere", "admin", PASSWORD))), "DB205")
+    assert f["facts"]["reason"] == "database"
+    assert "CREATE DATABASE `nowhere`" in hint(f)
+
+
+def test_in_sync_schema_has_no_mysql_noise(maria, mdb, make_run):
+    """TINYINT(1) for Boolean with 0/1 defaults, ENUM, JSON as MariaDB's LONGTEXT, unique
+    key for unique=True, now() as current_timestamp(): all the same."""
+    Base = declarative_base()
+
+    class Thing(Base):
+        __tablename__ = "things"
+        __table_args__ = (sa.Index("ix_things_kind_state", "kind", "state"),)
+        id = sa.Column(sa.Integer, primary_key=True)
+        kind = sa.Column(sa.String(40), unique=True)
+        payload = sa.Column(sa.JSON)
+        flag = sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+        on = sa.Column(sa.Boolean, nullable=False, server_default=sa.true())
+        state = sa.Column(sa.Enum("new", "done", name="state"), nullable=False,
+                          server_default="new")
+        created = sa.Column(sa.DateTime, server_default=sa.func.now())
+        parent_id = sa.Column(sa.Integer, sa.ForeignKey("things.id"), index=True)
+
+    name, url = mdb
+    engine = sa.create_engine(maria.url(name, USER, PASSWORD))
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    run = make_run(url, Base.metadata)
+    out = check(run, drift.run_schema_drift)
+    assert codes(out) == [], out["findings"]
+    assert out["observed"]["verdict"] == "in_sync"
+
+
+def test_incident_rename_with_the_servers_sql_and_the_fingerprint(maria, mdb, make_run):
+    name, url = mdb
+    maria.sql(INCIDENT_BEFORE, name)
+    run = make_run(url, incident_models())
+    out = check(run, drift.run_schema_drift)
+    assert codes(out) == ["DRIFT414"]
+    f = out["findings"][0]
+    assert f["fix_sql"] == \
+        "ALTER TABLE security_events RENAME COLUMN metadata TO event_metadata"
+    assert "new_column_name='event_metadata'" in f["facts"]["alembic_op"]
+    assert out["observed"]["fingerprint"].startswith("mysql:")
+    # the next cycle: the same catalog, no reflection
+    run.ctx.previous_cache = out["cache"]
+    again = check(run, drift.run_schema_drift)
+    assert again["observed"]["reused"] is True and codes(again) == ["DRIFT414"]
+    # the migration runs: a new fingerprint, a full compare, in sync
+    maria.sql("ALTER TABLE security_events RENAME COLUMN metadata TO event_metadata", name)
+    run.ctx.previous_cache = again["cache"]
+    after = check(run, drift.run_schema_drift)
+    assert after["observed"]["reused"] is False and codes(after) == []
+
+
+def test_rename_before_mariadb_10_5_is_change_column_with_the_definition():
+    from alembic.operations import ops  # Diff ops below
+
+    from sidecar.worker.checks.drift.diffs import Diff
+    from sidecar.worker.checks.drift.passes import PassEnv, infer_renames
+
+    old = sa.Table("security_events", sa.MetaData(), sa.Column("id", sa.Integer),
+                   sa.Column("metadata", sa.dialects.mysql.LONGTEXT, nullable=True))
+    new = sa.Column("event_metadata", sa.JSON, nullable=True)
+    sa.Table("security_events", sa.MetaData(), sa.Column("id", sa.Integer), new)
+    diffs = [Diff("missing_column", "security_events", None, "event_metadata",
+                  op=ops.AddColumnOp("security_events", new), message="m"),
+             Diff("extra_column", "security_events", None, "metadata",
+                  op=ops.DropColumnOp.from_column_and_tablename(
+                      None, "security_events", old.c.metadata), message="m")]
+    for server, sql in [((True, (10, 4, 30)), "ALTER TABLE security_events CHANGE COLUMN "
+                         "metadata event_metadata LONGTEXT NULL"),
+                        ((False, (5, 7, 44)), "ALTER TABLE security_events CHANGE COLUMN "
+                         "metadata event_metadata LONGTEXT NULL"),
+                        ((True, (10, 11, 9)), "ALTER TABLE security_events RENAME COLUMN "
+                         "metadata TO event_metadata"),
+                        ((False, (8, 0, 36)), "ALTER TABLE security_events RENAME COLUMN "
+                         "metadata TO event_metadata")]:
+        env = PassEnv("mysql", Renderer("mysql", server))
+        [rename] = infer_renames(list(diffs), env)
+        assert rename.fix_sql == sql, server
+
+
+def test_a_locked_table_does_not_block_the_check(maria, mdb, make_run):
+    """LOCK TABLES ... WRITE in another session (what a long migration holds): MariaDB's
+    SHOW CREATE TABLE and information_schema take high-priority metadata locks, so the
+    comparison completes, with the right finding, instead of waiting."""
+    import pymysql
+
+    name, url = mdb
+    maria.sql(INCIDENT_BEFORE, name)
+    holder = pymysql.connect(unix_socket=str(maria.socket), user="root", database=name)
+    try:
+        holder.cursor().execute("LOCK TABLES security_events WRITE")
+        run = make_run(url, incident_models(), lock_timeout_ms=1000)
+        assert codes(check(run, drift.run_schema_drift)) == ["DRIFT414"]
+    finally:
+        holder.cursor().execute("UNLOCK TABLES")
+        holder.close()
+
+
+def test_a_read_that_waits_on_a_table_lock_is_db211_lock_timeout(maria, mdb, make_run):
+    """A read that does wait - a plain SELECT of the locked table's rows (the migrations
+    check reads alembic_version this way) - is cancelled by the sidecar's
+    lock_wait_timeout: DB211 with MySQL's advice, not a hang."""
+    import pymysql
+
+    name, url = mdb
+    maria.sql(INCIDENT_BEFORE, name)
+    holder = pymysql.connect(unix_socket=str(maria.socket), user="root", database=name)
+    try:
+        holder.cursor().execute("LOCK TABLES security_events WRITE")
+        run = make_run(url, lock_timeout_ms=1000)
+        assert check(run)["findings"] == []
+
+        def read_rows():
+            with database.read_only_connection(run.ctx.engine) as conn:
+                conn.exec_driver_sql("SELECT * FROM security_events").fetchall()
+            return {"findings": [], "observed": {}}
+
+        out = database.timeouts_named(read_rows, "reading")()
+        f = only(out, "DB211")
+        assert (f["facts"]["reason"], f["facts"]["dialect"]) == ("lock_timeout", "mysql")
+        assert "SHOW FULL PROCESSLIST" in hint(f)
+    finally:
+        holder.cursor().execute("UNLOCK TABLES")
+        holder.close()
+
+
+def test_a_dropped_database_is_db205_in_the_next_cycle(maria, mdb, make_run):
+    name, url = mdb
+    assert check(make_run(url))["findings"] == []
+    maria.sql(f"DROP DATABASE `{name}`")
+    f = only(check(make_run(url)), "DB205")
+    assert f["facts"]["database"] == name
+
+
+def test_the_general_log_holds_nothing_but_reads(maria, mdb, make_run):
+    name, url = mdb
+    maria.sql(INCIDENT_BEFORE, name)
+    marker = f"sidecar-read-only-proof-{name}"
+    maria.sql(f"SELECT '{marker}'")
+    run = make_run(url, incident_models())
+    check(run)
+    check(run, drift.run_schema_drift)
+    run.close()
+    sent = [s.strip() for s in maria.statements(USER, after=marker)]
+    assert sent, "the general log recorded the sidecar's session"
+    allowed = ("SELECT", "SHOW", "SET SESSION", "SET NAMES", "SET AUTOCOMMIT", "ROLLBACK",
+               "DESCRIBE", "EXPLAIN")
+    writes = [s for s in sent if not s.upper().startswith(allowed)]
+    assert writes == [], writes
