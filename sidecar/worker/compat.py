@@ -555,6 +555,17 @@ def relationship_secondary(prop: Any) -> Any:
     return prop.__dict__.get("secondary")
 
 
+def declared_relationships(mapper: Any) -> List[Any]:
+    """The relationship() properties a mapper holds, without configuring it (its public
+    ``relationships`` runs configure_mappers(), which raises again for a broken one):
+    ``Mapper._props`` (private; 1.3-2.1), those with ``back_populates`` (RelationshipProperty)."""
+    props = getattr(mapper, "_props", None) or {}
+    try:
+        return [p for p in props.values() if hasattr(p, "back_populates")]
+    except Exception:
+        return []
+
+
 def mapped_column_names(mapper: Any) -> List[str]:
     """The attribute names of a mapper's column properties, without configuring it (which
     would raise again for the mapper that just failed): ``Mapper._props`` (1.4, 2.0, 2.1)."""

@@ -129,8 +129,8 @@ class Problem:
         another class than ``mapped`` (a mixin, a base class), the mapped class's line is a
         ``related`` location.
         """
-        where = origins.locate(obj)
-        if where is None or not self.locator.is_user_file(where[0]):
+        where = user_origin(self.locator, obj, attribute or raw.get("attribute"))
+        if where is None:
             return False
         filename, line = where
         stmt = origins.statement_at(self.locator.tree(filename), line)
@@ -1158,6 +1158,18 @@ def back_populates_missing(p: Problem) -> Optional[Raw]:
     raw = p.base("SQLA108", facts={"missing_property": missing, "target": _class_name(target)})
     p.at_property(raw, prop, locate.has_keyword("back_populates", missing), within_owner=False)
     raw["facts"]["target"] = _class_name(target)
+    import difflib
+
+    # the relationship on the other class that points back here, else the closest name
+    others = compat.declared_relationships(getattr(target, "mapper", target))
+    pointing_back = [r.key for r in others if getattr(r, "back_populates", None) == prop.key]
+    names = [r.key for r in others]
+    closest = pointing_back[0] if len(pointing_back) == 1 else next(
+        iter(difflib.get_close_matches(missing, names, n=1, cutoff=0.6)), None)
+    if closest:
+        raw["facts"]["closest"] = closest
+    if is_sqlmodel(prop.parent.class_):
+        raw["facts"]["style"] = "sqlmodel"
     return raw
 
 
@@ -1193,7 +1205,42 @@ def foreign_key_target_missing(p: Problem) -> Optional[Raw]:
                        getattr(column, "key", None) if mapped else None, mapped=mapped):
         p.at_statement(raw, locate.has_string(target))
     raw["facts"]["target"] = target
+    suggested = _existing_target(target, column, _is(p, "NoReferencedColumnError"))
+    if suggested:
+        raw["facts"]["suggested_target"] = suggested
+    if mapped is not None and is_sqlmodel(mapped):
+        raw["facts"]["style"] = "sqlmodel"
     return raw
+
+
+def is_sqlmodel(cls: Any) -> bool:
+    """A SQLModel table class (its base ``sqlmodel.main.SQLModel``, 0.0.x)."""
+    return any(base.__name__ == "SQLModel" and base.__module__.startswith("sqlmodel")
+               for base in getattr(cls, "__mro__", ()))
+
+
+def _existing_target(target: str, column: Any, column_missing: bool) -> Optional[str]:
+    """The '<table>.<column>' the ForeignKey most likely meant: a table named like the one
+    written (``teams`` for ``team``, the class name ``Team``), or, when the table exists, its
+    column of the closest name."""
+    import difflib
+
+    table_name, _, column_name = target.rpartition(".")
+    metadata = getattr(getattr(column, "table", None), "metadata", None)
+    tables = dict(getattr(metadata, "tables", None) or {})
+    if column_missing and table_name in tables:
+        names = [c.name for c in tables[table_name].columns]
+        match = difflib.get_close_matches(column_name, names, n=1, cutoff=0.6)
+        return f"{table_name}.{match[0]}" if match else None
+    lowered = {name.lower(): name for name in tables}
+    exact = lowered.get(table_name.lower()) or lowered.get(table_name.lower().rstrip("s")) \
+        or lowered.get(table_name.lower() + "s")
+    if exact is None:
+        match = difflib.get_close_matches(table_name, list(tables), n=1, cutoff=0.75)
+        exact = match[0] if match else None
+    if exact is None or not any(c.name == column_name for c in tables[exact].columns):
+        return None
+    return f"{exact}.{column_name}"
 
 
 @rule
@@ -1254,11 +1301,31 @@ def module_not_found(p: Problem) -> Optional[Raw]:
     return p.base("SQLA111", facts={"missing_module": missing, "python": sys.executable})
 
 
-def _relative_origin(p: Problem, obj: Any) -> Optional[Tuple[str, int]]:
+def user_origin(locator: locate.Locator, obj: Any,
+                attribute: Optional[str] = None) -> Optional[Tuple[str, int]]:
+    """Where the app built ``obj`` (``origins.locate``), in an app file, or None.
+
+    An object a metaclass built while the ``class`` statement ran is recorded at the class
+    line: SQLModel (0.0.x) makes each Column, ForeignKey and relationship() of
+    ``name: T = Field(...)`` / ``Relationship(...)`` inside ``sqlmodel.main``. Then the
+    attribute's own statement in that class body is the line to edit (``attribute``, else
+    the name the object carries: a Column's or relationship's key, a ForeignKey's column)."""
     where = origins.locate(obj)
-    if where is None or not p.locator.is_user_file(where[0]):
+    if where is None or not locator.is_user_file(where[0]):
         return None
-    return p.locator.relative(where[0]), where[1]
+    stmt = origins.statement_at(locator.tree(where[0]), where[1])
+    if isinstance(stmt, ast.ClassDef):
+        name = attribute or getattr(obj, "key", None) or \
+            getattr(getattr(obj, "parent", None), "key", None)
+        own = locate.attribute_statement(stmt, name) if isinstance(name, str) else None
+        if own is not None:
+            return where[0], own.lineno
+    return where
+
+
+def _relative_origin(p: Problem, obj: Any) -> Optional[Tuple[str, int]]:
+    where = user_origin(p.locator, obj)
+    return (p.locator.relative(where[0]), where[1]) if where is not None else None
 
 
 def _join_candidates(p: Problem, raw: Raw, prop: Any) -> None:
