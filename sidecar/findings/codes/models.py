@@ -196,6 +196,50 @@ def _engine_url_hint(f: Facts) -> str:
             "it with `sqlalchemy.URL.create(...)`.")
 
 
+def _back_populates_hint(f: Facts) -> str:
+    obj, where, missing, target = f["obj"], f["location"], f["missing_property"], f["target"]
+    call = "Relationship" if f.get("style") == "sqlmodel" else "relationship"
+    if f.get("closest"):
+        return (f"`{obj}` ({where}) says back_populates='{missing}', but `{target}` has no "
+                f"such attribute; its relationship back is `{f['closest']}`: write "
+                f"`back_populates=\"{f['closest']}\"`.")
+    return (f"`{obj}` ({where}) says back_populates='{missing}', but `{target}` has no such "
+            f"attribute. Add `{missing} = {call}(..., back_populates='{f['attribute']}')` to "
+            f"`{target}`, or fix the name to the relationship that exists there.")
+
+
+def _foreign_key_target_hint(f: Facts) -> str:
+    obj, where, target, missing = f["obj"], f["location"], f["target"], f["missing"]
+    sqlmodel = f.get("style") == "sqlmodel"
+    if f.get("suggested_target"):
+        fixed = f["suggested_target"]
+        written = (f"`Field(..., foreign_key=\"{fixed}\")`" if sqlmodel
+                   else f"`ForeignKey(\"{fixed}\")`")
+        why = (" SQLModel names a table after its class, in lower case and singular "
+               "(`class Team` is table `team`), unless `__tablename__` says otherwise."
+               if sqlmodel else "")
+        return (f"`{obj}` ({where}) refers to '{target}', but {missing}; the MetaData has "
+                f"'{fixed}': write {written}.{why}")
+    name = "foreign_key=" if sqlmodel else "ForeignKey"
+    return (f"`{obj}` ({where}) has {name}('{target}'), but {missing}. Fix the target "
+            "('<table>.<column>', table name not class name), or import the module that "
+            "defines that table before mappers are configured.")
+
+
+def _sqlmodel_type_hint(f: Facts) -> str:
+    attr, where, py = f["attribute"], f["location"], f["python_type"]
+    if f.get("sql_type"):
+        return (f"SQLModel has no SQL type for `{py}` (`{f['obj']}`, {where}). Store it as "
+                f"JSON: `{attr}: {py} = Field(sa_type=JSON)` (SQLModel 0.0.14+; `from "
+                "sqlalchemy import JSON`), or `Field(sa_column=Column(JSON))` on older "
+                "versions; use `JSONB` from sqlalchemy.dialects.postgresql on PostgreSQL if "
+                "you query inside it.")
+    return (f"SQLModel has no SQL type for `{py}` (`{f['obj']}`, {where}). Give the column "
+            f"its type: `{attr}: {py} = Field(sa_type=<SQLAlchemy type>)`, e.g. a "
+            "TypeDecorator that converts the value, or annotate it with a type SQLModel maps "
+            "(str, int, float, bool, datetime, date, Decimal, UUID, bytes, an Enum).")
+
+
 def _no_table_hint(f: Facts) -> str:
     cls = f["class"]
     return (
@@ -779,10 +823,8 @@ customer = relationship("Customer")
     ),
     Entry(
         "SQLA108", "back_populates names an attribute that does not exist", "error", "mappers",
-        "`{obj}` ({location}) says back_populates='{missing_property}', but `{target}` has no "
-        "such attribute. Add `{missing_property} = relationship(..., back_populates="
-        "'{attribute}')` to `{target}`, or fix the name to the relationship that exists there.",
-        facts=("missing_property", "target"),
+        _back_populates_hint, facts=("missing_property", "target"),
+        optional=("closest", "style"),
         explanation="""\
 **What it means.** `relationship(..., back_populates="author")` on one class, but the other
 class has no attribute `author`: `InvalidRequestError: Mapper 'Mapper[User(users)]' has no
@@ -853,10 +895,8 @@ user = relationship("User", back_populates="addresses")
     ),
     Entry(
         "SQLA110", "ForeignKey to a table or column that does not exist", "error", "mappers",
-        "`{obj}` ({location}) has ForeignKey('{target}'), but {missing}. Fix the target "
-        "('<table>.<column>', table name not class name), or import the module that defines "
-        "that table before mappers are configured.",
-        facts=("target", "missing"),
+        _foreign_key_target_hint, facts=("target", "missing"),
+        optional=("suggested_target", "style"),
         explanation="""\
 **What it means.** A `ForeignKey("table.column")` target does not exist on the MetaData.
 SQLAlchemy does not check this at import or at `configure_mappers()`; it fails later, when
@@ -1860,6 +1900,21 @@ printed.
 
 **How to fix.** Follow the hint for the reason; with `postgres://`, rewrite the scheme where
 the app reads the variable.
+""",
+    ),
+    Entry(
+        "SQLA176", "A SQLModel field's type has no SQL type", "error", "models_import",
+        _sqlmodel_type_hint, facts=("python_type",), optional=("sql_type",),
+        samples={"class": "Event", "attribute": "payload", "python_type": "dict",
+                 "sql_type": "JSON", "file": "app/models.py", "line": 9},
+        explanation="""\
+**What it means.** `ValueError: <class 'dict'> has no matching SQLAlchemy type`, raised by
+SQLModel while the `class ... (SQLModel, table=True)` statement runs: a field is annotated
+with a Python type SQLModel cannot turn into a column type (`dict`, `list`, a custom class).
+The import fails at the class line; sidecar names the field.
+
+**How to fix.** Give the field its column type: `payload: dict = Field(sa_type=JSON)`
+(SQLModel 0.0.14+), or `Field(sa_column=Column(JSON))`.
 """,
     ),
     Entry(

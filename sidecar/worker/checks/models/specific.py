@@ -38,6 +38,8 @@ def refine(p: Any, raw: Raw) -> Raw:
     facts = raw.setdefault("facts", {})
     if p.stage == "import" and _engine_url(p, raw):
         return raw
+    if p.category == "ValueError" and _sqlmodel_field_type(p, raw, text):
+        return raw
     attached = _constraint_column(p, text)
     if attached is not None:
         construct, table_name, column = attached
@@ -117,6 +119,48 @@ def _engine_url(p: Any, raw: Raw) -> bool:
     raw.update(code="SQLA118", message=redact_text(
         f"The models' module calls create_engine() at import with {what}{source}: "
         f"{problem}", secrets))
+    return True
+
+
+# sqlmodel.main get_sqlalchemy_type (0.0.x): ValueError(f"{type_} has no matching SQLAlchemy
+# type") while the class statement runs; the field is only named in sqlmodel's own frames
+SQLMODEL_TYPE = re.compile(r"^(?P<type>.+?) has no matching SQLAlchemy type$")
+PY_TYPE_NAME = re.compile(r"<class '(?:[\w.]+\.)?(?P<name>\w+)'>|(?:typing\.)?(?P<bare>\w+)")
+
+
+def _sqlmodel_field_type(p: Any, raw: Raw, text: str) -> bool:
+    """SQLA176: a SQLModel field annotated with a Python type SQLModel cannot map (dict,
+    list, a custom class), at the field's own statement: the one annotation in the class
+    body that names that type."""
+    import ast
+
+    found = SQLMODEL_TYPE.match(text.strip())
+    if found is None or not raw.get("class"):
+        return False
+    name_match = PY_TYPE_NAME.match(found["type"])
+    type_name = (name_match["name"] or name_match["bare"]) if name_match else None
+    spot = p.locator.find_class(str(raw["class"]), [f for f, *_ in p.frames
+                                                    if p.locator.is_user_file(f)])
+    if spot is None or not type_name:
+        return False
+    filename, cls = spot
+    fields = []
+    for stmt in cls.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            names = {n.id.lower() for n in ast.walk(stmt.annotation) if isinstance(n, ast.Name)}
+            names |= {n.attr.lower() for n in ast.walk(stmt.annotation)
+                      if isinstance(n, ast.Attribute)}
+            if type_name.lower() in names:
+                fields.append(stmt)
+    if len(fields) != 1:
+        return False
+    stmt = fields[0]
+    target = stmt.target
+    p._at(raw, filename, stmt)
+    raw.update(code="SQLA176", attribute=target.id if isinstance(target, ast.Name) else None)
+    raw.setdefault("facts", {}).update(
+        python_type=type_name, sql_type="JSON" if type_name.lower() in (
+            "dict", "list", "tuple", "set", "any") else "")
     return True
 
 
