@@ -256,3 +256,24 @@ def test_the_general_log_holds_nothing_but_reads(maria, mdb, make_run):
                "DESCRIBE", "EXPLAIN")
     writes = [s for s in sent if not s.upper().startswith(allowed)]
     assert writes == [], writes
+
+
+@pytest.mark.parametrize("driver", ["aiomysql", "asyncmy"])
+def test_async_mysql_drivers_through_the_bridge(maria, mdb, make_run, driver):
+    pytest.importorskip(driver)
+    from sidecar.worker.checks.database.bridge import run_on_database
+
+    name, _ = mdb
+    maria.sql(INCIDENT_BEFORE, name)
+    run = make_run(maria.url(name, USER, PASSWORD, driver=driver), incident_models())
+    out = run_on_database(run.ctx, lambda: check(run))
+    obs = out["observed"]
+    assert (obs["driver"], obs["read_only"]) == (driver, True) and "greenlet" in \
+        obs["async_driver"]
+    drifted = run_on_database(run.ctx, lambda: check(run, drift.run_schema_drift))
+    assert [f["fix_sql"] for f in drifted["findings"]] == \
+        ["ALTER TABLE security_events RENAME COLUMN metadata TO event_metadata"]
+    bad = make_run(maria.url(name, USER, "Wrong-pw-2", driver=driver))
+    failed = run_on_database(bad.ctx, lambda: database.run_database(bad.ctx))
+    assert_secret_free(failed, bad.phases, password="Wrong-pw-2")
+    assert only(failed, "DB204")["facts"]["reason"] == "password"
