@@ -277,3 +277,23 @@ def test_async_mysql_drivers_through_the_bridge(maria, mdb, make_run, driver):
     failed = run_on_database(bad.ctx, lambda: database.run_database(bad.ctx))
     assert_secret_free(failed, bad.phases, password="Wrong-pw-2")
     assert only(failed, "DB204")["facts"]["reason"] == "password"
+
+
+def test_a_string_without_length_names_the_length_the_database_has(maria, mdb, make_run):
+    """"VARCHAR requires a length on dialect mysql": a model error only MySQL raises. The
+    column is left out of the comparison (DRIFT421) with the length to write."""
+    Base = declarative_base()
+
+    class User(Base):
+        __tablename__ = "users"
+        id = sa.Column(sa.Integer, primary_key=True)
+        email = sa.Column(sa.String)
+
+    name, url = mdb
+    maria.sql("CREATE TABLE users (id integer PRIMARY KEY AUTO_INCREMENT, "
+              "email varchar(200))", name)
+    out = check(make_run(url, Base.metadata), drift.run_schema_drift)
+    f = only(out, "DRIFT421")
+    assert (f["column"], f["facts"]["db_type"], f["facts"]["length"]) == \
+        ("email", "VARCHAR(200)", "200")
+    assert "write `String(200)`" in hint(f)

@@ -134,6 +134,14 @@ def _unreflectable_hint(f: Facts) -> str:
 
 
 def _not_compared_hint(f: Facts) -> str:
+    if "requires a length" in str(f.get("reason")):  # String() on MySQL/MariaDB
+        length = f.get("length")
+        known = (f"the database's column is {f.get('db_type')}: write `String({length})`"
+                 if length else "write `String(<length>)` (255 is common for names, e-mails)")
+        return (f"`{f['obj']}` ({f['location']}) is a `String()` without a length, and "
+                "MySQL/MariaDB cannot create a VARCHAR without one: `create_all()` and an "
+                f"Alembic autogenerate for this column fail on this database. Give it one — "
+                f"{known} — or use `Text` for unbounded text.")
     what = f.get("object")
     name = f.get("object_name") or "the construct"
     dialect = f.get("dialect") or "this database's dialect"
@@ -537,7 +545,7 @@ SIDECAR_EXCLUDE_TABLES=legacy_partitioned_*
     ),
     Entry(
         "DRIFT421", "Column not compared", "warning", "schema_drift", _not_compared_hint,
-        facts=("reason",), optional=("object", "object_name", "dialect"),
+        facts=("reason",), optional=("object", "object_name", "dialect", "db_type", "length"),
         samples={"object": "server_default", "object_name": "GenerateUUID()",
                  "dialect": "sqlite"},
         explanation="""\

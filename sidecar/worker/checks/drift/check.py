@@ -301,11 +301,14 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
         what = {"type": f"its type {why.get('object_name')} cannot be compiled",
                 "server_default": f"its server default {why.get('object_name')} cannot be "
                 "rendered"}.get(why.get("object", ""), "comparing it raised")
+        facts = dict(why)
+        if "requires a length" in str(why.get("reason")):
+            facts.update(_db_length(conn, schema, table, column))
         diffs.append(Diff(
             "not_compared", table, schema, column,
             message=f"Column {_q((schema, table))}.{column} was not compared: {what} for "
             f"{why['dialect']} ({why['reason']}). Every other column and table was compared.",
-            facts=dict(why)))
+            facts=facts))
 
     missing_tables = {(d.schema, d.table) for d in diffs if d.kind == "missing_table"}
     skip_cols = {(d.schema, d.table, None) for d in diffs if d.kind == "missing_table"} | \
@@ -342,6 +345,19 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
              "not compared (this Alembic has no checkconstraint_byname plugin)",
              "metadata": labels, "coverage": coverage}
     return to_findings(diffs) + extra, stats
+
+
+def _db_length(conn: Any, schema: Optional[str], table: str, column: str) -> Dict[str, str]:
+    """For a model ``String()`` without a length on MySQL/MariaDB ("VARCHAR requires a length
+    on dialect mysql"): the database column's VARCHAR length, the length to write."""
+    from sqlalchemy import inspect
+
+    with contextlib.suppress(Exception):
+        for info in inspect(conn).get_columns(table, schema=schema):
+            length = getattr(info.get("type"), "length", None)
+            if info.get("name") == column and isinstance(length, int):
+                return {"db_type": f"VARCHAR({length})", "length": str(length)}
+    return {}
 
 
 def _coverage(scope: Scope, db_tables: Set[TableKey], broken: Set[TableKey],
