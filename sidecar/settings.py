@@ -154,6 +154,7 @@ class Option:
     parse: Callable[[str], Any] = str
     default: Any = None
     repeatable: bool = False  # --models a --models b; the variable takes a comma list
+    split_env: bool = True  # a repeatable option's variable is a comma list (not a URL)
     metavar: str | None = None
     commands: tuple[str, ...] = ("check", "serve", "demo")
     switch: bool = False  # a flag without a value that the command acts on, not a setting
@@ -186,8 +187,10 @@ OPTIONS: tuple[Option, ...] = (
            _bounded(_positive_float, 0.1, DAY_S, "seconds"), 30.0,
            metavar="SECONDS"),
     Option("database_url", "--database-url", ("SIDECAR_DATABASE_URL", "DATABASE_URL"),
-           "SQLAlchemy URL of the app's database (checks are skipped without one)",
-           metavar="URL", commands=NOT_DEMO),
+           "SQLAlchemy URL of the app's database (checks are skipped without one); repeat as "
+           "NAME=URL for each further database (a Flask-SQLAlchemy bind key), or list them in "
+           "SIDECAR_DATABASE_URLS (NAME=URL, separated by spaces or newlines)",
+           repeatable=True, split_env=False, metavar="[NAME=]URL", commands=NOT_DEMO),
     Option("alembic_ini", "--alembic-ini", ("SIDECAR_ALEMBIC_INI",),
            "Alembic configuration: an ini, a pyproject.toml or a migrations folder (default: "
            "found: alembic.ini, pyproject.toml [tool.alembic] or a Flask-Migrate migrations/ "
@@ -305,6 +308,8 @@ class Settings:
     python: str = sys.executable
     timeout_s: float = 30.0
     database_url: str | None = field(default=None, repr=False)  # may carry a password
+    # further databases by bind name: (("analytics", url), ...), in the order given
+    database_binds: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     alembic_ini: str | None = None
     connect_timeout_s: float = 5.0
     statement_timeout_ms: int = 5000
@@ -342,6 +347,7 @@ class Settings:
             "checks": [check.name for check in registry.selected(self.checks)],
             "models": list(self.models),
             "database_url": self.database_url,
+            "database_binds": dict(self.database_binds),
             "alembic_ini": self.alembic_ini,
             "connect_timeout_s": self.connect_timeout_s,
             "statement_timeout_ms": self.statement_timeout_ms,
@@ -405,6 +411,10 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
             values[opt.dest] = opt.default  # not an option of this command
             continue
         source = opt.flag
+        if opt.dest == "database_url" and raw and all(_NAMED_URL.match(v.strip()) for v in raw):
+            # only further databases as flags: the default one still comes from its variable
+            default = next((environ[v] for v in opt.env if v in environ), None)
+            raw = [default, *raw] if default is not None else raw
         if raw is None:
             for var in opt.env:
                 if environ.get(var, "").strip():
@@ -418,7 +428,7 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
                 # reports it (DB207, reason empty)
                 raw = ""
             if raw is not None and opt.repeatable:
-                raw = _split_list(raw)
+                raw = _split_list(raw) if opt.split_env else [raw]
         if raw is None:
             values[opt.dest] = opt.default_for(command)
             continue
@@ -429,7 +439,8 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
                 values[opt.dest] = opt.parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
-    return _validate(values, environ, has_token=hasattr(args, "token_file"))
+    return _validate(values, environ, has_token=hasattr(args, "token_file"),
+                     has_database=hasattr(args, "database_url"))
 
 
 def read_token(environ: Mapping[str, str], path: str | None = None) -> str | None:
@@ -467,8 +478,39 @@ def _token(path: str | None, environ: Mapping[str, str]) -> str | None:
     return token
 
 
+# NAME=URL: a bind key, then a URL (or nothing: `analytics=${ANALYTICS_URL}` unset, which the
+# database check reports as empty); a plain URL never starts with `word=`
+_NAMED_URL = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<url>(?:\S*://.*)?)$")
+
+
+def _database_urls(given: tuple[str, ...], environ: Mapping[str, str]
+                   ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """The default database's URL and the named ones: --database-url values (flags win, or
+    the one variable), then SIDECAR_DATABASE_URLS."""
+    default: str | None = None
+    binds: list[tuple[str, str]] = []
+    named_env = environ.get("SIDECAR_DATABASE_URLS", "").split()
+    for source, values in (("--database-url", given), ("SIDECAR_DATABASE_URLS", named_env)):
+        for value in values:
+            match = _NAMED_URL.match(value.strip())
+            if match is None:
+                if source == "SIDECAR_DATABASE_URLS":
+                    raise ConfigError(f"{source}: expected NAME=URL entries, got one without "
+                                      "a name")
+                if default is not None:
+                    raise ConfigError("--database-url: two URLs without a NAME= prefix; the "
+                                      "default database takes one, the others NAME=URL")
+                default = value.strip()
+                continue
+            name = match["name"]
+            if any(name == n for n, _ in binds):
+                raise ConfigError(f"{source}: the database {name!r} is given twice")
+            binds.append((name, match["url"]))
+    return default, tuple(binds)
+
+
 def _validate(values: dict[str, Any], environ: Mapping[str, str],
-              has_token: bool = False) -> Settings:
+              has_token: bool = False, has_database: bool = True) -> Settings:
     app_path = Path(values["app_path"]).expanduser()
     if not app_path.exists():
         raise ConfigError(f"--app-path: {str(app_path)!r} does not exist")
@@ -494,7 +536,11 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str],
     # one value per option, of the option's own type: checked field by field by Settings
     fields: dict[str, Any] = {name: tuple(value or ()) if name in repeatable else value
                               for name, value in values.items() if name != "token_file"}
+    default_url, binds = _database_urls(fields["database_url"], environ) \
+        if has_database else (None, ())
     fields.update(
+        database_url=default_url,
+        database_binds=binds,
         app_path=app_path.resolve(),
         python=os.path.abspath(found),  # the worker runs in the app path; keep venv symlinks
         severity={code: level for overrides in fields["severity"]

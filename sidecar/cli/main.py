@@ -119,7 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sidecar.daemon.main import serve
     from sidecar.worker.redact import url_password
 
-    if args.database_url and url_password(args.database_url):
+    if any(url_password(value) for value in args.database_url or ()):  # NAME=URL too
         # a daemon lives long, and argv is readable by every process of the same user;
         # stderr may be a full disk: a warning must never stop the daemon
         with contextlib.suppress(OSError):

@@ -57,7 +57,8 @@ async def cycle(settings: Settings, extra_config: dict[str, Any] | None = None,
 
 def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
                  duration_s: float) -> Report:
-    secrets = tuple(s for s in (*config_secrets(settings.database_url, dict(os.environ)),
+    urls = [settings.database_url, *(url for _, url in settings.database_binds)]
+    secrets = tuple(s for s in (*(s for url in urls for s in config_secrets(url, dict(os.environ))),
                                 settings.token) if s)
     selected = registry.selected(settings.checks)
     names = [check.name for check in selected]
@@ -79,8 +80,12 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
     present = next((c["observed"]["columns_present"] for c in run.checks
                     if (c.get("observed") or {}).get("columns_present")), None)
     checks: list[CheckResult] = []
-    for check in selected:
-        name = check.name
+    # a database check run again for a further database reports as "<check>:<bind>", after
+    # its own result, in the worker's order
+    order = [(check, name) for check in selected
+             for name in [check.name, *(c["name"] for c in run.checks
+                                        if c["name"].startswith(check.name + ":"))]]
+    for check, name in order:
         raw_result = results.get(name)
         if raw_result is None:
             if fault_check != name:
