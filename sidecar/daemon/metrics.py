@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 
 import sidecar
 from sidecar.daemon.state import DaemonState
-from sidecar.worker.registry import CHECKS
+from sidecar.worker.registry import CHECKS, base_name
 
 # the checks whose findings feed sidecar_schema_drift_objects{kind}
 SCHEMA_DIFFERENCE_CHECKS = frozenset(c.name for c in CHECKS if c.counts_schema_differences)
@@ -60,7 +60,7 @@ class ReportCollector(Collector):
                 counts = Counter((f.code, f.severity) for f in check.findings)
                 for (code, severity), n in sorted(counts.items()):
                     findings.add_metric([check.name, code, severity], float(n))
-                if check.name in SCHEMA_DIFFERENCE_CHECKS:
+                if base_name(check.name) in SCHEMA_DIFFERENCE_CHECKS:
                     kinds.update(str(f.facts.get("kind") or f.code) for f in check.findings)
             for kind, n in sorted(kinds.items()):
                 drift.add_metric([kind], float(n))

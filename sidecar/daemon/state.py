@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sidecar.findings.model import CheckResult, Finding, Report
+from sidecar.worker.registry import base_name
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class ReadinessPolicy:
     pass_after: int = 1
 
     def gates(self, name: str) -> bool:
-        return not self.checks or name in self.checks
+        return not self.checks or base_name(name) in self.checks  # a bind's, by its check
 
     def blocking(self, check: CheckResult) -> list[Finding]:
         """The findings that make this check not ready (empty: the check passes)."""

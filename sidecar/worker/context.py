@@ -61,6 +61,18 @@ class Context:
     def __post_init__(self) -> None:
         self.app_path = self.config["app_path"]
 
+    def for_bind(self, name: str, url: str) -> "Context":
+        """The context of one further database (a bind): the same models, its own URL,
+        engine and migration state; closed with this one."""
+        import dataclasses
+
+        bound = dataclasses.replace(
+            self, config={**self.config, "database_url": url, "bind": name}, engine=None,
+            db_error=None, db_observed={}, secrets=None, migration_state=None,
+            previous_cache=None, async_bridge=None, _cleanups=[])
+        self.on_cleanup(bound.cleanup)
+        return bound
+
     def start_cycle(self, keep_connection: bool = False) -> None:
         """A resident worker's next cycle: what the database, migrations and drift checks
         found last time is forgotten; the imported models (and, kept, the engine) stay."""

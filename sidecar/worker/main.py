@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from . import compat
 from . import versions as supported
 from .checks.database.bridge import run_on_database
 from .context import Context, Skip
@@ -213,6 +214,30 @@ class _Loop:
                 self.channel.send(CACHE, check=check.name, data=cache)
             self.channel.send(CHECK, result=result)
             results.append(result)
+        if versions["sqlalchemy"] is not None and \
+                compat.unsupported_sqlalchemy(versions["sqlalchemy"]) is None:
+            results.extend(self._run_binds(checks, caches))
+        return results
+
+    def _run_binds(self, checks: List[Check], caches: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """The database checks again for each further database (``--database-url
+        NAME=URL``), on the models already held: results named ``<check>:<name>``."""
+        results = []
+        for name, url in sorted((self.config.get("database_binds") or {}).items()):
+            bound = self.ctx.for_bind(name, url)
+            for check in checks:
+                if not check.uses_database:
+                    continue
+                label = "%s:%s" % (check.name, name)
+                self.current["check"] = label
+                self.emit_phase("starting")
+                bound.previous_cache = caches.get(label)
+                result, cache = _run_check(bound, check)
+                result["name"] = label
+                if cache is not None:
+                    self.channel.send(CACHE, check=label, data=cache)
+                self.channel.send(CHECK, result=result)
+                results.append(result)
         return results
 
 

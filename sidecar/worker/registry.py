@@ -48,6 +48,12 @@ CHECKS: Tuple[Check, ...] = (
 _BY_NAME: Dict[str, Check] = {check.name: check for check in CHECKS}
 
 
+def base_name(name: str) -> str:
+    """``schema_drift`` for ``schema_drift:analytics``: a check run again for a further
+    database (a bind) reports as ``<check>:<bind>``."""
+    return name.split(":", 1)[0]
+
+
 def names() -> List[str]:
     return [check.name for check in CHECKS]
 

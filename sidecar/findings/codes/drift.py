@@ -133,6 +133,16 @@ def _unreflectable_hint(f: Facts) -> str:
             "(SIDECAR_EXCLUDE_TABLES).")
 
 
+def _bind_without_url_hint(f: Facts) -> str:
+    bind, tables = f["bind"], list(f.get("tables") or [])
+    shown = ", ".join(f"`{t}`" for t in tables[:5]) + (
+        f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+    return (f"The models map {shown} to the '{bind}' database (Flask-SQLAlchemy's "
+            "`__bind_key__`), and the sidecar was given no URL for it, so they were compared "
+            f"nowhere. Give it: `--database-url {bind}=<URL>` (repeatable) or "
+            f"`SIDECAR_DATABASE_URLS=\"{bind}=<URL>\"`.")
+
+
 def _not_compared_hint(f: Facts) -> str:
     if "requires a length" in str(f.get("reason")):  # String() on MySQL/MariaDB
         length = f.get("length")
@@ -610,6 +620,25 @@ drop the default. Not an error, and the fix is in the model, not the database.
 
 ```python
 status = Column(String(20), nullable=False, server_default="active")
+```
+""",
+    ),
+    Entry(
+        "DRIFT425", "Tables of another database were not compared", "warning", "schema_drift",
+        _bind_without_url_hint,
+        facts=("bind", "tables"),
+        samples={"bind": "analytics", "tables": ["page_views"]},
+        explanation="""\
+**What:** some model tables belong to another database (a Flask-SQLAlchemy bind key: 3.x's
+`db.metadatas[key]`, 2.x's `table.info["bind_key"]`). They are left out of the default
+database's comparison — they are not missing there — and, without that database's URL,
+compared nowhere.
+**Fix:** give each further database's URL as `NAME=URL`; its database, migrations and drift
+checks then report as `database:NAME`, `migrations:NAME`, `schema_drift:NAME`.
+
+```
+sidecar serve --models app.models --database-url "$DATABASE_URL" \\
+    --database-url analytics="$ANALYTICS_DATABASE_URL"
 ```
 """,
     ),

@@ -47,6 +47,7 @@ from ..database.check import (
     secrets_for,
     timeouts_named,
 )
+from .binds import split_by_bind
 from .diffs import Diff, Renderer, from_upgrade_ops
 from .extra import check_constraint_plugins, compare_enums, compare_primary_keys
 from .fingerprint import catalog_fingerprint, catalog_version, models_hash
@@ -114,6 +115,14 @@ class Settings:
                 [s or "" for s in self.schemas]}
 
 
+def _bind_without_url(name: str, metadatas: List[Any]) -> Dict[str, Any]:
+    tables = sorted(t.name for md in metadatas for t in md.tables.values())
+    shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+    return finding(
+        "DRIFT425", f"The models' tables of the '{name}' database ({shown}) were not compared: "
+        f"no URL was given for it.", facts={"bind": name, "tables": tables})
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -121,7 +130,14 @@ def _now() -> str:
 def _run(ctx: Context) -> CheckOutcome:
     if not ctx.models_ok:
         raise Skip(f"the models did not load: {ctx.models_error or 'see models_import'}")
-    metadatas = [md for md in ctx.metadatas if md is not None]
+    bind = ctx.config.get("bind")  # a further database's name; None: the default one
+    by_bind = split_by_bind([md for md in ctx.metadatas if md is not None])
+    metadatas = by_bind.get(bind, [])
+    # tables of a bind no URL was given for: not compared anywhere, and said so
+    unchecked = sorted(k for k in by_bind if k is not None and k != bind
+                       and k not in (ctx.config.get("database_binds") or {}))
+    if bind is not None and not any(md.tables for md in metadatas):
+        raise Skip(f"no model tables have the bind key '{bind}'")
     if not metadatas or not any(md.tables for md in metadatas):
         raise Skip("no tables in the models' MetaData")
     engine = ensure_engine(ctx)  # first: without a database there is nothing to compare
@@ -201,6 +217,9 @@ def _run(ctx: Context) -> CheckOutcome:
     # the cache keeps the findings as compared; locating copies, so a later reuse is
     # located afresh against the models as they are then
     findings = copy.deepcopy(result) + ([verdict_finding] if verdict_finding else [])
+    if bind is None and unchecked:
+        observed["binds_not_checked"] = unchecked
+        findings.extend(_bind_without_url(name, by_bind[name]) for name in unchecked)
     with contextlib.suppress(Exception):  # pointing at the model is a bonus
         locate_model_columns(ctx, findings)
     with contextlib.suppress(Exception):

@@ -100,6 +100,11 @@ def _run(ctx: Context) -> CheckOutcome:
     engine = ensure_engine(ctx)
     ctx.emit_phase("reading alembic_version")
     current, has_table, table_count = read_current(engine)
+    if ctx.config.get("bind") and not has_table:
+        # a further database these migrations do not stamp (Flask-Migrate's multidb
+        # template stamps every bind; a single-database env.py only the default one)
+        raise Skip(f"the '{ctx.config['bind']}' database has no {VERSION_TABLE} table: these "
+                   "migrations do not manage it")
     observed["current"] = current
     # runner: how the app runs its migrations, for hints of other checks (drift's DRIFT431)
     state: Dict[str, Any] = {"current": current, "heads": heads, "pending": [],
