@@ -78,6 +78,7 @@ SAMPLES = {
     "DRIFT431": {"facts": {"pending": "b2e1", "differences": "1"}},
     "DRIFT432": {"facts": {"heads": "c3d2", "differences": "2"}},
     "DRIFT433": {"facts": {"revision": "ffff", "differences": "2"}},
+    "DRIFT425": {"facts": {"bind": "analytics", "tables": ["page_views"]}},
 }
 
 
