@@ -17,6 +17,7 @@ PASSWORD = "Hunter2-Secret-77"
     ("${DATABASE_URL}", "unexpanded"),
     (f"postgres://app:{PASSWORD}@db:5432/app", "alias"),
     (f"postgresql://app:{PASSWORD}@db:port/app", "port"),
+    (f"postgresql:/app:{PASSWORD}@db/app", "syntax"),  # 1.4 quotes it whole in its error
 ])
 @pytest.mark.parametrize("version", ["current", "sqla14"])
 def test_located_at_create_engine_with_the_variable(value, reason, version, request):
@@ -41,3 +42,10 @@ def test_a_good_url_imports(tmp_path):
     result = check_fixture(FIXTURE, "--check", "models_import",
                            env={"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
     assert result.returncode == 0 and result.findings() == []
+
+
+def test_the_database_check_never_quotes_an_unparseable_url(sqla14_python):
+    result = check_fixture(FIXTURE, "--check", "database", python=sqla14_python,
+                           env={"DATABASE_URL": f"postgresql:/app:{PASSWORD}@db/app"})
+    assert PASSWORD not in result.stdout + result.stderr
+    assert [f["code"] for f in result.findings()] == ["DB207"]

@@ -212,6 +212,34 @@ def test_malformed_url(make_run, url, reason):
     assert_secret_free(out, run.phases, password="Secret@pw-12")
 
 
+def test_a_dollar_inside_a_real_password_is_not_a_variable(make_run):
+    url = "postgresql+psycopg2://app:pa$(word)x@127.0.0.1:1/x"
+    out = database.run_database(make_run(url).ctx)
+    assert codes(out) == ["DB201"]  # parsed, tried, refused: not DB207 unexpanded
+    assert_secret_free(out, password="pa$(word)x")
+    assert "word" not in str(out)
+
+
+def test_an_unparseable_url_never_quotes_itself(make_run):
+    """SQLAlchemy 1.3/1.4 put the whole URL in the parse error; a URL that does not parse
+    has no password redaction could know (tests/test_engine_url_at_import.py runs 1.4)."""
+    out = database.run_database(make_run("postgresql:/app:Typo-pw-77@db/app").ctx)
+    f = only(out, "DB207")
+    assert f["facts"]["reason"] == "syntax" and "Typo-pw-77" not in str(out)
+
+
+def test_only_mysql_drivers_errors_carry_a_mysql_error_number():
+    class Deadlock(Exception):  # pymssql's (1205, b"...deadlock victim...")
+        pass
+
+    Deadlock.__module__ = "pymssql._pymssql"
+    assert database.mysql_errno(Deadlock(1205, b"deadlock")) is None
+    assert database.timeout_reason(Deadlock(1205, b"deadlock")) is None
+    import pymysql
+
+    assert database.mysql_errno(pymysql.err.OperationalError(1205, "Lock wait")) == 1205
+
+
 def test_a_variable_set_to_nothing_is_named(make_run, monkeypatch):
     """compose's `${DATABASE_URL}` with the variable unset: set, and empty - not "no
     database configured" (which skips the checks and can be ready)."""

@@ -75,20 +75,25 @@ def parse(url_text: Any) -> Any:
         where = f" ({empty[0]} is set to an empty value)" if empty else ""
         raise UrlProblem("DB207", f"The database URL is empty{where}.", reason="empty",
                          variable=empty[0] if empty else "")
-    names = [m["braced"] or m["k8s"] or m["bare"] for m in UNEXPANDED.finditer(url_text.strip())]
-    if names:
-        # the names only: the text around them may be the password
-        raise UrlProblem("DB207", "The database URL holds a variable reference that was "
-                         f"never expanded ({', '.join(names)}), as literal text.",
-                         reason="unexpanded", variable=names[0])
     try:
         url = compat.make_url(url_text.strip())
     except Exception as exc:  # ArgumentError, or ValueError for a non-numeric port
         if versions.worker_frame(exc) is not None:
             raise  # raised by sidecar's own code, not by SQLAlchemy reading the URL: SIDE008
+        _unexpanded(url_text.strip())
         reason = "port" if isinstance(exc, ValueError) else "syntax"
-        raise UrlProblem("DB207", f"The database URL cannot be parsed: {exc}",
-                         type(exc).__name__, reason=reason) from None
+        # never SQLAlchemy's text: 1.3/1.4 quote the whole URL, password and all, and a URL
+        # that does not parse has no password the redaction could know
+        raise UrlProblem("DB207", "The database URL cannot be parsed by SQLAlchemy ("
+                         + ("the port is not a number" if reason == "port" else
+                            "not of the form dialect+driver://user:password@host:port/db")
+                         + ").", type(exc).__name__, reason=reason) from None
+    # a reference left as text in a part that cannot hold '$' (host, port, database, user),
+    # or as the whole password: `pa$(word)x` may be a real password, `${DB_PASSWORD}` is not
+    parts = [str(p) for p in (url.host, url.port, url.database, url.username) if p]
+    _unexpanded(" ".join(parts))
+    if url.password is not None and UNEXPANDED.fullmatch(str(url.password)):
+        _unexpanded(str(url.password))
     if url.host and "@" in url.host:
         # make_url splits at the first '@': a raw '@' in the password leaks into the host
         raise UrlProblem("DB207", "The database URL has an unescaped '@' in its password or "
@@ -99,6 +104,16 @@ def parse(url_text: Any) -> Any:
                          "NoSuchModuleError", reason="alias", backend=backend,
                          suggested=DIALECT_ALIASES[backend])
     return url
+
+
+def _unexpanded(text: str) -> None:
+    """DB207 ``unexpanded`` when ``text`` holds a ``${VAR}``/``$(VAR)`` (or is ``$VAR``)."""
+    names = [m["braced"] or m["k8s"] or m["bare"] for m in UNEXPANDED.finditer(text)]
+    if names:
+        # the names only: the text around them may be the password
+        raise UrlProblem("DB207", "The database URL holds a variable reference that was "
+                         f"never expanded ({', '.join(names)}), as literal text.",
+                         reason="unexpanded", variable=names[0])
 
 
 def _driver_loads(url: Any) -> Tuple[Optional[str], Optional[str], bool]:
