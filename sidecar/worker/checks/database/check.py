@@ -325,9 +325,18 @@ def sqlstate(exc: BaseException) -> Optional[str]:
 MYSQL_TIMEOUTS = {1205: "lock_timeout", 3024: "statement_timeout", 1969: "statement_timeout"}
 
 
+MYSQL_DRIVERS = ("pymysql", "MySQLdb", "mysql", "mariadb", "aiomysql", "asyncmy")
+
+
 def mysql_errno(exc: BaseException) -> Optional[int]:
-    """The MySQL error number (PyMySQL, mysqlclient: ``args[0]``), or None."""
+    """The MySQL error number (``args[0]`` of PyMySQL's, mysqlclient's and the async
+    drivers' errors), or None - also for another driver's integer ``args[0]`` (pymssql's
+    1205 is a deadlock, not our lock timeout)."""
     orig = getattr(exc, "orig", None) or exc
+    modules = [type(orig).__module__, type(orig.__cause__).__module__ if orig.__cause__
+               is not None else ""]
+    if not any(m.split(".")[0] in MYSQL_DRIVERS or ".mysql." in m for m in modules):
+        return None
     args = getattr(orig, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
 
