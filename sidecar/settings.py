@@ -413,7 +413,8 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
         source = opt.flag
         if opt.dest == "database_url" and raw and all(_NAMED_URL.match(v.strip()) for v in raw):
             # only further databases as flags: the default one still comes from its variable
-            default = next((environ[v] for v in opt.env if v in environ), None)
+            default = next((environ[v] for v in opt.env if environ.get(v, "").strip()),
+                           "" if any(v in environ for v in opt.env) else None)
             raw = [default, *raw] if default is not None else raw
         if raw is None:
             for var in opt.env:
@@ -480,7 +481,9 @@ def _token(path: str | None, environ: Mapping[str, str]) -> str | None:
 
 # NAME=URL: a bind key, then a URL (or nothing: `analytics=${ANALYTICS_URL}` unset, which the
 # database check reports as empty); a plain URL never starts with `word=`
-_NAMED_URL = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<url>(?:\S*://.*)?)$")
+# (a URL's scheme ends at ':' before any '=', so `scheme://...?a=b` is never taken for one;
+# `analytics=${ANALYTICS_URL}` is, and its database check reports the text)
+_NAMED_URL = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<url>.*)$")
 
 
 def _database_urls(given: tuple[str, ...], environ: Mapping[str, str]

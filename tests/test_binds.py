@@ -121,3 +121,58 @@ def test_readiness_gates_and_metrics_name_the_bind():
     assert 'sidecar_check_status{check="schema_drift:analytics",status="fail"} 1.0' in text
     assert 'sidecar_findings{check="schema_drift:analytics",code="DRIFT414",' in text
     assert 'sidecar_schema_drift_objects{kind="rename"} 1.0' in text
+
+
+def test_settings_take_the_first_set_variable_and_keep_an_unexpanded_bind():
+    s = _resolve("--database-url", "analytics=${ANALYTICS_URL}",
+                 env={"SIDECAR_DATABASE_URL": "", "DATABASE_URL": "sqlite:///main.db"})
+    assert (s.database_url, s.database_binds) == ("sqlite:///main.db",
+                                                  (("analytics", "${ANALYTICS_URL}"),))
+
+
+def test_a_bind_context_lives_across_cycles_and_closes_with_the_run(tmp_path):
+    """A resident worker's cycles reuse one context per bind: no engine or cleanup piles up
+    (with or without --keep-connection), and the run's cleanup closes it."""
+    from sidecar.worker.checks.database import check as database
+    from sidecar.worker.context import Context
+
+    for name in ("a.db", "b.db"):
+        sqlite3.connect(tmp_path / name).execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    ctx = Context({"app_path": str(tmp_path), "database_url": f"sqlite:///{tmp_path}/a.db"},
+                  lambda _: None)
+    for keep in (True, False):
+        engines = set()
+        for _ in range(4):
+            ctx.start_cycle(keep_connection=keep)
+            bound = ctx.for_bind("b", f"sqlite:///{tmp_path}/b.db")
+            assert ctx.for_bind("b", f"sqlite:///{tmp_path}/b.db") is bound
+            database.run_database(bound)
+            engines.add(id(bound.engine))
+            assert len(bound._cleanups) == 1
+        assert len(engines) == (1 if keep else 4)
+    ctx.cleanup()
+    assert bound.engine is None and bound._cleanups == []
+
+
+def test_a_fault_in_a_binds_check_is_blamed_on_that_check():
+    import datetime
+
+    from sidecar.cycle.diagnosis import build_report
+    from sidecar.cycle.runner import WorkerRun
+    from sidecar.worker import protocol
+
+    events = [{"event": protocol.HELLO, "protocol": protocol.PROTOCOL_VERSION,
+               "versions": {"python": "3.11", "sqlalchemy": "2.1.9"}}]
+    for name in ("models_import", "mappers", "database", "migrations", "schema_drift",
+                 "database:analytics", "migrations:analytics"):
+        events.append({"event": protocol.CHECK, "result": protocol.check_result(name)})
+    events.append({"event": protocol.PHASE, "check": "schema_drift:analytics",
+                   "detail": "comparing the models with the sqlite schema"})
+    run = WorkerRun(outcome="timeout", returncode=None, duration_s=30.0, events=events)
+    settings = Settings(app_path=FIXTURES / FIXTURE, models=("app.models",),
+                        database_url="sqlite://", database_binds=(("analytics", "sqlite://"),))
+    report = build_report(settings, run, datetime.datetime.now(datetime.timezone.utc), 30.0)
+    status = {c.name: (c.status, [f.code for f in c.findings]) for c in report.checks}
+    assert status["schema_drift:analytics"] == ("fail", ["SIDE001"])
+    assert status["models_import"] == ("pass", [])
+    assert list(status)[-1] == "schema_drift:analytics"

@@ -68,7 +68,9 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
     fault_check = None
     if fault is not None:  # blamed on the check it happened in, else on the first one
         phase_check = None if mismatch else run.last_phase.get("check")
-        fault_check = phase_check if phase_check in names else names[0]
+        # a further database's check ("schema_drift:analytics") is blamed by its own name
+        fault_check = phase_check if phase_check and registry.base_name(
+            phase_check) in names else names[0]
     if mismatch:
         not_reached = f"the worker speaks another protocol (see {fault_check})"
     elif fault:
@@ -85,6 +87,11 @@ def build_report(settings: Settings, run: WorkerRun, started_at: datetime,
     order = [(check, name) for check in selected
              for name in [check.name, *(c["name"] for c in run.checks
                                         if c["name"].startswith(check.name + ":"))]]
+    if fault_check and all(name != fault_check for _, name in order):
+        # the bind check the worker died in sent no result: it still gets the fault
+        at = max(i for i, (check, _) in enumerate(order)
+                 if check.name == registry.base_name(fault_check))
+        order.insert(at + 1, (order[at][0], fault_check))
     for check, name in order:
         raw_result = results.get(name)
         if raw_result is None:

@@ -56,6 +56,8 @@ class Context:
     # the running check's ``cache`` from the previous cycle (set before each check)
     previous_cache: Optional[Dict[str, Any]] = None
 
+    # the further databases' contexts (``for_bind``), kept across a resident worker's cycles
+    binds: Dict[str, "Context"] = field(default_factory=dict, repr=False)
     _cleanups: List[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,32 +65,45 @@ class Context:
 
     def for_bind(self, name: str, url: str) -> "Context":
         """The context of one further database (a bind): the same models, its own URL,
-        engine and migration state; closed with this one."""
+        engine and migration state; one per name for the worker's life, cleaned up and
+        started anew with this one (``cleanup``, ``start_cycle``)."""
         import dataclasses
 
-        bound = dataclasses.replace(
-            self, config={**self.config, "database_url": url, "bind": name}, engine=None,
-            db_error=None, db_observed={}, secrets=None, migration_state=None,
-            previous_cache=None, async_bridge=None, _cleanups=[])
-        self.on_cleanup(bound.cleanup)
+        bound = self.binds.get(name)
+        if bound is None or bound.config.get("database_url") != url:
+            if bound is not None:
+                bound.cleanup()
+            bound = dataclasses.replace(
+                self, config={**self.config, "database_url": url, "bind": name}, engine=None,
+                db_error=None, db_observed={}, secrets=None, migration_state=None,
+                previous_cache=None, async_bridge=None, binds={}, _cleanups=[])
+            self.binds[name] = bound
         return bound
 
     def start_cycle(self, keep_connection: bool = False) -> None:
         """A resident worker's next cycle: what the database, migrations and drift checks
         found last time is forgotten; the imported models (and, kept, the engine) stay."""
         if not keep_connection or self.engine is None:
-            self.cleanup()
+            self._run_cleanups()  # its own: each bind keeps or closes its engine below
             self.engine, self.db_observed = None, {}
         self.db_error = None
         self.migration_state = None
         self.alembic_reported_by = None
         self.previous_cache = None
+        for bound in self.binds.values():
+            bound.start_cycle(keep_connection)
 
     def on_cleanup(self, close: Callable[[], None]) -> None:
         """Run ``close`` at the end of the run (last registered, first run)."""
         self._cleanups.append(close)
 
     def cleanup(self) -> None:
+        """The end of the run: this context's cleanups, then every bind's."""
+        self._run_cleanups()
+        for bound in self.binds.values():
+            bound.cleanup()
+
+    def _run_cleanups(self) -> None:
         while self._cleanups:
             with contextlib.suppress(Exception):  # the results are out already
                 self._cleanups.pop()()

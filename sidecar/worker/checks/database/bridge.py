@@ -65,6 +65,13 @@ def run_on_database(ctx: Any, fn: Callable[[], T]) -> T:
         if not is_async_url(url) or greenlet_missing() is not None:
             return fn()
         ctx.async_bridge = AsyncBridge()
+
+        def close() -> None:  # registered before the engine's: runs after its dispose
+            bridge, ctx.async_bridge = ctx.async_bridge, None
+            if bridge is not None:
+                bridge.close()
+
+        ctx.on_cleanup(close)
     bridge: AsyncBridge = ctx.async_bridge
     return bridge.run(fn)
 
