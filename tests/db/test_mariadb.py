@@ -166,25 +166,33 @@ def test_rename_before_mariadb_10_5_is_change_column_with_the_definition():
     from sidecar.worker.checks.drift.passes import PassEnv, infer_renames
 
     old = sa.Table("security_events", sa.MetaData(), sa.Column("id", sa.Integer),
-                   sa.Column("metadata", sa.dialects.mysql.LONGTEXT, nullable=True))
-    new = sa.Column("event_metadata", sa.JSON, nullable=True)
-    sa.Table("security_events", sa.MetaData(), sa.Column("id", sa.Integer), new)
-    diffs = [Diff("missing_column", "security_events", None, "event_metadata",
-                  op=ops.AddColumnOp("security_events", new), message="m"),
-             Diff("extra_column", "security_events", None, "metadata",
-                  op=ops.DropColumnOp.from_column_and_tablename(
-                      None, "security_events", old.c.metadata), message="m")]
-    for server, sql in [((True, (10, 4, 30)), "ALTER TABLE security_events CHANGE COLUMN "
-                         "metadata event_metadata LONGTEXT NULL"),
-                        ((False, (5, 7, 44)), "ALTER TABLE security_events CHANGE COLUMN "
-                         "metadata event_metadata LONGTEXT NULL"),
-                        ((True, (10, 11, 9)), "ALTER TABLE security_events RENAME COLUMN "
-                         "metadata TO event_metadata"),
-                        ((False, (8, 0, 36)), "ALTER TABLE security_events RENAME COLUMN "
-                         "metadata TO event_metadata")]:
+                   sa.Column("metadata", sa.dialects.mysql.LONGTEXT, nullable=True,
+                             comment="what's in it"))
+
+    def diffs(model_type):
+        new = sa.Column("event_metadata", model_type, nullable=True)
+        sa.Table("security_events", sa.MetaData(), sa.Column("id", sa.Integer), new)
+        return [Diff("missing_column", "security_events", None, "event_metadata",
+                     op=ops.AddColumnOp("security_events", new), message="m"),
+                Diff("extra_column", "security_events", None, "metadata",
+                     op=ops.DropColumnOp.from_column_and_tablename(
+                         None, "security_events", old.c.metadata), message="m")]
+
+    change = ("ALTER TABLE security_events CHANGE COLUMN metadata event_metadata LONGTEXT "
+              "NULL COMMENT 'what''s in it'")
+    rename = "ALTER TABLE security_events RENAME COLUMN metadata TO event_metadata"
+    # MariaDB's JSON is LONGTEXT; on MySQL a LONGTEXT becomes a Text in the models
+    for server, model_type, sql in [((True, (10, 4, 30)), sa.JSON, change),
+                                    ((False, (5, 7, 44)), sa.Text, change),
+                                    ((True, (10, 11, 9)), sa.JSON, rename),
+                                    ((False, (8, 0, 36)), sa.Text, rename)]:
         env = PassEnv("mysql", Renderer("mysql", server))
-        [rename] = infer_renames(list(diffs), env)
-        assert rename.fix_sql == sql, server
+        [found] = infer_renames(diffs(model_type), env)
+        assert found.fix_sql == sql, server
+    # MySQL 8 reflects JSON as JSON: a LONGTEXT is not the JSON column renamed
+    env = PassEnv("mysql", Renderer("mysql", (False, (8, 0, 36))))
+    assert [d.kind for d in infer_renames(diffs(sa.JSON), env)] == ["missing_column",
+                                                                    "extra_column"]
 
 
 def test_a_locked_table_does_not_block_the_check(maria, mdb, make_run):

@@ -159,7 +159,9 @@ def _run(ctx: Context) -> CheckOutcome:
                          "sqlalchemy": sqlalchemy.__version__}
         # a resident worker holds the same MetaData every cycle: hash them once (linear in
         # the tables, the largest CPU cost of a re-check after the fingerprint query)
-        memo_key = repr((sorted(hash_settings.items()), [id(md) for md in metadatas]))
+        # by the tables' identity: a bind's MetaData may be a view built afresh each cycle
+        memo_key = repr((sorted(hash_settings.items()),
+                         [sorted(id(t) for t in md.tables.values()) for md in metadatas]))
         if memo_key not in ctx.models_hash_memo:
             ctx.models_hash_memo[memo_key] = models_hash(metadatas, hash_settings)
         observed["models_hash"] = ctx.models_hash_memo[memo_key]

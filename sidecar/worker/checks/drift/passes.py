@@ -79,19 +79,20 @@ def _column_of(d: Diff) -> Any:
     return op.column if hasattr(op, "column") else op.to_column()
 
 
-def compatible_types(a: Any, b: Any, dialect_name: str = "") -> bool:
+def compatible_types(a: Any, b: Any, mariadb: bool = False) -> bool:
     """Same kind of data (JSON and JSON, VARCHAR(20) and String(30)): a rename can carry it.
-    On MySQL/MariaDB a JSON column may reflect as LONGTEXT (MariaDB's JSON is an alias of
-    LONGTEXT with a json_valid check, 10.2+)."""
+    On MariaDB a JSON column reflects as LONGTEXT (its JSON is an alias of LONGTEXT with a
+    json_valid check, 10.2+); MySQL 8 reflects JSON as JSON."""
     fa, fb = compat.type_affinity(a), compat.type_affinity(b)
     if fa is None or fb is None:
         return False
-    if dialect_name in ("mysql", "mariadb"):
-        from sqlalchemy.types import JSON, String
+    if mariadb:
+        from sqlalchemy.types import JSON, Text
 
-        # LONGTEXT's affinity is String (sqltypes.Text subclasses String)
-        if (issubclass(fa, JSON) and issubclass(fb, String)) or \
-                (issubclass(fb, JSON) and issubclass(fa, String)):
+        def text(t: Any) -> bool:  # mysql.LONGTEXT is a String, not a Text, in 2.1
+            return isinstance(t, Text) or type(t).__name__.endswith("TEXT")
+
+        if (isinstance(a, JSON) and text(b)) or (isinstance(b, JSON) and text(a)):
             return True
     return fa is fb or issubclass(fa, fb) or issubclass(fb, fa)
 
@@ -117,8 +118,8 @@ def infer_renames(diffs: List[Diff], env: PassEnv) -> List[Diff]:
         for m in missing:
             for e in extra:
                 mc, ec = _column_of(m), _column_of(e)
-                if mc is None or ec is None or not compatible_types(mc.type, ec.type,
-                                                                    env.dialect_name):
+                if mc is None or ec is None or not compatible_types(
+                        mc.type, ec.type, bool(env.renderer.server and env.renderer.server[0])):
                     continue
                 candidates.append((_similarity(e.column or "", m.column or ""), m, e))
         candidates.sort(key=lambda c: -c[0])
@@ -173,6 +174,10 @@ def _definition(column: Any, dialect: Any) -> str:
     default = getattr(column.server_default, "arg", None)
     if default is not None:
         parts.append(f"DEFAULT {getattr(default, 'text', default)}")
+    if column.autoincrement is True:  # reflected from EXTRA; CHANGE would drop it
+        parts.append("AUTO_INCREMENT")
+    if column.comment:
+        parts.append("COMMENT '%s'" % str(column.comment).replace("'", "''"))
     return " ".join(parts)
 
 
