@@ -102,6 +102,18 @@ FAULTS: tuple[Fault, ...] = (
           "— (the oldest slow connection makes room; every probe answered)"),
     Fault("sighup-mid-cycle", "SIGHUP while a worker runs", "503", "—", "—",
           "— (the process exits)", "exit status 0, like SIGTERM; worker group killed"),
+    # MariaDB (tests/reliability/test_faults_mariadb.py, PyMySQL)
+    Fault("mariadb-goes-down", "MariaDB stopped while the daemon is ready", "503", "DB201",
+          "mariadb-admin ping", "sidecar_ready 1→0", "ready again after the restart"),
+    Fault("mariadb-wrong-password", "MariaDB: wrong password in the URL", "503", "DB204",
+          "ALTER USER", 'sidecar_findings{code="DB204"} 1',
+          "— (a configuration fault: fix the secret)"),
+    Fault("mariadb-db-dropped", "MariaDB: the app's database dropped while ready", "503",
+          "DB205", "CREATE DATABASE", 'sidecar_ready 1→0; sidecar_findings{code="DB205"} 1',
+          "ready again once it is re-created"),
+    Fault("mariadb-locked-table", "MariaDB: LOCK TABLES ... WRITE held on the app's table",
+          "200", "—", "—", 'sidecar_worker_runs_total{outcome="timeout"} 0',
+          "— (reflection takes high-priority metadata locks: never blocked)"),
 )
 BY_ID = {f.id: f for f in FAULTS}
 
