@@ -137,6 +137,15 @@ def _check_name(value: str) -> str:
     return value
 
 
+def _bind_target(value: str) -> tuple[str, str]:
+    name, sep, target = value.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name.strip()) or \
+            not _TARGET.match(target.strip()) or ":" not in target:
+        raise ValueError(f"expected NAME=module:attribute (e.g. analytics=app.models:"
+                         f"AnalyticsBase), got {value!r}")
+    return name.strip(), target.strip()
+
+
 def _format(value: str) -> str:
     if value not in ("text", "json"):
         raise ValueError(f"expected text or json, got {value!r}")
@@ -191,6 +200,11 @@ OPTIONS: tuple[Option, ...] = (
            "NAME=URL for each further database (a Flask-SQLAlchemy bind key), or list them in "
            "SIDECAR_DATABASE_URLS (NAME=URL, separated by spaces or newlines)",
            repeatable=True, split_env=False, metavar="[NAME=]URL", commands=NOT_DEMO),
+    Option("binds", "--bind", ("SIDECAR_BINDS",),
+           "the models of a further database, NAME=module:attribute (a MetaData or a "
+           "declarative base the --models import), for apps without Flask-SQLAlchemy's bind "
+           "keys; its URL is --database-url NAME=URL; repeatable, or comma-separated",
+           _bind_target, repeatable=True, metavar="NAME=MODULE:ATTR", commands=NOT_DEMO),
     Option("alembic_ini", "--alembic-ini", ("SIDECAR_ALEMBIC_INI",),
            "Alembic configuration: an ini, a pyproject.toml or a migrations folder (default: "
            "found: alembic.ini, pyproject.toml [tool.alembic] or a Flask-Migrate migrations/ "
@@ -310,6 +324,7 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)  # may carry a password
     # further databases by bind name: (("analytics", url), ...), in the order given
     database_binds: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    binds: tuple[tuple[str, str], ...] = ()  # (name, "module:attribute") of --bind
     alembic_ini: str | None = None
     connect_timeout_s: float = 5.0
     statement_timeout_ms: int = 5000
@@ -348,6 +363,7 @@ class Settings:
             "models": list(self.models),
             "database_url": self.database_url,
             "database_binds": dict(self.database_binds),
+            "binds": dict(self.binds),
             "alembic_ini": self.alembic_ini,
             "connect_timeout_s": self.connect_timeout_s,
             "statement_timeout_ms": self.statement_timeout_ms,
@@ -541,6 +557,9 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str],
                               for name, value in values.items() if name != "token_file"}
     default_url, binds = _database_urls(fields["database_url"], environ) \
         if has_database else (None, ())
+    named = [name for name, _ in fields.get("binds") or ()]
+    if len(set(named)) != len(named):
+        raise ConfigError("--bind: a database is named twice")
     fields.update(
         database_url=default_url,
         database_binds=binds,

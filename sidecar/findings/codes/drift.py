@@ -643,6 +643,22 @@ sidecar serve --models app.models --database-url "$DATABASE_URL" \\
 """,
     ),
     Entry(
+        "DRIFT426", "A --bind target was not found", "warning", "schema_drift",
+        "`--bind {bind}={target}`: {reason}. Name a MetaData (or a declarative base) that a "
+        "module given to --models defines or imports, e.g. "
+        "`--bind {bind}=app.models.analytics:AnalyticsBase`; until then its tables are "
+        "compared with the default database.",
+        facts=("bind", "target", "reason"),
+        samples={"bind": "analytics", "target": "app.analytics:Base",
+                 "reason": "module app.analytics was not imported by --models"},
+        explanation="""\
+**What:** a `--bind NAME=module:attribute` names a module the `--models` did not import, an
+attribute it lacks, or an object that is not a MetaData and has none. sidecar never imports
+a module for `--bind` itself (that would run app code outside the import checks).
+**Fix:** point it at the MetaData of that database's models, in a module `--models` imports.
+""",
+    ),
+    Entry(
         "DRIFT429", "Other schema difference", "warning", "schema_drift",
         lambda f: _fix(f, "Alembic reported a difference of a kind the sidecar has no "
                        "specific code for."),

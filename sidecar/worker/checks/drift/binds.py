@@ -8,7 +8,8 @@ is not in the default database: comparing it there would report it missing.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+import sys
+from typing import Any, Dict, List, Optional, Tuple
 
 from ... import compat
 
@@ -20,11 +21,52 @@ def bind_key(table: Any) -> Optional[str]:
     return key if isinstance(key, str) else None
 
 
-def split_by_bind(metadatas: List[Any]) -> Dict[Optional[str], List[Any]]:
+Explicit = Dict[int, Tuple[str, Any]]  # id(MetaData) -> (bind name, the MetaData)
+
+
+def resolve_targets(targets: Dict[str, str]) -> Tuple[Explicit, List[Tuple[str, str, str]]]:
+    """``--bind NAME=module:attribute``: ({id(MetaData): (name, MetaData)}, [(name, target,
+    why not)]).
+    Only modules the --models already imported are read (importing one here would run app
+    code outside the import checks); the attribute is a MetaData or has ``.metadata``."""
+    found: Explicit = {}
+    failed: List[Tuple[str, str, str]] = []
+    for name, target in sorted(targets.items()):
+        module_name, _, attribute = target.partition(":")
+        module = sys.modules.get(module_name)
+        if module is None:
+            failed.append((name, target, f"module {module_name} was not imported by --models"))
+            continue
+        obj: Any = module
+        try:
+            for part in attribute.split("."):
+                obj = getattr(obj, part)
+        except AttributeError:
+            failed.append((name, target, f"{module_name} has no attribute {attribute}"))
+            continue
+        md = obj if hasattr(obj, "tables") and hasattr(obj, "sorted_tables") else \
+            getattr(obj, "metadata", None)
+        if md is None or not hasattr(md, "tables"):
+            failed.append((name, target, f"{attribute} is neither a MetaData nor has one"))
+            continue
+        found[id(md)] = (name, md)
+    return found, failed
+
+
+def split_by_bind(metadatas: List[Any], explicit: Optional[Explicit] = None
+                  ) -> Dict[Optional[str], List[Any]]:
     """{bind name (None: the default database): the MetaData to compare with it}. A MetaData
-    whose tables are all of one bind is kept as it is; a mixed one is split into views."""
+    whose tables are all of one bind is kept as it is; a mixed one is split into views.
+    ``explicit``: MetaData given to a bind by --bind (``resolve_targets``), which wins over
+    bind keys; one the discovery did not list is added."""
     out: Dict[Optional[str], List[Any]] = {}
+    explicit = explicit or {}
+    listed = {id(md) for md in metadatas}
+    metadatas = [*metadatas, *(md for md_id, (_, md) in explicit.items() if md_id not in listed)]
     for md in metadatas:
+        if id(md) in explicit:
+            out.setdefault(explicit[id(md)][0], []).append(md)
+            continue
         keys = {bind_key(t) for t in md.tables.values()}
         if len(keys) <= 1:
             out.setdefault(next(iter(keys), None), []).append(md)

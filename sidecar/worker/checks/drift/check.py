@@ -47,7 +47,7 @@ from ..database.check import (
     secrets_for,
     timeouts_named,
 )
-from .binds import split_by_bind
+from .binds import resolve_targets, split_by_bind
 from .diffs import Diff, Renderer, from_upgrade_ops
 from .extra import check_constraint_plugins, compare_enums, compare_primary_keys
 from .fingerprint import catalog_fingerprint, catalog_version, models_hash
@@ -131,7 +131,8 @@ def _run(ctx: Context) -> CheckOutcome:
     if not ctx.models_ok:
         raise Skip(f"the models did not load: {ctx.models_error or 'see models_import'}")
     bind = ctx.config.get("bind")  # a further database's name; None: the default one
-    by_bind = split_by_bind([md for md in ctx.metadatas if md is not None])
+    explicit, unresolved = resolve_targets(ctx.config.get("binds") or {})
+    by_bind = split_by_bind([md for md in ctx.metadatas if md is not None], explicit)
     metadatas = by_bind.get(bind, [])
     # tables of a bind no URL was given for: not compared anywhere, and said so
     unchecked = sorted(k for k in by_bind if k is not None and k != bind
@@ -222,6 +223,11 @@ def _run(ctx: Context) -> CheckOutcome:
     if bind is None and unchecked:
         observed["binds_not_checked"] = unchecked
         findings.extend(_bind_without_url(name, by_bind[name]) for name in unchecked)
+    if bind is None:
+        findings.extend(finding("DRIFT426", f"--bind {name}={target}: {why}; that database's "
+                                "tables were compared with the default one.",
+                                facts={"bind": name, "target": target, "reason": why})
+                        for name, target, why in unresolved)
     with contextlib.suppress(Exception):  # pointing at the model is a bonus
         locate_model_columns(ctx, findings)
     with contextlib.suppress(Exception):
