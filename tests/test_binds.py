@@ -176,3 +176,31 @@ def test_a_fault_in_a_binds_check_is_blamed_on_that_check():
     assert status["schema_drift:analytics"] == ("fail", ["SIDE001"])
     assert status["models_import"] == ("pass", [])
     assert list(status)[-1] == "schema_drift:analytics"
+
+
+def test_explicit_bind_for_an_app_without_bind_keys(databases):
+    """--bind NAME=module:attribute: one declarative base per database."""
+    result = check_fixture("two_bases_binds", "--database-url",
+                           f"sqlite:///{databases['main']}", "--database-url",
+                           f"analytics=sqlite:///{databases['analytics']}",
+                           "--bind", "analytics=app.models:AnalyticsBase")
+    checks = _checks(result)
+    assert checks["schema_drift"]["status"] == "pass", checks["schema_drift"]
+    assert [f["code"] for f in checks["schema_drift:analytics"]["findings"]] == ["DRIFT414"]
+    assert result.returncode == 1
+
+
+def test_a_bind_target_that_is_not_there_is_said(databases):
+    result = check_fixture("two_bases_binds", "--database-url",
+                           f"sqlite:///{databases['main']}",
+                           "--bind", "analytics=app.nowhere:Base")
+    drift = _checks(result)["schema_drift"]
+    f = next(f for f in drift["findings"] if f["code"] == "DRIFT426")
+    assert f["facts"]["reason"] == "module app.nowhere was not imported by --models"
+    assert f["severity"] == "warning"
+
+
+@pytest.mark.parametrize("value", ["analytics", "analytics=app.models", "=app.models:Base"])
+def test_a_malformed_bind_is_a_usage_error(value):
+    with pytest.raises(ConfigError, match="expected NAME=module:attribute"):
+        _resolve("--bind", value)

@@ -79,6 +79,8 @@ SAMPLES = {
     "DRIFT432": {"facts": {"heads": "c3d2", "differences": "2"}},
     "DRIFT433": {"facts": {"revision": "ffff", "differences": "2"}},
     "DRIFT425": {"facts": {"bind": "analytics", "tables": ["page_views"]}},
+    "DRIFT426": {"facts": {"bind": "analytics", "target": "app.analytics:Base",
+                           "reason": "module app.analytics was not imported by --models"}},
 }
 
 
