@@ -204,3 +204,18 @@ def test_a_bind_target_that_is_not_there_is_said(databases):
 def test_a_malformed_bind_is_a_usage_error(value):
     with pytest.raises(ConfigError, match="expected NAME=module:attribute"):
         _resolve("--bind", value)
+
+
+def test_a_database_shared_by_binds_holds_their_tables_without_extra_findings(databases):
+    """Binds pointing at one database (a common setup): the default comparison does not
+    call the other bind's tables extra."""
+    with sqlite3.connect(databases["main"]) as conn:
+        conn.execute("CREATE TABLE page_views (id INTEGER NOT NULL PRIMARY KEY, "
+                     "path VARCHAR(500) NOT NULL, user_id INTEGER)")
+    shared = f"sqlite:///{databases['main']}"
+    result = check_fixture(FIXTURE, "--database-url", shared, "--database-url",
+                           f"analytics={shared}")
+    checks = _checks(result)
+    assert checks["schema_drift"]["findings"] == []
+    assert checks["schema_drift:analytics"]["findings"] == []
+    assert result.returncode == 0

@@ -51,6 +51,7 @@ class Scenario:
     tables: tuple[str, ...]  # every table the models define: what discovery must find
     renamed: tuple[str, str, str]  # table, column in the models, its new name in the DB
     model_file: str | None  # where drift findings on that table point (None: Core only)
+    binds: tuple[str, ...] = ()  # Flask-SQLAlchemy bind keys, given the same database's URL
 
 
 SCENARIOS = {
@@ -70,7 +71,8 @@ SCENARIOS = {
                                  # binds share the test's one database file
                                  "flaskshop.models:list(db.metadatas.values())",
                                  ("addresses", "audit_events", "users"),
-                                 ("addresses", "street", "street_line"), "flaskshop/models.py"),
+                                 ("addresses", "street", "street_line"), "flaskshop/models.py",
+                                 binds=("audit",)),
     "core_tables": Scenario("core_tables", ("coreshop.tables",), "coreshop.tables:metadata",
                             ("audit_log", "stock", "warehouses"),
                             ("warehouses", "city", "town"), None),
@@ -207,14 +209,21 @@ def test_installed_models_are_found_and_compared(name: str, good_python: Path,
                                                  tmp_path: Path) -> None:
     scenario = SCENARIOS[name]
     url = _database(good_python, tmp_path, scenario)
-    result = _check(good_python, tmp_path, scenario.models, "--database-url", url)
+    result = _check(good_python, tmp_path, scenario.models, "--database-url", url,
+                    *_bind_urls(scenario, url))
     assert result.returncode == 0, result.stdout
     assert not result.findings("SQLA130")
     mappers = result.check("mappers")["observed"]
     assert sorted(mappers["table_names"]) == sorted(scenario.tables)
-    drift = result.check("schema_drift")
-    assert drift["status"] == "pass", drift
-    assert not drift["findings"]
+    for name in ["schema_drift", *(f"schema_drift:{b}" for b in scenario.binds)]:
+        drift = result.check(name)
+        assert drift["status"] == "pass", drift
+        assert not drift["findings"]
+
+
+def _bind_urls(scenario: Scenario, url: str) -> list[str]:
+    """Each bind's URL: the one database file, which holds every bind's tables here."""
+    return [arg for bind in scenario.binds for arg in ("--database-url", f"{bind}={url}")]
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -225,7 +234,8 @@ def test_a_column_renamed_behind_the_installed_apps_back(name: str, good_python:
     table, column, new = scenario.renamed
     with sqlite3.connect(tmp_path / "app.sqlite") as conn:
         conn.execute(f'ALTER TABLE "{table}" RENAME COLUMN "{column}" TO "{new}"')
-    result = _check(good_python, tmp_path, scenario.models, "--database-url", url)
+    result = _check(good_python, tmp_path, scenario.models, "--database-url", url,
+                    *_bind_urls(scenario, url))
     assert result.returncode == 1, result.stdout
     errors = [f for f in result.check("schema_drift")["findings"] if f["severity"] == "error"]
     assert errors, result.check("schema_drift")

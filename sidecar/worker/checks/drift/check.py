@@ -91,8 +91,13 @@ class Settings:
         exclude = config.get("drift_exclude")
         self.exclude: List[str] = list(DEFAULT_EXCLUDE if exclude is None else exclude)
         self.schemas: List[Optional[str]] = list(config.get("schemas") or [None])
+        # (schema, table) the models map to a database other than the one compared: a
+        # database shared by several binds holds them, and they are not extra here
+        self.other_binds: Set[Tuple[Optional[str], str]] = set()
 
     def table_allowed(self, schema: Optional[str], name: str) -> bool:
+        if (schema or None, name) in self.other_binds:
+            return False  # the models map it to another database: not this one's to judge
         names = [name] if not schema else [name, f"{schema}.{name}"]
         if self.include and not any(fnmatch.fnmatchcase(n, g) for g in self.include
                                     for n in names):
@@ -112,7 +117,8 @@ class Settings:
 
     def as_dict(self) -> Dict[str, Any]:
         return {"include": self.include, "exclude": self.exclude, "schemas":
-                [s or "" for s in self.schemas]}
+                [s or "" for s in self.schemas],
+                "other_binds": sorted(f"{s or ''}.{n}" for s, n in self.other_binds)}
 
 
 def _bind_without_url(name: str, metadatas: List[Any]) -> Dict[str, Any]:
@@ -149,6 +155,8 @@ def _run(ctx: Context) -> CheckOutcome:
     import sqlalchemy
 
     settings = Settings(ctx.config)
+    settings.other_binds = {(t.schema or None, t.name) for key, mds in by_bind.items()
+                            if key != bind for md in mds for t in md.tables.values()}
     observed: Dict[str, Any] = {}
     with read_only_connection(engine) as conn:
         dialect = conn.dialect.name
