@@ -31,3 +31,20 @@ def only(outcome: dict[str, Any], code: str) -> dict[str, Any]:
     found = [f for f in outcome["findings"] if f["code"] == code]
     assert len(found) == 1, f"expected one {code}, got {codes(outcome)}"
     return found[0]
+
+
+def incident_models() -> Any:
+    """The incident's model after the fix, as MetaData: security_events.event_metadata, which
+    a database before the rename migration still calls "metadata"."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import declarative_base
+
+    Base = declarative_base()
+
+    class SecurityEvent(Base):
+        __tablename__ = "security_events"
+        id = sa.Column(sa.Integer, primary_key=True)
+        kind = sa.Column(sa.String(40))
+        event_metadata = sa.Column(sa.JSON, nullable=True)
+
+    return Base.metadata

@@ -10,13 +10,12 @@ import sys
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import declarative_base
 
 from sidecar.worker.checks.database import check as database
 from sidecar.worker.checks.database.bridge import run_on_database
 from sidecar.worker.checks.drift import check as drift
 from tests.conftest import _make_venv
-from tests.db.db_helpers import APP_PASSWORD, assert_secret_free, codes, only
+from tests.db.db_helpers import APP_PASSWORD, assert_secret_free, codes, incident_models, only
 from tests.support.helpers import FIXTURES, run_cli
 
 pytestmark = pytest.mark.postgres
@@ -25,17 +24,6 @@ INCIDENT_BEFORE = ("CREATE TABLE security_events (id integer PRIMARY KEY, kind v
                    "metadata json)")
 RENAME_SQL = "ALTER TABLE security_events RENAME COLUMN metadata TO event_metadata"
 
-
-def _incident_models() -> sa.MetaData:
-    Base = declarative_base()
-
-    class SecurityEvent(Base):
-        __tablename__ = "security_events"
-        id = sa.Column(sa.Integer, primary_key=True)
-        kind = sa.Column(sa.String(40))
-        event_metadata = sa.Column(sa.JSON, nullable=True)
-
-    return Base.metadata
 
 
 def bridged(run, check):
@@ -66,7 +54,7 @@ def test_async_postgres_driver_is_read_only_with_timeouts(pgdb, make_run, driver
 
 def test_asyncpg_finds_the_incident_rename_with_the_exact_sql(pgdb, make_run):
     db = pgdb(INCIDENT_BEFORE)
-    run = make_run(db.url(driver="asyncpg"), _incident_models())
+    run = make_run(db.url(driver="asyncpg"), incident_models())
     assert bridged(run, database.run_database)["findings"] == []
     out = bridged(run, drift.run_schema_drift)
     assert codes(out) == ["DRIFT414"]
@@ -125,7 +113,7 @@ def test_aiosqlite_opens_the_file_read_only_through_sqlite3(tmp_path, make_run):
     path = tmp_path / "app.db"
     with sqlite3.connect(path) as conn:
         conn.execute(INCIDENT_BEFORE)
-    run = make_run(f"sqlite+aiosqlite:///{path}", _incident_models())
+    run = make_run(f"sqlite+aiosqlite:///{path}", incident_models())
     out = bridged(run, database.run_database)
     assert out["findings"] == []
     obs = out["observed"]

@@ -17,7 +17,7 @@ from sidecar.findings.registry import CATALOG
 from sidecar.worker.checks.database import check as database
 from sidecar.worker.checks.drift import check as drift
 from sidecar.worker.checks.drift.diffs import Renderer
-from tests.db.db_helpers import assert_secret_free, codes, only
+from tests.db.db_helpers import assert_secret_free, codes, incident_models, only
 
 pytestmark = pytest.mark.mariadb
 
@@ -48,17 +48,6 @@ def check(run, fn=database.run_database):
 def hint(raw) -> str:
     return CATALOG.to_finding(raw).hint
 
-
-def incident_models():
-    Base = declarative_base()
-
-    class SecurityEvent(Base):
-        __tablename__ = "security_events"
-        id = sa.Column(sa.Integer, primary_key=True)
-        kind = sa.Column(sa.String(40))
-        event_metadata = sa.Column(sa.JSON, nullable=True)
-
-    return Base.metadata
 
 
 INCIDENT_BEFORE = ("CREATE TABLE security_events (id integer PRIMARY KEY AUTO_INCREMENT, "
