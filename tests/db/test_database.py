@@ -357,3 +357,117 @@ def pgcluster_free_port() -> int:
     from tests.support import pgcluster
 
     return pgcluster.free_port()
+
+
+# --- a password with characters other URL readers cut it at (DB214) ------------------------
+
+ODD_PASSWORD = "Hash#and/slash?Q"
+
+
+@pytest.fixture
+def odd_role(pg, pgdb):
+    """A role whose password holds '#', '/' and '?', and a database it may connect to."""
+    import itertools
+
+    name = f"odd{next(itertools.count())}_{id(pg) % 10000}"
+    pg.psql(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') THEN "
+            f"CREATE ROLE {name} LOGIN; END IF; END $$;"
+            f"ALTER ROLE {name} PASSWORD '{ODD_PASSWORD}'")
+    return name, pgdb()
+
+
+def test_a_password_other_readers_cut_is_a_warning_and_the_check_connects(pg, odd_role,
+                                                                          make_run):
+    from urllib.parse import urlsplit
+
+    role, db = odd_role
+    raw = f"postgresql+psycopg2://{role}:{ODD_PASSWORD}@127.0.0.1:{pg.port}/{db.name}"
+    assert urlsplit(raw).password != ODD_PASSWORD  # the claim the finding makes, for urllib
+    run = make_run(raw)
+    out = database.run_database(run.ctx)
+    assert_secret_free(out, run.phases, password=ODD_PASSWORD)
+    assert_required_facts(out["findings"])
+    f = only(out, "DB214")
+    from sidecar.findings.registry import CATALOG
+
+    assert CATALOG["DB214"].severity == "warning"  # the app connects: not a readiness error
+    assert f["facts"]["characters"] == "# / ?"
+    assert f["facts"]["escapes"] == "# → %23, / → %2F, ? → %3F"
+    assert "libpq" in f["message"]
+    assert out["observed"]["read_only"] is True  # SQLAlchemy read it: connected
+
+
+def test_the_hints_encoding_one_liner_gives_a_url_every_reader_agrees_on(pg, odd_role,
+                                                                         make_run):
+    """The hint's command, run as pasted (the password typed at its prompt), gives the
+    encoded form: SQLAlchemy connects without DB214, libpq's psql logs in with it too, and
+    Alembic's set_main_option takes it once each '%' is doubled as the hint says."""
+    import re
+    import shlex
+    import subprocess
+
+    from sidecar.findings.codes.database import ENCODE_PASSWORD
+
+    role, db = odd_role
+    hint = _hint({"code": "DB214", "facts": {"characters": "# / ?", "escapes": "..."}})
+    assert ENCODE_PASSWORD in hint and "%%" in hint
+    argv = shlex.split(ENCODE_PASSWORD)
+    argv[0] = sys.executable
+    done = subprocess.run(argv, input=ODD_PASSWORD + "\n", capture_output=True, text=True,
+                          timeout=60)
+    encoded = done.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"[A-Za-z0-9%._~-]+", encoded), encoded
+    url = f"postgresql+psycopg2://{role}:{encoded}@127.0.0.1:{pg.port}/{db.name}"
+    out = check(make_run(url))
+    assert out["findings"] == [] and out["observed"]["read_only"] is True
+    psql = subprocess.run(["psql", "-X", "-At", "-c", "SELECT current_user",
+                           url.replace("+psycopg2", "")], capture_output=True, text=True,
+                          timeout=60)
+    assert psql.stdout.strip() == role, psql.stderr
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    assert cfg.get_main_option("sqlalchemy.url") == url
+
+
+def test_percent_sequences_in_a_rejected_password_are_named(pg, odd_role, make_run):
+    """A real password 'Hash%41...' written raw is read as 'HashA...' by SQLAlchemy."""
+    role, db = odd_role
+    out = check(make_run(f"postgresql+psycopg2://{role}:Hash%41nd@127.0.0.1:{pg.port}/"
+                         f"{db.name}"))
+    f = only(out, "DB204")
+    assert f["facts"]["percent_decoded"] == "yes"
+    assert "%25" in _hint(f)
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("postgresql://app:plain-pw@db/x", ([], False)),
+    ("postgresql://app:p%40ss@db/x", ([], True)),  # encoded: nothing to warn of
+    ("postgresql://app:50%off@db/x", (["%"], False)),  # a '%' starting no escape
+    ("mysql+pymysql://app:a/b#c@db/x", (["/", "#"], False)),
+    ("postgresql://app@db/x", ([], False)),
+    ("sqlite:///app.db", ([], False)),
+])
+def test_password_characters(url, expected):
+    assert db_url.password_characters(url) == expected
+
+
+def _hint(raw):
+    from sidecar.findings.registry import CATALOG
+
+    return CATALOG.lookup(raw["code"]).render_hint(raw)
+
+
+@pytest.mark.parametrize("password", ["a/b", "a/b?c", "50%off"])
+def test_libpq_reads_another_password_as_db214_says(password):
+    """The finding's claim, against libpq itself: psql never gets to the server."""
+    import subprocess
+    from urllib.parse import urlsplit
+
+    for other in ("a?b", "a#b"):
+        assert urlsplit(f"postgresql://u:{other}@127.0.0.1:1/db").password != other
+    done = subprocess.run(["psql", "-X", "-c", "SELECT 1",
+                           f"postgresql://u:{password}@127.0.0.1:1/db"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "Connection refused" not in done.stderr, done.stderr

@@ -10,6 +10,15 @@ def _mysql(f: Facts) -> bool:
 
 
 def _auth_hint(f: Facts) -> str:
+    hint = _auth_cause(f)
+    if f.get("percent_decoded"):
+        hint += (" The password in the URL holds %XX sequences, which SQLAlchemy decodes ('%41' "
+                 "is read as 'A'): if the real password contains a '%' itself, write that '%' "
+                 "as %25.")
+    return hint
+
+
+def _auth_cause(f: Facts) -> str:
     user, db = f.get("user") or "?", f.get("database") or "?"
     if _mysql(f):
         return (f"The server rejected '{user}' (MySQL/MariaDB error 1045). Check the secret the "
@@ -29,6 +38,24 @@ def _auth_hint(f: Facts) -> str:
             "password must be percent-encoded in a URL (@ → %40, / → %2F, : → %3A).")
 
 
+# Encodes the password as it is typed, off the screen and out of the shell history.
+ENCODE_PASSWORD = ("python3 -c 'import getpass, urllib.parse; "
+                   "print(urllib.parse.quote(getpass.getpass(), safe=\"\"))'")
+# quote(..., safe=""), not quote_plus: SQLAlchemy decodes with unquote, so a '+' for a space
+# would stay a '+'; and quote's default safe="/" would leave '/' as is.
+ALEMBIC_PERCENT = ("in alembic.ini or `config.set_main_option(\"sqlalchemy.url\", url)`, "
+                   "double each '%' of the encoded URL (`url.replace(\"%\", \"%%\")`): "
+                   "Alembic's configparser reads '%' as interpolation")
+
+
+def _password_characters_hint(f: Facts) -> str:
+    return (f"Write the password percent-encoded in the URL ({f.get('escapes')}); SQLAlchemy "
+            "decodes it, so the app connects as before and every other reader gets the same "
+            f"password. Encode it without it showing on screen or in the shell history: "
+            f"`{ENCODE_PASSWORD}` (type the password at the prompt). Then "
+            f"{ALEMBIC_PERCENT}.")
+
+
 def _malformed_hint(f: Facts) -> str:
     reason = f.get("reason")
     if reason == "alias":
@@ -37,8 +64,10 @@ def _malformed_hint(f: Facts) -> str:
                 "`url = url.replace('postgres://', 'postgresql://', 1)` where the app reads it.")
     if reason == "at_sign":
         return ("Percent-encode special characters in the user name and password: '@' is "
-                "%40, ':' is %3A, '/' is %2F (`urllib.parse.quote_plus(password)`), or build "
-                "the URL with `sqlalchemy.URL.create(...)`.")
+                "%40, ':' is %3A, '/' is %2F, '#' is %23, '%' is %25. Encode the password "
+                f"without it showing: `{ENCODE_PASSWORD}`; or build the URL with "
+                "`sqlalchemy.URL.create(...)`, which takes the password as it is. Then "
+                f"{ALEMBIC_PERCENT}.")
     if reason == "port":
         return "The port after the host must be a number: `postgresql://user:pw@host:5432/db`."
     if reason == "driver_name":
@@ -179,7 +208,7 @@ sidecar check --database-url postgresql://app:***@10.0.0.99/app   # DB203 after 
     ),
     Entry(
         "DB204", "Database authentication failed", "error", "database", _auth_hint,
-        facts=("reason", "user", "database"), optional=("dialect",),
+        facts=("reason", "user", "database"), optional=("dialect", "percent_decoded"),
         explanation="""\
 **What:** the server rejected the credentials (`facts.reason`: `password`, `role` for an
 unknown user, `hba` for no pg_hba.conf entry).
@@ -342,6 +371,28 @@ connection leak, idle-in-transaction sessions, a role-level `CONNECTION LIMIT`.
 
 **How to fix.** Look at `pg_stat_activity`, then size the pools (and sidecar's one connection
 per cycle) below `max_connections`, or add a pooler.
+""",
+    ),
+    Entry(
+        "DB214", "The URL's password has characters other URL readers cut it at", "warning",
+        "database", _password_characters_hint,
+        facts=("characters", "escapes"), optional=("dialect",),
+        samples={"characters": "# /", "escapes": "# → %23, / → %2F"},
+        explanation="""\
+**What:** the password in the URL holds `/`, `?`, `#` (or a `%` that starts no `%XX` escape)
+as written. SQLAlchemy reads the password up to the `@`, so the app and the sidecar connect;
+the finding is a warning.
+**Why:** the same variable is read by other tools: libpq's URI parser (`psql "$DATABASE_URL"`,
+`pg_isready -d`), Python's `urllib.parse`, Go and Node drivers, most migration runners.
+urllib.parse ends the user information at the first `/`, `?` or `#` (RFC 3986's
+delimiters); libpq at the first `/`, and it refuses a `%` that starts no `%XX` escape.
+**Fix:** write the password percent-encoded; SQLAlchemy decodes it (`%23` is `#`). The hint
+gives a one-liner that encodes it without showing it; inside Alembic's config (alembic.ini,
+`config.set_main_option`) a `%` must then be doubled.
+
+```
+postgresql://app:pa#ss/word@db/app        ->  postgresql://app:pa%23ss%2Fword@db/app
+```
 """,
     ),
     Entry(

@@ -92,6 +92,7 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
     except db_url.UrlProblem as problem:
         ctx.db_error = str(problem)
         return None, [_problem_finding(problem, secrets)], observed
+    findings.extend(_password_characters(raw_url, url))
     observed["driver"] = choice["driver"]
     if choice.get("app_driver"):  # the app's aiosqlite: the same file through sqlite3
         observed["app_driver"] = choice["app_driver"]
@@ -153,6 +154,8 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
                          database=url.database or "", user=url.username or "",
                          timeout_s=str(limits.connect_timeout_s),
                          dialect=url.get_backend_name())
+            if code == "DB204" and db_url.password_characters(raw_url)[1]:
+                facts["percent_decoded"] = "yes"  # %XX in the password: decoded by SQLAlchemy
             message = f"Could not connect to {where}: {_driver_message(exc)}"
             ctx.db_error = f"could not connect to the database ({code})"
             failure = finding(code, message, exception=_exc_name(exc), facts=facts)
@@ -162,6 +165,26 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
     ctx.db_observed = dict(observed)
     ctx.on_cleanup(lambda: _close(ctx))
     return engine, findings, observed
+
+
+def _password_characters(raw_url: Any, url: Any) -> List[Dict[str, Any]]:
+    """DB214 when the raw password holds characters other URL readers end it at."""
+    chars, _ = db_url.password_characters(raw_url)
+    if not chars:
+        return []
+    named = " and ".join(", ".join(f"'{c}'" for c in chars).rsplit(", ", 1))
+    libpq = url.get_backend_name() == "postgresql"
+    readers = "libpq (`psql \"$DATABASE_URL\"`, `pg_isready -d`), " if libpq else ""
+    how = ("libpq ends it at '/' and refuses a '%' that starts no %XX escape; " if libpq
+           else "")
+    return [finding(
+        "DB214", f"The password in the database URL has {named} written as is: SQLAlchemy "
+        f"reads it up to the '@', but {readers}Python's urllib.parse and most other tools "
+        f"given the same URL read another password or none ({how}urllib.parse ends it at "
+        "'/', '?' or '#').",
+        facts={"characters": " ".join(chars),
+               "escapes": ", ".join(f"{c} → {db_url.PERCENT_ESCAPES[c]}" for c in chars),
+               "dialect": url.get_backend_name()})]
 
 
 def _open(url: Any, limits: Any, app_path: str, startup_options: bool) -> Tuple[Any, float]:

@@ -106,6 +106,29 @@ def parse(url_text: Any) -> Any:
     return url
 
 
+# What ends the password for an RFC 3986 reader (libpq's URI parser behind `psql "$URL"` and
+# pg_isready -d, urllib.parse, most non-Python tools): SQLAlchemy reads up to the '@' and
+# copes, so the app connects, and the same variable breaks the app's other readers.
+PASSWORD_DELIMITERS = "/?#"
+PERCENT_ESCAPES = {"/": "%2F", "?": "%3F", "#": "%23", "%": "%25"}
+_PERCENT_SEQUENCE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def password_characters(url_text: Any) -> Tuple[List[str], bool]:
+    """(the characters in the URL's raw password that other URL readers cut it at, in order
+    of appearance - a '%' that starts no %XX sequence among them -, whether it holds %XX
+    sequences SQLAlchemy decodes). Never the password: only which characters."""
+    raw = url_password(url_text.strip()) if isinstance(url_text, str) else None
+    if not raw:
+        return [], False
+    found = [c for c in PASSWORD_DELIMITERS if c in raw]
+    stray = _PERCENT_SEQUENCE.sub("", raw)
+    if "%" in stray:  # libpq: "invalid percent-encoded token"; urllib leaves it as text
+        found.append("%")
+    found.sort(key=raw.find)
+    return found, bool(_PERCENT_SEQUENCE.search(raw))
+
+
 def _unexpanded(text: str) -> None:
     """DB207 ``unexpanded`` when ``text`` holds a ``${VAR}``/``$(VAR)`` (or is ``$VAR``)."""
     names = [m["braced"] or m["k8s"] or m["bare"] for m in UNEXPANDED.finditer(text)]
