@@ -208,8 +208,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("alembic_ini", "--alembic-ini", ("SIDECAR_ALEMBIC_INI",),
            "Alembic configuration: an ini, a pyproject.toml or a migrations folder (default: "
            "found: alembic.ini, pyproject.toml [tool.alembic] or a Flask-Migrate migrations/ "
-           "folder in the app path, else an alembic.ini inside the models' package)",
-           metavar="PATH", commands=NOT_DEMO),
+           "folder in the app path, else an alembic.ini inside the models' package); repeat "
+           "as NAME=PATH for a further database with migrations of its own (else it shares "
+           "the default one's, as in a multidb template), or list them in "
+           "SIDECAR_ALEMBIC_INIS (NAME=PATH, separated by spaces or newlines)",
+           repeatable=True, split_env=False, metavar="[NAME=]PATH", commands=NOT_DEMO),
     Option("connect_timeout_s", "--connect-timeout", ("SIDECAR_CONNECT_TIMEOUT",),
            "seconds to wait for the database connection",
            _bounded(_positive_float, 0.1, HOUR_S, "seconds"), 5.0,
@@ -326,6 +329,8 @@ class Settings:
     database_binds: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     binds: tuple[tuple[str, str], ...] = ()  # (name, "module:attribute") of --bind
     alembic_ini: str | None = None
+    # further databases' own Alembic configs by bind name: (("analytics", path), ...)
+    alembic_binds: tuple[tuple[str, str], ...] = ()
     connect_timeout_s: float = 5.0
     statement_timeout_ms: int = 5000
     lock_timeout_ms: int = 2000
@@ -365,6 +370,7 @@ class Settings:
             "database_binds": dict(self.database_binds),
             "binds": dict(self.binds),
             "alembic_ini": self.alembic_ini,
+            "alembic_binds": dict(self.alembic_binds),
             "connect_timeout_s": self.connect_timeout_s,
             "statement_timeout_ms": self.statement_timeout_ms,
             "lock_timeout_ms": self.lock_timeout_ms,
@@ -427,7 +433,8 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
             values[opt.dest] = opt.default  # not an option of this command
             continue
         source = opt.flag
-        if opt.dest == "database_url" and raw and all(_NAMED_URL.match(v.strip()) for v in raw):
+        if opt.dest in NAMED_PER_DATABASE and raw and all(_NAMED_URL.match(v.strip())
+                                                          for v in raw):
             # only further databases as flags: the default one still comes from its variable
             default = next((environ[v] for v in opt.env if environ.get(v, "").strip()),
                            "" if any(v in environ for v in opt.env) else None)
@@ -502,23 +509,29 @@ def _token(path: str | None, environ: Mapping[str, str]) -> str | None:
 _NAMED_URL = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<url>.*)$")
 
 
-def _database_urls(given: tuple[str, ...], environ: Mapping[str, str]
-                   ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
-    """The default database's URL and the named ones: --database-url values (flags win, or
-    the one variable), then SIDECAR_DATABASE_URLS."""
+# options given once per database: [NAME=]VALUE flags, and a variable of NAME=VALUE entries
+NAMED_PER_DATABASE = {"database_url": ("--database-url", "SIDECAR_DATABASE_URLS", "URL"),
+                      "alembic_ini": ("--alembic-ini", "SIDECAR_ALEMBIC_INIS", "PATH")}
+
+
+def _per_database(dest: str, given: tuple[str, ...], environ: Mapping[str, str]
+                  ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """The default database's value and the named ones: the flags' values (flags win, or
+    the one variable), then the NAME=VALUE variable (SIDECAR_DATABASE_URLS, ...)."""
+    flag, variable, noun = NAMED_PER_DATABASE[dest]
     default: str | None = None
     binds: list[tuple[str, str]] = []
-    named_env = environ.get("SIDECAR_DATABASE_URLS", "").split()
-    for source, values in (("--database-url", given), ("SIDECAR_DATABASE_URLS", named_env)):
+    named_env = environ.get(variable, "").split()
+    for source, values in ((flag, given), (variable, named_env)):
         for value in values:
             match = _NAMED_URL.match(value.strip())
             if match is None:
-                if source == "SIDECAR_DATABASE_URLS":
-                    raise ConfigError(f"{source}: expected NAME=URL entries, got one without "
-                                      "a name")
+                if source == variable:
+                    raise ConfigError(f"{source}: expected NAME={noun} entries, got one "
+                                      "without a name")
                 if default is not None:
-                    raise ConfigError("--database-url: two URLs without a NAME= prefix; the "
-                                      "default database takes one, the others NAME=URL")
+                    raise ConfigError(f"{flag}: two {noun}s without a NAME= prefix; the "
+                                      f"default database takes one, the others NAME={noun}")
                 default = value.strip()
                 continue
             name = match["name"]
@@ -555,14 +568,22 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str],
     # one value per option, of the option's own type: checked field by field by Settings
     fields: dict[str, Any] = {name: tuple(value or ()) if name in repeatable else value
                               for name, value in values.items() if name != "token_file"}
-    default_url, binds = _database_urls(fields["database_url"], environ) \
+    default_url, binds = _per_database("database_url", fields["database_url"], environ) \
         if has_database else (None, ())
+    default_ini, alembic_binds = _per_database("alembic_ini", fields.get("alembic_ini") or (),
+                                               environ)
+    for name, _ in alembic_binds:
+        if has_database and not any(name == n for n, _ in binds):
+            raise ConfigError(f"--alembic-ini {name}=...: no database is named {name!r} "
+                              f"(give its URL as --database-url {name}=URL)")
     named = [name for name, _ in fields.get("binds") or ()]
     if len(set(named)) != len(named):
         raise ConfigError("--bind: a database is named twice")
     fields.update(
         database_url=default_url,
         database_binds=binds,
+        alembic_ini=default_ini or None,
+        alembic_binds=alembic_binds,
         app_path=app_path.resolve(),
         python=os.path.abspath(found),  # the worker runs in the app path; keep venv symlinks
         severity={code: level for overrides in fields["severity"]

@@ -141,15 +141,15 @@ def test_a_bind_context_lives_across_cycles_and_closes_with_the_run(tmp_path):
     ctx = Context({"app_path": str(tmp_path), "database_url": f"sqlite:///{tmp_path}/a.db"},
                   lambda _: None)
     for keep in (True, False):
-        engines = set()
+        engines = []  # held, so a closed engine's id() is never reused by the next one
         for _ in range(4):
             ctx.start_cycle(keep_connection=keep)
             bound = ctx.for_bind("b", f"sqlite:///{tmp_path}/b.db")
             assert ctx.for_bind("b", f"sqlite:///{tmp_path}/b.db") is bound
             database.run_database(bound)
-            engines.add(id(bound.engine))
+            engines.append(bound.engine)
             assert len(bound._cleanups) == 1
-        assert len(engines) == (1 if keep else 4)
+        assert len({id(e) for e in engines}) == (1 if keep else 4)
     ctx.cleanup()
     assert bound.engine is None and bound._cleanups == []
 
@@ -219,3 +219,108 @@ def test_a_database_shared_by_binds_holds_their_tables_without_extra_findings(da
     assert checks["schema_drift"]["findings"] == []
     assert checks["schema_drift:analytics"]["findings"] == []
     assert result.returncode == 0
+
+
+# --- each database's migrations: --alembic-ini NAME=PATH -----------------------------------
+
+def test_settings_named_alembic_configs():
+    s = _resolve("--database-url", "sqlite:///m.db", "--database-url", "analytics=sqlite:///a.db",
+                 "--alembic-ini", "analytics=analytics/alembic.ini",
+                 env={"SIDECAR_ALEMBIC_INI": "alembic.ini"})
+    # only a named flag: the default config still comes from its variable
+    assert (s.alembic_ini, s.alembic_binds) == ("alembic.ini",
+                                                (("analytics", "analytics/alembic.ini"),))
+    assert s.worker_config()["alembic_binds"] == {"analytics": "analytics/alembic.ini"}
+    s = _resolve("--database-url", "sqlite:///m.db", "--database-url", "a=sqlite:///a.db",
+                 env={"SIDECAR_ALEMBIC_INIS": "a=migrations/a.ini"})
+    assert (s.alembic_ini, s.alembic_binds) == (None, (("a", "migrations/a.ini"),))
+    assert _resolve("--alembic-ini", "alembic.ini").alembic_ini == "alembic.ini"
+
+
+@pytest.mark.parametrize("argv, env, words", [
+    (["--alembic-ini", "analytics=a.ini"], {}, "no database is named 'analytics'"),
+    (["--alembic-ini", "a.ini", "--alembic-ini", "b.ini"], {}, "two PATHs without a NAME="),
+    ([], {"SIDECAR_ALEMBIC_INIS": "a.ini"}, "expected NAME=PATH"),
+])
+def test_settings_refuse_ambiguous_alembic_configs(argv, env, words):
+    with pytest.raises(ConfigError, match=words):
+        _resolve(*argv, env=env)
+
+
+MULTIDB_ENV = '''\
+raise AssertionError("env.py must never run")
+from flask import current_app
+bind_names = list(current_app.config["SQLALCHEMY_BINDS"].keys())
+'''
+
+
+def _revision(folder: Path, rev: str, down: str | None, message: str) -> None:
+    (folder / f"{rev}.py").write_text(
+        f'"""{message}"""\nrevision = {rev!r}\ndown_revision = {down!r}\n'
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade(engine_name=''):\n"
+        "    raise AssertionError('never run')\n")
+
+
+def _stamp(path: Path, revision: str) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS alembic_version "
+                     "(version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+
+
+def test_a_multidb_app_whose_bind_is_behind_is_not_ready_by_name(databases, tmp_path):
+    """Flask-Migrate's multidb layout, the real CLI: the default database at head passes,
+    the bind one revision behind is MIG301 as migrations:analytics, with flask db upgrade."""
+    import shutil
+
+    from tests.support.helpers import run_cli
+
+    app = tmp_path / "app_root"
+    shutil.copytree(FIXTURES / FIXTURE, app)
+    migrations = app / "migrations"
+    (migrations / "versions").mkdir(parents=True)
+    (migrations / "env.py").write_text(MULTIDB_ENV)
+    (migrations / "alembic.ini").write_text("[alembic]\n")
+    _revision(migrations / "versions", "aa01", None, "users and page_views")
+    _revision(migrations / "versions", "aa02", "aa01", "rename page_views.url to path")
+    _stamp(databases["main"], "aa02")
+    _stamp(databases["analytics"], "aa01")
+    result = run_cli("check", "--app-path", str(app), "--models", "app.models", "--format",
+                     "json", "--database-url", f"sqlite:///{databases['main']}",
+                     "--database-url", f"analytics=sqlite:///{databases['analytics']}",
+                     timeout=60)
+    checks = _checks(result)
+    assert checks["migrations"]["status"] == "pass", checks["migrations"]
+    behind = checks["migrations:analytics"]
+    assert behind["status"] == "fail"
+    (f,) = behind["findings"]
+    assert f["code"] == "MIG301" and f["facts"]["count"] == "1"
+    assert "db upgrade" in f["hint"] and "'analytics' among them" in f["hint"]
+    assert result.returncode == 1
+
+
+def test_a_bind_with_migrations_of_its_own_through_the_cli(databases, tmp_path):
+    """--alembic-ini analytics=PATH reaches the worker: the bind is compared with its own
+    scripts (at head), the default database with the app's (no config: skipped)."""
+    import shutil
+
+    from tests.support.helpers import run_cli
+
+    app = tmp_path / "app_root"
+    shutil.copytree(FIXTURES / FIXTURE, app)
+    own = tmp_path / "analytics_migrations"
+    (own / "scripts" / "versions").mkdir(parents=True)
+    (own / "scripts" / "env.py").write_text("raise AssertionError('never run')\n")
+    (own / "analytics.ini").write_text("[alembic]\nscript_location = scripts\n")
+    _revision(own / "scripts" / "versions", "bb01", None, "page_views")
+    _stamp(databases["analytics"], "bb01")
+    result = run_cli("check", "--app-path", str(app), "--models", "app.models", "--format",
+                     "json", "--database-url", f"sqlite:///{databases['main']}",
+                     "--database-url", f"analytics=sqlite:///{databases['analytics']}",
+                     "--alembic-ini", f"analytics={own / 'analytics.ini'}", timeout=60)
+    checks = _checks(result)
+    assert checks["migrations"]["status"] == "skip"
+    own_check = checks["migrations:analytics"]
+    assert own_check["status"] == "pass", own_check
+    assert own_check["observed"]["heads"] == ["bb01"]
+    assert "its own Alembic config" in own_check["observed"]["bind_migrated"]

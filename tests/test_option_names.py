@@ -26,12 +26,14 @@ OTHER_TOOLS = {
     "--flag": "docs/reliability.md: `--flag=value`, standing for any option",
     "--connect": "the mariadb image's healthcheck.sh --connect",
     "--innodb": "the mariadb image's healthcheck.sh --innodb_initialized",
+    "--multidb": "flask db init --multidb (Flask-Migrate)",
 }
 # variables that are not options, and the file that reads or defines each
 DOCUMENTED = {
     "SIDECAR_TOKEN": "sidecar/settings.py",  # the token itself, instead of --token-file
-    # further databases as NAME=URL entries, read beside --database-url (_database_urls)
+    # further databases as NAME=URL (NAME=PATH) entries, beside --database-url (--alembic-ini)
     "SIDECAR_DATABASE_URLS": "sidecar/settings.py",
+    "SIDECAR_ALEMBIC_INIS": "sidecar/settings.py",
     "SIDECAR_TEST_VENVS": "tests/conftest.py",  # where the suite caches its test venvs
     "SIDECAR_SOAK_CYCLES": "tests/reliability/test_soak.py",
     "SIDECAR_USER": "Dockerfile.sidecar",

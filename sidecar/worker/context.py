@@ -73,8 +73,12 @@ class Context:
         if bound is None or bound.config.get("database_url") != url:
             if bound is not None:
                 bound.cleanup()
+            config = {**self.config, "database_url": url, "bind": name}
+            own_ini = (self.config.get("alembic_binds") or {}).get(name)
+            if own_ini:  # migrations of its own (--alembic-ini NAME=PATH), not the default's
+                config.update(alembic_ini=own_ini, alembic_own=True)
             bound = dataclasses.replace(
-                self, config={**self.config, "database_url": url, "bind": name}, engine=None,
+                self, config=config, engine=None,
                 db_error=None, db_observed={}, secrets=None, migration_state=None,
                 previous_cache=None, async_bridge=None, binds={}, _cleanups=[])
             self.binds[name] = bound

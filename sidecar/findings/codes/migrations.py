@@ -74,8 +74,13 @@ def migrate_command(r: Mapping[str, Any], action: str, *args: str) -> str:
             notes.append("with FLASK_APP set to the module that creates the Flask app (no "
                          "FLASK_APP in the environment, .flaskenv or .env, and no app.py or "
                          "wsgi.py for flask to find)")
-        notes.append("in the app's environment: Flask-Migrate migrates the database that the "
-                     "Flask app's SQLALCHEMY_DATABASE_URI names")
+        if r.get("bind") and r.get("multidb") == "flask":
+            notes.append("in the app's environment: Flask-Migrate's multidb env.py migrates "
+                         "the SQLALCHEMY_DATABASE_URI database and every SQLALCHEMY_BINDS one, "
+                         f"'{r['bind']}' among them")
+        else:
+            notes.append("in the app's environment: Flask-Migrate migrates the database that "
+                         "the Flask app's SQLALCHEMY_DATABASE_URI names")
     elif tool == "alembic-api":
         code = _api_code(r, action, args)
         cmd = (f"`{cd}{_env_prefix(r)}{shlex.quote(str(r.get('python')))} "
@@ -106,6 +111,9 @@ def migrate_command(r: Mapping[str, Any], action: str, *args: str) -> str:
             notes.append("put the password where *** is")
         elif r.get("url_var") and not r.get("url_value"):
             notes.append(f"env.py reads the database URL from {r['url_var']}")
+    if r.get("bind") and r.get("multidb") == "alembic":
+        notes.append("the multidb env.py migrates every database the ini's `databases` names, "
+                     f"'{r['bind']}' among them, with the URL of its own section")
     other = [v for v in (r.get("other_env") or []) if v != r.get("url_var")]
     if other:
         notes.append(f"env.py also reads {', '.join(other)}: set them as the app's deploy does")

@@ -22,6 +22,7 @@ turns it into the command).
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from ... import versions
@@ -30,7 +31,15 @@ from ...protocol import finding
 from ...redact import guarded
 from ..database.check import ensure_engine, read_only_connection, secrets_for, timeouts_named
 from . import envpy
-from .config import ConfigProblem, Resolved, find_candidates, load_config, package_dirs, resolve
+from .config import (
+    ConfigProblem,
+    Resolved,
+    find_candidates,
+    load_config,
+    option,
+    package_dirs,
+    resolve,
+)
 from .howto import runner_facts
 
 VERSION_TABLE = "alembic_version"
@@ -100,11 +109,20 @@ def _run(ctx: Context) -> CheckOutcome:
     engine = ensure_engine(ctx)
     ctx.emit_phase("reading alembic_version")
     current, has_table, table_count = read_current(engine)
-    if ctx.config.get("bind") and not has_table:
-        # a further database these migrations do not stamp (Flask-Migrate's multidb
-        # template stamps every bind; a single-database env.py only the default one)
-        raise Skip(f"the '{ctx.config['bind']}' database has no {VERSION_TABLE} table: these "
-                   "migrations do not manage it")
+    if ctx.config.get("bind"):
+        managed, why = manages_bind(ctx.config, cfg, env)
+        observed["bind_migrated"] = why
+        runner.update(bind=ctx.config["bind"], multidb=env.multidb)  # for the command's note
+        if not managed and not has_table:
+            raise Skip(f"the '{ctx.config['bind']}' database has no {VERSION_TABLE} table, "
+                       f"and these migrations do not manage it ({why}); if it has migrations "
+                       f"of its own, give --alembic-ini {ctx.config['bind']}=PATH")
+        if not managed and unreadable is None and any(not _known(script, r) for r in current):
+            # stamped by another set of migrations: nothing to compare with these scripts
+            raise Skip(f"the '{ctx.config['bind']}' database is stamped with "
+                       f"{', '.join(current)}, which these migrations do not contain, and "
+                       f"they do not manage it ({why}): give its own config as --alembic-ini "
+                       f"{ctx.config['bind']}=PATH")
     observed["current"] = current
     # runner: how the app runs its migrations, for hints of other checks (drift's DRIFT431)
     state: Dict[str, Any] = {"current": current, "heads": heads, "pending": [],
@@ -153,6 +171,22 @@ def _run(ctx: Context) -> CheckOutcome:
     observed["pending_count"] = len(state["pending"])
     ctx.migration_state = state
     return {"findings": findings, "observed": observed}
+
+
+def manages_bind(config: Dict[str, Any], cfg: Any, env: envpy.EnvFacts) -> Tuple[bool, str]:
+    """(whether the chosen migrations stamp the further database config["bind"], why)."""
+    bind = config["bind"]
+    if config.get("alembic_own"):
+        return True, f"its own Alembic config, --alembic-ini {bind}=PATH"
+    if env.multidb == "flask":
+        return True, "Flask-Migrate's multidb env.py migrates every SQLALCHEMY_BINDS key"
+    if env.multidb == "alembic":
+        listed = [n for n in re.split(r",\s*", str(option(cfg, "databases") or "").strip()) if n]
+        if bind in listed:
+            return True, f"the multidb env.py migrates the ini's databases = {', '.join(listed)}"
+        return False, (f"the multidb ini's databases = {', '.join(listed) or '(empty)'} does "
+                       f"not name '{bind}'")
+    return False, "env.py migrates one database"
 
 
 def _stamp_target(heads: List[str], readable: bool) -> str:

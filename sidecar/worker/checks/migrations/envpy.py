@@ -24,6 +24,10 @@ class EnvFacts:
         self.runtime_sets: List[Tuple[str, int]] = []  # (option, line) set while it runs
         self.flask = False  # Flask-Migrate's env.py: the URL comes from the Flask app
         self.reads_ini_url = False  # reads sqlalchemy.url (engine_from_config / get_main_option)
+        # several databases, each stamped with the same revisions in its own alembic_version:
+        # "alembic" (alembic init -t multidb: the ini's `databases` option names them),
+        # "flask" (flask db init --multidb: every SQLALCHEMY_BINDS key), else None
+        self.multidb: Optional[str] = None
         self.parse_error: Optional[str] = None
 
     @property
@@ -42,7 +46,10 @@ def scan(path: str) -> EnvFacts:
     except (OSError, SyntaxError, ValueError) as exc:
         facts.parse_error = f"{type(exc).__name__}: {exc}"
         return facts
+    bind_names = False
     for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "bind_names":
+            bind_names = True  # Flask-Migrate multidb's list of the bind keys it migrates
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [a.name for a in node.names]
             module = getattr(node, "module", None) or ""
@@ -56,6 +63,8 @@ def scan(path: str) -> EnvFacts:
                 _add(facts.env_vars, name)
         elif isinstance(node, ast.Call):
             _call(node, facts)
+    if bind_names and facts.flask and facts.multidb is None:
+        facts.multidb = "flask"
     return facts
 
 
@@ -79,6 +88,8 @@ def _call(node: ast.Call, facts: EnvFacts) -> None:
     elif attr == "engine_from_config" or (attr == "get_main_option" and args
                                           and _string(args[0]) == "sqlalchemy.url"):
         facts.reads_ini_url = True
+    elif attr == "get_main_option" and args and _string(args[0]) == "databases":
+        facts.multidb = "alembic"
 
 
 def _is_environ(node: Any) -> bool:
