@@ -19,6 +19,8 @@ declare -A why=(
     [prometheus]="promtool lints the metrics and the alert rules"
     [chromium]="a headless browser renders the /diagnose page"
     [mariadb-server]="the MySQL/MariaDB tests start their own throwaway server"
+    [libmariadb-dev]="the MariaDB client headers and library mysqlclient compiles against"
+    [pkg-config]="mysqlclient's build finds the MariaDB client library with it"
 )
 apt_install() {  # apt_install PACKAGE...: say why, then install quietly
     local pkg
@@ -64,6 +66,26 @@ if [ ${#missing[@]} -gt 0 ]; then
         apt_install "${missing[@]}"
     else
         echo "scripts/test.sh: missing ${missing[*]}; the tests that need them will skip" >&2
+    fi
+fi
+
+# mysqlclient (SQLAlchemy's mysql+mysqldb://, a bare mysql:// URL's driver) has no Linux
+# wheel: pip builds it against the MariaDB client library, which it finds through
+# pkg-config. Not in the [test] extra: on a fresh machine pip runs before the apt step.
+if ! .venv/bin/python -c "import MySQLdb" >/dev/null 2>&1; then
+    missing=()
+    command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+    [ -e /usr/include/mariadb/mysql.h ] || missing+=(libmariadb-dev)
+    if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+        apt_install "${missing[@]}"
+        missing=()
+    fi
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "scripts/test.sh: missing ${missing[*]} to build mysqlclient; the mysqlclient" \
+             "tests will skip" >&2
+    else
+        say "installing mysqlclient (PyPI) — the mysql+mysqldb:// driver the MariaDB tests use"
+        .venv/bin/python -m pip install -q --disable-pip-version-check 'mysqlclient>=2.2'
     fi
 fi
 

@@ -1,8 +1,9 @@
 """MySQL/MariaDB as a first-class database, against a real throwaway MariaDB server
-(Debian's mariadb-server, tests/support/mariadb.py) through PyMySQL: read-only session with
-statement and lock timeouts, one finding per way connecting fails, drift without the
-MySQL noise, the incident's rename with the server's SQL, the fingerprint re-check, and a
-general log holding nothing but reads."""
+(Debian's mariadb-server, tests/support/mariadb.py) through PyMySQL, and through mysqlclient
+(MySQLdb, which a bare mysql:// URL means) where the driver matters: read-only session with
+statement and lock timeouts, one finding per way connecting fails, drift without the MySQL
+noise, the incident's rename with the server's SQL, the fingerprint re-check, and a general
+log holding nothing but reads."""
 
 from __future__ import annotations
 
@@ -49,18 +50,42 @@ def hint(raw) -> str:
     return CATALOG.to_finding(raw).hint
 
 
+# The synchronous drivers: PyMySQL, mysqlclient named (mysql+mysqldb://), and a bare
+# mysql:// URL, which SQLAlchemy opens with mysqlclient. mysqlclient builds against the
+# MariaDB client library: scripts/test.sh installs it after the apt step.
+@pytest.fixture(params=["pymysql", "mysqldb", "bare"])
+def driver(request):
+    if request.param != "pymysql":
+        pytest.importorskip("MySQLdb")
+    return request.param
+
+
+def murl(maria, driver, database, user=USER, password=PASSWORD, port=None):
+    """``maria.url`` through ``driver``; "bare" is ``mysql://`` without one."""
+    url = maria.url(database, user, password, driver="pymysql", port=port)
+    return ("mysql" if driver == "bare" else f"mysql+{driver}") + url[len("mysql+pymysql"):]
+
+
+# what runs for each (observed["driver"]), and the exception a finding names: mysqlclient's
+# errors live in MySQLdb._exceptions but call their module "MySQLdb"
+RUNS = {"pymysql": "pymysql", "mysqldb": "mysqldb", "bare": "mysqldb"}
+RAISES = {"pymysql": "pymysql.OperationalError", "mysqldb": "MySQLdb.OperationalError",
+          "bare": "MySQLdb.OperationalError"}
+
 
 INCIDENT_BEFORE = ("CREATE TABLE security_events (id integer PRIMARY KEY AUTO_INCREMENT, "
                    "kind varchar(40), metadata json)")
 
 
-def test_read_only_session_with_timeouts(maria, mdb, make_run):
-    _, url = mdb
-    run = make_run(url, statement_timeout_ms=1500, lock_timeout_ms=3000)
+def test_read_only_session_with_timeouts(maria, mdb, make_run, driver):
+    name, _ = mdb
+    run = make_run(murl(maria, driver, name), statement_timeout_ms=1500, lock_timeout_ms=3000)
     out = check(run)
-    assert out["findings"] == []
+    assert out["findings"] == []  # a bare mysql:// too: mysqlclient is there, no DB208
     obs = out["observed"]
-    assert (obs["dialect"], obs["driver"], obs["flavor"]) == ("mysql", "pymysql", "mariadb")
+    assert (obs["dialect"], obs["driver"], obs["flavor"]) == \
+        ("mysql", RUNS[driver], "mariadb")
+    assert "driver_substituted" not in obs
     assert obs["read_only"] is True
     assert (obs["statement_timeout"], obs["lock_timeout"], obs["row_lock_timeout"]) == \
         ("1.5s", "3s", "3s")
@@ -69,31 +94,40 @@ def test_read_only_session_with_timeouts(maria, mdb, make_run):
         conn.exec_driver_sql("CREATE TABLE nope (id int)")
 
 
-def test_failures_are_told_apart(maria, mdb, make_run):
+def test_failures_are_told_apart(maria, mdb, make_run, driver):
+    """mysqlclient's libmariadb words two of them its own way: "Can't connect to server on
+    '127.0.0.1' (115)" (2002) and "Unknown server host ... (-2)" (2005), no "MySQL"."""
     name, _ = mdb
     from tests.support.pgcluster import free_port
 
+    wrong = "Wrong-pw-1@x"
+    unknown_host = murl(maria, driver, "x").replace(f"127.0.0.1:{maria.port}",
+                                                    "no-such-host.invalid")
     cases = [
-        (maria.url(name, USER, "Wrong-pw-1"), "DB204", "password"),
-        (maria.url("no_such_db", USER, PASSWORD), "DB205", "database_or_grant"),
-        (maria.url(name, USER, PASSWORD, port=free_port()), "DB201", "refused"),
-        (f"mysql+pymysql://{USER}:x@no-such-host.invalid/x", "DB202", "unknown_host"),
+        (murl(maria, driver, name, password=wrong), "DB204", "password"),
+        (murl(maria, driver, "no_such_db"), "DB205", "database_or_grant"),
+        (murl(maria, driver, name, port=free_port()), "DB201", "refused"),
+        (unknown_host, "DB202", "unknown_host"),
         (maria.url(name, USER, PASSWORD, driver="mysqlconnector"), "DB206", None),
     ]
     for url, code, reason in cases:
-        out = check(make_run(url, connect_timeout_s=2))
+        run = make_run(url, connect_timeout_s=2)
+        out = check(run)
+        assert_secret_free(out, run.phases, password=wrong)
         f = only(out, code)
         if reason:
             assert f["facts"]["reason"] == reason, f
+        if code != "DB206":
+            assert f["exception"] == RAISES[driver], f
         if code in ("DB201", "DB204", "DB205"):
             assert f["facts"]["dialect"] == "mysql"
             assert "pg_" not in hint(f) and "createdb" not in hint(f)
 
 
-def test_unknown_database_with_privileges_is_1049(maria, make_run):
+def test_unknown_database_with_privileges_is_1049(maria, make_run, driver):
     maria.create_user("admin", PASSWORD)
     maria.sql("GRANT ALL ON *.* TO 'admin'@'%'; GRANT ALL ON *.* TO 'admin'@'localhost';")
-    f = only(check(make_run(maria.url("nowhere", "admin", PASSWORD))), "DB205")
+    f = only(check(make_run(murl(maria, driver, "nowhere", user="admin"))), "DB205")
     assert f["facts"]["reason"] == "database"
     assert "CREATE DATABASE `nowhere`" in hint(f)
 
@@ -126,10 +160,11 @@ def test_in_sync_schema_has_no_mysql_noise(maria, mdb, make_run):
     assert out["observed"]["verdict"] == "in_sync"
 
 
-def test_incident_rename_with_the_servers_sql_and_the_fingerprint(maria, mdb, make_run):
-    name, url = mdb
+def test_incident_rename_with_the_servers_sql_and_the_fingerprint(maria, mdb, make_run,
+                                                                   driver):
+    name, _ = mdb
     maria.sql(INCIDENT_BEFORE, name)
-    run = make_run(url, incident_models())
+    run = make_run(murl(maria, driver, name), incident_models())
     out = check(run, drift.run_schema_drift)
     assert codes(out) == ["DRIFT414"]
     f = out["findings"][0]
@@ -202,18 +237,20 @@ def test_a_locked_table_does_not_block_the_check(maria, mdb, make_run):
         holder.close()
 
 
-def test_a_read_that_waits_on_a_table_lock_is_db211_lock_timeout(maria, mdb, make_run):
+def test_a_read_that_waits_on_a_table_lock_is_db211_lock_timeout(maria, mdb, make_run,
+                                                                 driver):
     """A read that does wait - a plain SELECT of the locked table's rows (the migrations
     check reads alembic_version this way) - is cancelled by the sidecar's
-    lock_wait_timeout: DB211 with MySQL's advice, not a hang."""
+    lock_wait_timeout: DB211 with MySQL's advice, not a hang. Error 1205, in PyMySQL's
+    and in mysqlclient's exception alike."""
     import pymysql
 
-    name, url = mdb
+    name, _ = mdb
     maria.sql(INCIDENT_BEFORE, name)
     holder = pymysql.connect(unix_socket=str(maria.socket), user="root", database=name)
     try:
         holder.cursor().execute("LOCK TABLES security_events WRITE")
-        run = make_run(url, lock_timeout_ms=1000)
+        run = make_run(murl(maria, driver, name), lock_timeout_ms=1000)
         assert check(run)["findings"] == []
 
         def read_rows():
@@ -222,12 +259,37 @@ def test_a_read_that_waits_on_a_table_lock_is_db211_lock_timeout(maria, mdb, mak
             return {"findings": [], "observed": {}}
 
         out = database.timeouts_named(read_rows, "reading")()
+        assert_secret_free(out, password=PASSWORD)
         f = only(out, "DB211")
         assert (f["facts"]["reason"], f["facts"]["dialect"]) == ("lock_timeout", "mysql")
+        assert f["exception"] == RAISES[driver]
+        assert "Lock wait timeout exceeded" in f["message"]
         assert "SHOW FULL PROCESSLIST" in hint(f)
     finally:
         holder.cursor().execute("UNLOCK TABLES")
         holder.close()
+
+
+def test_a_statement_past_max_statement_time_is_db211_statement_timeout(maria, mdb,
+                                                                        make_run, driver):
+    """The sidecar's statement limit is MariaDB's max_statement_time (0.5 s here): a
+    statement that runs longer is interrupted by the server with error 1969, DB211
+    statement_timeout - through either driver's exception."""
+    name, _ = mdb
+    run = make_run(murl(maria, driver, name), statement_timeout_ms=500)
+    assert check(run)["observed"]["statement_timeout"] == "0.5s"
+
+    def slow_read():
+        with database.read_only_connection(run.ctx.engine) as conn:
+            conn.exec_driver_sql("SELECT SLEEP(30)").fetchall()
+        return {"findings": [], "observed": {}}
+
+    out = database.timeouts_named(slow_read, "reading")()
+    assert_secret_free(out, password=PASSWORD)
+    f = only(out, "DB211")
+    assert (f["facts"]["reason"], f["facts"]["dialect"]) == ("statement_timeout", "mysql")
+    assert f["exception"] == RAISES[driver]
+    assert "max_statement_time exceeded" in f["message"]
 
 
 def test_a_dropped_database_is_db205_in_the_next_cycle(maria, mdb, make_run):
@@ -238,12 +300,12 @@ def test_a_dropped_database_is_db205_in_the_next_cycle(maria, mdb, make_run):
     assert f["facts"]["database"] == name
 
 
-def test_the_general_log_holds_nothing_but_reads(maria, mdb, make_run):
-    name, url = mdb
+def test_the_general_log_holds_nothing_but_reads(maria, mdb, make_run, driver):
+    name, _ = mdb
     maria.sql(INCIDENT_BEFORE, name)
     marker = f"sidecar-read-only-proof-{name}"
     maria.sql(f"SELECT '{marker}'")
-    run = make_run(url, incident_models())
+    run = make_run(murl(maria, driver, name), incident_models())
     check(run)
     check(run, drift.run_schema_drift)
     run.close()

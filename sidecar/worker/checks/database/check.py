@@ -421,7 +421,7 @@ _PATTERNS: List[Tuple[str, str, str]] = [
     ("DB203", "timeout", r"timeout expired|timed out|connection timeout|Timeout"),
     ("DB202", "unknown_host", r"could not translate host name|Name or service not known|"
      r"nodename nor servname|Temporary failure in name resolution|getaddrinfo failed|"
-     r"No address associated with hostname|Unknown (?:MySQL|MariaDB) server host|"
+     r"No address associated with hostname|Unknown (?:MySQL |MariaDB )?server host|"
      r"failed to resolve host|No such host is known"),
     # MySQL/MariaDB 1044: no such database, or no privilege on it (the server says the same)
     ("DB205", "database_or_grant", r"Access denied for user \S+ to database"),
@@ -441,7 +441,9 @@ _PATTERNS: List[Tuple[str, str, str]] = [
      r"in recovery mode|not yet accepting connections)"),
     ("DB201", "refused", r"Connection refused|could not connect to server|"
      r"Connect call failed|"  # asyncpg (asyncio's wording)
-     r"Can't connect to (?:MySQL|MariaDB) server|No such file or directory|"
+     # MariaDB Connector/C (mysqlclient's libmariadb) names no server: "Can't connect to
+     # server on '127.0.0.1' (115)" (2002), and DB202's "Unknown server host 'db' (-2)"
+     r"Can't connect to (?:MySQL |MariaDB )?server|No such file or directory|"
      r"server closed the connection unexpectedly|Is the server running"),
 ]
 
