@@ -137,3 +137,39 @@ def test_postgres_connection_failures(pg_cluster, pg_app, fault: str, code: str)
     assert result.check("migrations")["status"] == "skip"
     assert result.check("schema_drift")["status"] == "skip"
     _no_password(result)
+
+
+# --- the example on MariaDB, migrated by its own Alembic (compose.mariadb.yml's stack) -----
+
+@pytest.fixture(scope="module")
+def maria_app(mariadb_server):
+    """The example's database on MariaDB with its migrations run to 0001, as
+    examples/compose/compose.mariadb.yml's backend does with MIGRATE_TO=0001."""
+    mariadb_server.create_user("cliapp", PASSWORD)
+    mariadb_server.create_database("incident", owner="cliapp")
+    url = mariadb_server.url("incident", "cliapp", PASSWORD)
+    migrate(url, "0001")
+    return url
+
+
+@pytest.mark.mariadb
+def test_mariadb_example_incident_rename_then_ready(maria_app, mariadb_server) -> None:
+    result = check(maria_app)
+    assert result.returncode == 1, result.stdout
+    (rename,) = [f for f in result.check("schema_drift")["findings"]
+                 if f["severity"] == "error"]
+    assert rename["code"] == "DRIFT414" and rename["file"] == "server/models_sql.py"
+    # MariaDB 10.11 (Debian 12) has RENAME COLUMN (10.5.2+)
+    assert rename["fix_sql"] == ("ALTER TABLE security_events RENAME COLUMN metadata TO "
+                                 "event_metadata")
+    assert result.check("database")["observed"]["flavor"] == "mariadb"
+    # Alembic's MySQL rename restates the column: the op to paste says what it is
+    assert ("`op.alter_column('security_events', 'metadata', existing_type=sa.JSON(), "
+            "new_column_name='event_metadata', existing_nullable=True)`") in rename["hint"]
+    _no_password(result)
+    migrate(maria_app, "head")  # the app's migration command, as the hint says
+    result = check(maria_app)
+    assert result.returncode == 0, result.stdout
+    assert {c["name"]: c["status"] for c in result.report["checks"]} == {
+        name: "pass" for name in registry.names()}
+    _no_password(result)

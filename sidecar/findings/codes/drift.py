@@ -69,9 +69,19 @@ def _rename_hint(f: Facts) -> str:
     call = f.get("column_call")
     changed = (f" Note the type also differs (database {f.get('db_type')}, models {kind})."
                if f.get("type_changed") else "")
-    migrate = (f"apply the rename with a migration — `op.alter_column({_table_args(table)}, "
-               f"'{old}', new_column_name='{new}')`, whose SQL (`RENAME COLUMN {old} TO "
-               f"{new}`) is in fix_sql")
+    op = f.get("alembic_op")
+    if f.get("mysql_change") and op:  # Alembic's MySQL rename restates the whole column
+        imports = (" (with `from sqlalchemy.dialects import mysql`)" if "mysql." in op
+                   else "")
+        migrate = (f"apply the rename with a migration — `{_one_line(op)}`{imports}: Alembic "
+                   "renames with CHANGE COLUMN on MySQL/MariaDB, which restates the column, so "
+                   "keep the existing_* arguments (without existing_type it refuses; what is "
+                   "left out - NULL, the default, AUTO_INCREMENT, the comment - is lost); the "
+                   "SQL is in fix_sql")
+    else:
+        migrate = (f"apply the rename with a migration — `op.alter_column({_table_args(table)}, "
+                   f"'{old}', new_column_name='{new}')`, whose SQL (`RENAME COLUMN {old} TO "
+                   f"{new}`) is in fix_sql")
     if cls and attr:
         # the attribute is the Python name; `new` is the column it maps, `old` the database's
         name = None if attr == old else old
@@ -438,7 +448,7 @@ ALTER TABLE orders DROP CONSTRAINT fk_team
     Entry(
         "DRIFT414", "Likely unapplied column rename", "error", "schema_drift", _rename_hint,
         facts=("old_column", "new_column", "type", "db_type", "type_changed"),
-        optional=("model_type_py", "column_call"),
+        optional=("model_type_py", "column_call", "mysql_change", *OP),
         samples={"class": "SecurityEvent", "attribute": "event_metadata",
                  "old_column": "metadata", "new_column": "event_metadata",
                  "model_type_py": "JSON()", "column_call": {

@@ -86,15 +86,21 @@ def compatible_types(a: Any, b: Any, mariadb: bool = False) -> bool:
     fa, fb = compat.type_affinity(a), compat.type_affinity(b)
     if fa is None or fb is None:
         return False
-    if mariadb:
-        from sqlalchemy.types import JSON, Text
-
-        def text(t: Any) -> bool:  # mysql.LONGTEXT is a String, not a Text, in 2.1
-            return isinstance(t, Text) or type(t).__name__.endswith("TEXT")
-
-        if (isinstance(a, JSON) and text(b)) or (isinstance(b, JSON) and text(a)):
-            return True
+    if json_alias(a, b, mariadb):
+        return True
     return fa is fb or issubclass(fa, fb) or issubclass(fb, fa)
+
+
+def json_alias(a: Any, b: Any, mariadb: bool) -> bool:
+    """A model's JSON and the *TEXT MariaDB reflects it as: one type, not a change."""
+    if not mariadb:
+        return False
+    from sqlalchemy.types import JSON, Text
+
+    def text(t: Any) -> bool:  # mysql.LONGTEXT is a String, not a Text, in 2.1
+        return isinstance(t, Text) or type(t).__name__.endswith("TEXT")
+
+    return (isinstance(a, JSON) and text(b)) or (isinstance(b, JSON) and text(a))
 
 
 def _similarity(old: str, new: str) -> float:
@@ -154,13 +160,19 @@ def _rename(missing: Diff, extra: Diff, env: PassEnv) -> Diff:
     else:  # MySQL < 8.0, MariaDB < 10.5.2: CHANGE repeats the whole (database's) definition
         sql = (f"ALTER TABLE {r.table(missing.schema, missing.table)} CHANGE COLUMN "
                f"{r.quote(old)} {r.quote(new)} {_definition(ec, r.dialect)}")
-    op = ops.AlterColumnOp(missing.table, old, schema=missing.schema, modify_name=new,
-                           existing_type=ec.type)
     model_type, db_type = type_sql(mc.type, r.dialect), type_sql(ec.type, r.dialect)
+    same_type = model_type == db_type or json_alias(mc.type, ec.type,
+                                                    bool(r.server and r.server[0]))
+    mysql = r.dialect_name in ("mysql", "mariadb")
+    existing = mysql_existing(ec, mc, same_type) if mysql else {"existing_type": ec.type}
+    op = ops.AlterColumnOp(missing.table, old, schema=missing.schema, modify_name=new,
+                           **existing)
     facts = {"old_column": old, "new_column": new, "type": model_type,
              "model_type_py": _py_type(mc.type),
-             "db_type": db_type, "type_changed": model_type != db_type,
+             "db_type": db_type, "type_changed": not same_type,
              "db_nullable": bool(ec.nullable), "model_nullable": bool(mc.nullable)}
+    if mysql:  # the op restates the column (mysql_existing): the hint says why
+        facts["mysql_change"] = True
     where = f"{missing.qualified_table}"
     return Diff("rename", missing.table, missing.schema, new, op=op, fix_sql=sql,
                 message=f"Column {where}.{new} is in the models but not in the database, and "
@@ -179,6 +191,26 @@ def _definition(column: Any, dialect: Any) -> str:
     if column.comment:
         parts.append("COMMENT '%s'" % str(column.comment).replace("'", "''"))
     return " ".join(parts)
+
+
+def mysql_existing(db_column: Any, model_column: Any, same_type: bool) -> Dict[str, Any]:
+    """The ``existing_*`` arguments of ``op.alter_column(..., new_column_name=...)`` on MySQL
+    and MariaDB, from the database's column. Alembic 1.x renames there with CHANGE COLUMN,
+    which restates the column: without existing_type it refuses ("All MySQL CHANGE/MODIFY
+    COLUMN operations require the existing type"), and what is not passed is lost - no
+    existing_nullable makes it NOT NULL, no existing_server_default drops the default, no
+    autoincrement drops AUTO_INCREMENT, no existing_comment drops the comment."""
+    # the model's type where the two agree: MariaDB reflects JSON as LONGTEXT, and
+    # sa.JSON() recreates that LONGTEXT with its json_valid check, LONGTEXT would not
+    kw: Dict[str, Any] = {"existing_type": model_column.type if same_type else db_column.type,
+                          "existing_nullable": bool(db_column.nullable)}
+    if db_column.server_default is not None:
+        kw["existing_server_default"] = db_column.server_default
+    if db_column.comment:
+        kw["existing_comment"] = db_column.comment
+    if db_column.autoincrement is True:
+        kw["autoincrement"] = True
+    return kw
 
 
 def _py_type(type_: Any) -> str:
@@ -227,6 +259,14 @@ def absorb_rename_noise(diffs: List[Diff], env: PassEnv) -> List[Diff]:
                     rename.fix_sql = ";\n".join(
                         s for s in (rename.fix_sql, _rename_object_sql(label, e, m, env)) if s)
                 break
+    for d in diffs:  # a primary key on the renamed column: the rename carries it along
+        if d.kind == "primary_key" and (d.schema, d.table) in renames:
+            mapping = renames[(d.schema, d.table)]
+            moved = [mapping.get(c, c) for c in d.facts.get("db_columns") or []]
+            if moved != list(d.facts.get("db_columns") or []) and \
+                    moved == list(d.facts.get("model_columns") or []):
+                drop.add(id(d))
+                owner[(d.schema, d.table)].children.append(d)
     return [d for d in diffs if id(d) not in drop]
 
 
