@@ -471,3 +471,20 @@ def test_libpq_reads_another_password_as_db214_says(password):
                            f"postgresql://u:{password}@127.0.0.1:1/db"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "Connection refused" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("errno, text, code", [
+    # MariaDB Connector/C's words (mysqlclient), read off a real run where reproducible
+    (2013, "Lost connection to server at 'handshake: reading initial communication packet', "
+           "system error: 110", "DB203"),
+    (2002, "Can't connect to server on '10.0.0.99' (110)", "DB203"),
+    (2002, "Can't connect to server on '127.0.0.1' (115)", "DB201"),
+    (2003, "Can't connect to MySQL server on '127.0.0.1' (111)", "DB201"),
+    (2005, "Unknown server host 'db' (-2)", "DB202"),
+])
+def test_mysql_client_library_connect_failures(errno, text, code):
+    class OperationalError(Exception):
+        pass
+
+    OperationalError.__module__ = "MySQLdb"
+    assert database.classify_connect_error(OperationalError(errno, text))[0] == code

@@ -356,3 +356,29 @@ def test_a_string_without_length_names_the_length_the_database_has(maria, mdb, m
     assert (f["column"], f["facts"]["db_type"], f["facts"]["length"]) == \
         ("email", "VARCHAR(200)", "200")
     assert "write `String(200)`" in hint(f)
+
+
+@pytest.mark.parametrize("driver_name", ["pymysql", "mysqldb", "aiomysql", "asyncmy"])
+def test_a_server_that_accepts_and_never_greets_is_db203(driver_name, tmp_path):
+    """A listener that completes the TCP handshake and never sends MySQL's greeting (a hung
+    server, a proxy with no backend): the connect timeout must cover the greeting too, or
+    the driver waits for it forever. The real CLI, bounded by the subprocess's deadline."""
+    import socket
+    from urllib.parse import quote
+
+    from tests.support.helpers import FIXTURES, run_cli
+
+    pytest.importorskip({"mysqldb": "MySQLdb"}.get(driver_name, driver_name))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        result = run_cli("check", "--app-path", str(FIXTURES / "good_plain"), "--models",
+                         "app.models", "--format", "json", "--check", "database",
+                         "--connect-timeout", "1", "--timeout", "40", "--database-url",
+                         f"mysql+{driver_name}://{USER}:{quote(PASSWORD, safe='')}"
+                         f"@127.0.0.1:{port}/x",
+                         timeout=90)
+    assert_secret_free(result.stdout, result.stderr, password=PASSWORD)
+    (f,) = result.check("database")["findings"]
+    assert f["code"] == "DB203", f

@@ -23,6 +23,8 @@ import asyncio
 import importlib
 from typing import Any, Callable, Optional, TypeVar
 
+from ... import compat
+
 T = TypeVar("T")
 
 
@@ -48,6 +50,37 @@ def greenlet_missing() -> Optional[str]:
     except ImportError as exc:
         return "%s: %s" % (type(exc).__name__, exc)
     return None
+
+
+# aiomysql and asyncmy bound only the TCP connect with connect_timeout (aiomysql 0.2,
+# asyncmy 0.2): the server's greeting and the authentication are awaited with no limit, so
+# a server that accepts and never answers (hung, a proxy without a backend) holds the check
+# until the worker is killed. SQLAlchemy 2.0.16+ lets the dbapi's connect take the driver's
+# coroutine from ``async_creator_fn``; older ones connect unbounded (the worker's timeout).
+BOUNDED_CONNECT_DRIVERS = ("aiomysql", "asyncmy")
+
+
+def bounded_connect(driver: str, timeout_s: float) -> Optional[Callable[..., Any]]:
+    """A ``do_connect`` listener that gives the whole connect - TCP, greeting, login - the
+    connect timeout, for the async drivers that bound only the TCP part; None elsewhere."""
+    import sqlalchemy
+
+    if driver not in BOUNDED_CONNECT_DRIVERS or \
+            compat.version_tuple(sqlalchemy.__version__) < (2, 0, 16):
+        return None
+
+    def do_connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
+        dbapi = getattr(dialect, "loaded_dbapi", None) or dialect.dbapi
+        module = getattr(dbapi, driver, None)
+        if module is None:  # not the adapter this was written for: connect as usual
+            return None
+
+        async def connect(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.wait_for(module.connect(*args, **kwargs), timeout_s)
+
+        return dbapi.connect(*cargs, async_creator_fn=connect, **cparams)
+
+    return do_connect
 
 
 def run_on_database(ctx: Any, fn: Callable[[], T]) -> T:

@@ -200,6 +200,9 @@ def _open(url: Any, limits: Any, app_path: str, startup_options: bool) -> Tuple[
         engine = create_engine(url, **kwargs)
     for listener in listeners:
         event.listen(engine, "connect", listener)
+    do_connect = bridge.bounded_connect(url.get_driver_name(), limits.connect_timeout_s)
+    if do_connect is not None:
+        event.listen(engine, "do_connect", do_connect)
     started = time.perf_counter()
     try:
         with engine.connect() as conn:
@@ -418,7 +421,12 @@ def cancelled_by_server(exc: BaseException) -> bool:
 # put the server's FATAL text in the message; connection-time errors have no SQLSTATE in
 # psycopg2, so the text is the only portable signal.
 _PATTERNS: List[Tuple[str, str, str]] = [
-    ("DB203", "timeout", r"timeout expired|timed out|connection timeout|Timeout"),
+    ("DB203", "timeout", r"timeout expired|timed out|connection timeout|Timeout|"
+     # MariaDB Connector/C (mysqlclient): the greeting never came within connect_timeout
+     # (2013 "...at 'handshake: reading initial communication packet', system error: 110"),
+     # or the TCP connect itself timed out (2002/2003 "Can't connect to server on ... (110)")
+     r"reading initial communication packet|Can't connect to (?:MySQL |MariaDB )?server "
+     r"on .*\(110\)"),
     ("DB202", "unknown_host", r"could not translate host name|Name or service not known|"
      r"nodename nor servname|Temporary failure in name resolution|getaddrinfo failed|"
      r"No address associated with hostname|Unknown (?:MySQL |MariaDB )?server host|"

@@ -14,6 +14,7 @@ Decisions that are easy to get wrong, with the versions they apply to:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import sqlite3
@@ -273,6 +274,12 @@ def engine_kwargs(url: Any, limits: Limits, app_path: str,
             listeners.append(_pg_set_on_connect(pg_settings(limits)))
     elif backend in ("mysql", "mariadb"):
         connect_args["connect_timeout"] = max(1, round(limits.connect_timeout_s))
+        if driver in ("pymysql", "mysqldb"):
+            # PyMySQL's connect_timeout bounds the TCP connect only: the server's greeting is
+            # read with read_timeout (None: for ever). A backstop past the server's own
+            # statement limit, so no query of ours is cut short by it (whole seconds).
+            connect_args["read_timeout"] = max(1, math.ceil(
+                limits.statement_timeout_ms / 1000 + limits.connect_timeout_s))
         listeners.append(_mysql_set_on_connect(limits))
     kwargs["connect_args"] = connect_args
     kwargs["pool_pre_ping"] = False
