@@ -195,3 +195,24 @@ def test_metrics_reference_lists_every_metric() -> None:
     missing = sorted(m for m in exposed if f"`{m}`" not in page and f"`{m}_total`" not in page
                      and f"`{m}_info`" not in page)
     assert not missing, f"docs/metrics.md does not list {missing}"
+
+
+def test_compose_mariadb_variant_merges_last() -> None:
+    """examples/compose/compose.mariadb.yml after the override: MariaDB replaces PostgreSQL
+    (no PG variable left, its own data folder and health), and the backend and the sidecar
+    get the same mysql+pymysql:// URL, whose driver the backend's image installs."""
+    proc = _run(*_compose(), "-f", "examples/compose/compose.yml", "-f",
+                "compose.override.yml", "-f", "examples/compose/compose.mariadb.yml",
+                "config", "--format", "json", env={"COMPOSE_PROJECT_NAME": "sidecar-example"})
+    assert proc.returncode == 0, proc.stderr
+    services = json.loads(proc.stdout)["services"]
+    db = services["db"]
+    assert db["image"].startswith("mariadb:")
+    assert not [k for k in db["environment"] if k.startswith(("POSTGRES", "PG"))]
+    assert [v["target"] for v in db["volumes"]] == ["/var/lib/mysql"]
+    assert db["healthcheck"]["test"][1] == "healthcheck.sh"
+    url = services["backend"]["environment"]["DATABASE_URL"]
+    assert url == "mysql+pymysql://app:app@db:3306/app"
+    assert services["sidecar"]["environment"]["SIDECAR_DATABASE_URL"] == url
+    pins = (ROOT / "examples/compose/backend/requirements.txt").read_text().lower()
+    assert re.search(r"^pymysql==", pins, re.M)
