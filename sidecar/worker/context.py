@@ -42,6 +42,9 @@ class Context:
     engine: Any = None  # the run's Engine, after a successful connection
     db_error: Optional[str] = None  # why there is no engine (a redacted sentence)
     db_observed: Dict[str, Any] = field(default_factory=dict)  # what connecting found
+    # what connecting said of the URL and driver (DB208, DB214): repeated while the engine
+    # is kept, so a kept connection (--keep-connection) does not make them disappear
+    db_findings: List[Dict[str, Any]] = field(default_factory=list)
     secrets: Optional[List[str]] = None  # the password's forms, for ``scrub``
     # an async driver's event loop (checks/database/bridge.py), for the worker's life
     async_bridge: Any = None
@@ -79,7 +82,8 @@ class Context:
                 config.update(alembic_ini=own_ini, alembic_own=True)
             bound = dataclasses.replace(
                 self, config=config, engine=None,
-                db_error=None, db_observed={}, secrets=None, migration_state=None,
+                db_error=None, db_observed={}, db_findings=[], secrets=None,
+                migration_state=None,
                 previous_cache=None, async_bridge=None, binds={}, _cleanups=[])
             self.binds[name] = bound
         return bound
@@ -89,7 +93,7 @@ class Context:
         found last time is forgotten; the imported models (and, kept, the engine) stay."""
         if not keep_connection or self.engine is None:
             self._run_cleanups()  # its own: each bind keeps or closes its engine below
-            self.engine, self.db_observed = None, {}
+            self.engine, self.db_observed, self.db_findings = None, {}, []
         self.db_error = None
         self.migration_state = None
         self.alembic_reported_by = None

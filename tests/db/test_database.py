@@ -441,7 +441,58 @@ def test_percent_sequences_in_a_rejected_password_are_named(pg, odd_role, make_r
     assert "%25" in _hint(f)
 
 
+def test_db214_stays_while_the_connection_is_kept(pg, odd_role, make_run):
+    """--keep-connection: cycle 2 reuses the engine; the URL's warning is still true."""
+    role, db = odd_role
+    run = make_run(f"postgresql+psycopg2://{role}:{ODD_PASSWORD}@127.0.0.1:{pg.port}/"
+                   f"{db.name}")
+    first = database.run_database(run.ctx)
+    run.ctx.start_cycle(keep_connection=True)
+    engine = run.ctx.engine
+    again = database.run_database(run.ctx)
+    assert run.ctx.engine is engine  # kept, not reconnected
+    assert codes(first) == codes(again) == ["DB214"]
+    assert_secret_free(again, run.phases, password=ODD_PASSWORD)
+
+
+def test_db214_names_libpq_only_where_libpq_reads_another_password(pg, odd_role, make_run):
+    role, db = odd_role
+    pg.psql(f"ALTER ROLE {role} PASSWORD 'Hash#and?Q'")
+    try:
+        out = database.run_database(make_run(
+            f"postgresql+psycopg2://{role}:Hash#and?Q@127.0.0.1:{pg.port}/{db.name}").ctx)
+    finally:
+        pg.psql(f"ALTER ROLE {role} PASSWORD '{ODD_PASSWORD}'")
+    f = only(out, "DB214")
+    assert "libpq" not in f["message"] and "urllib.parse" in f["message"]
+
+
+def test_percent_sequences_in_the_query_are_not_the_passwords():
+    assert db_url.password_characters(
+        "postgresql://app:pw@db/x?application_name=a%41b") == ([], False)
+
+
+def test_a_raw_at_sign_before_a_slash_in_the_password_is_db207(make_run):
+    """`p@ss/w`: SQLAlchemy reads password 'p', host 'ss', database 'w@db/x'."""
+    out = database.run_database(make_run("postgresql://app:p@ss/w@db/x").ctx)
+    assert only(out, "DB207")["facts"]["reason"] == "at_sign"
+    assert_secret_free(out, password="p@ss/w")
+
+
+def test_mysql_read_timeout_is_past_the_statement_and_lock_limits():
+    limits = db_url.Limits({"connect_timeout_s": 2, "statement_timeout_ms": 3000,
+                            "lock_timeout_ms": 9000})
+    from sqlalchemy.engine import make_url
+
+    _, kwargs, _ = db_url.engine_kwargs(make_url("mysql+pymysql://u:p@h/d"), limits, ".")
+    assert kwargs["connect_args"]["read_timeout"] == 11
+    _, kwargs, _ = db_url.engine_kwargs(make_url("mysql+pymysql://u:p@h/d?read_timeout=60"),
+                                        limits, ".")
+    assert "read_timeout" not in kwargs["connect_args"]  # the app's own is kept
+
+
 @pytest.mark.parametrize("url, expected", [
+    ("postgresql://app:pw@db/x?application_name=me@host", ([], False)),  # '@' in the query
     ("postgresql://app:plain-pw@db/x", ([], False)),
     ("postgresql://app:p%40ss@db/x", ([], True)),  # encoded: nothing to warn of
     ("postgresql://app:50%off@db/x", (["%"], False)),  # a '%' starting no escape

@@ -38,7 +38,9 @@ def _auth_cause(f: Facts) -> str:
             "password must be percent-encoded in a URL (@ → %40, / → %2F, : → %3A).")
 
 
-# Encodes the password as it is typed, off the screen and out of the shell history.
+# Encodes the password typed at a prompt that does not echo it, so it stays out of the shell
+# history; the encoded form it prints is the password too (decoded trivially): paste it
+# into the secret, do not leave it on a shared screen.
 ENCODE_PASSWORD = ("python3 -c 'import getpass, urllib.parse; "
                    "print(urllib.parse.quote(getpass.getpass(), safe=\"\"))'")
 # quote(..., safe=""), not quote_plus: SQLAlchemy decodes with unquote, so a '+' for a space
@@ -51,8 +53,9 @@ ALEMBIC_PERCENT = ("in alembic.ini or `config.set_main_option(\"sqlalchemy.url\"
 def _password_characters_hint(f: Facts) -> str:
     return (f"Write the password percent-encoded in the URL ({f.get('escapes')}); SQLAlchemy "
             "decodes it, so the app connects as before and every other reader gets the same "
-            f"password. Encode it without it showing on screen or in the shell history: "
-            f"`{ENCODE_PASSWORD}` (type the password at the prompt). Then "
+            f"password. Encode it without it entering the shell history: `{ENCODE_PASSWORD}` "
+            "(type the password at the prompt; what it prints is the password, encoded, so "
+            "paste it straight into the secret). Then "
             f"{ALEMBIC_PERCENT}.")
 
 
@@ -65,7 +68,8 @@ def _malformed_hint(f: Facts) -> str:
     if reason == "at_sign":
         return ("Percent-encode special characters in the user name and password: '@' is "
                 "%40, ':' is %3A, '/' is %2F, '#' is %23, '%' is %25. Encode the password "
-                f"without it showing: `{ENCODE_PASSWORD}`; or build the URL with "
+                f"without it entering the shell history: `{ENCODE_PASSWORD}` (what it prints is "
+                "the password, encoded); or build the URL with "
                 "`sqlalchemy.URL.create(...)`, which takes the password as it is. Then "
                 f"{ALEMBIC_PERCENT}.")
     if reason == "port":
@@ -387,7 +391,7 @@ the finding is a warning.
 urllib.parse ends the user information at the first `/`, `?` or `#` (RFC 3986's
 delimiters); libpq at the first `/`, and it refuses a `%` that starts no `%XX` escape.
 **Fix:** write the password percent-encoded; SQLAlchemy decodes it (`%23` is `#`). The hint
-gives a one-liner that encodes it without showing it; inside Alembic's config (alembic.ini,
+gives a one-liner that encodes it off the shell history; inside Alembic's config (alembic.ini,
 `config.set_main_option`) a `%` must then be doubled.
 
 ```

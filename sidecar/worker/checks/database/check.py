@@ -75,8 +75,8 @@ def _columns_present(conn: Any, wanted: List[Tuple[str, str]]) -> Dict[str, bool
 
 def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
     """Build the engine and open one connection; on failure, the finding that says why."""
-    if ctx.engine is not None:
-        return ctx.engine, [], dict(ctx.db_observed)
+    if ctx.engine is not None:  # kept from an earlier cycle: what connecting said still holds
+        return ctx.engine, [dict(f) for f in ctx.db_findings], dict(ctx.db_observed)
     raw_url = ctx.config.get("database_url")
     if raw_url is None:
         ctx.db_error = "no database URL is configured"
@@ -154,7 +154,7 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
                          database=url.database or "", user=url.username or "",
                          timeout_s=str(limits.connect_timeout_s),
                          dialect=url.get_backend_name())
-            if code == "DB204" and db_url.password_characters(raw_url)[1]:
+            if facts.get("reason") == "password" and db_url.password_characters(raw_url)[1]:
                 facts["percent_decoded"] = "yes"  # %XX in the password: decoded by SQLAlchemy
             message = f"Could not connect to {where}: {_driver_message(exc)}"
             ctx.db_error = f"could not connect to the database ({code})"
@@ -163,6 +163,7 @@ def _connect(ctx: Context) -> Tuple[Any, List[Dict[str, Any]], Dict[str, Any]]:
     observed["connect_ms"] = round(connect_s * 1000, 1)
     ctx.engine = engine
     ctx.db_observed = dict(observed)
+    ctx.db_findings = [dict(f) for f in findings]
     ctx.on_cleanup(lambda: _close(ctx))
     return engine, findings, observed
 
@@ -173,15 +174,24 @@ def _password_characters(raw_url: Any, url: Any) -> List[Dict[str, Any]]:
     if not chars:
         return []
     named = " and ".join(", ".join(f"'{c}'" for c in chars).rsplit(", ", 1))
-    libpq = url.get_backend_name() == "postgresql"
-    readers = "libpq (`psql \"$DATABASE_URL\"`, `pg_isready -d`), " if libpq else ""
-    how = ("libpq ends it at '/' and refuses a '%' that starts no %XX escape; " if libpq
-           else "")
+    # who reads another password, character by character (libpq checked with psql 15:
+    # it cuts at '/' only, and refuses a lone '%'; urllib.parse cuts at '/', '?', '#')
+    postgres = url.get_backend_name() == "postgresql"
+    how = []
+    if postgres and "/" in chars:
+        how.append("libpq (`psql \"$DATABASE_URL\"`, `pg_isready -d`) ends it at the '/'")
+    cut = [c for c in chars if c in "/?#"]
+    if cut:
+        how.append(f"Python's urllib.parse, like most URL parsers (RFC 3986), ends it at "
+                   f"{' or '.join(repr(c) for c in cut)}")
+    if "%" in chars:
+        how.append("libpq refuses the '%' that starts no %XX escape (\"invalid "
+                   "percent-encoded token\")" if postgres else
+                   "parsers strict about escapes refuse the '%' that starts no %XX escape")
     return [finding(
         "DB214", f"The password in the database URL has {named} written as is: SQLAlchemy "
-        f"reads it up to the '@', but {readers}Python's urllib.parse and most other tools "
-        f"given the same URL read another password or none ({how}urllib.parse ends it at "
-        "'/', '?' or '#').",
+        f"reads it up to the '@', but other tools given the same URL do not: "
+        f"{'; '.join(how)}.",
         facts={"characters": " ".join(chars),
                "escapes": ", ".join(f"{c} → {db_url.PERCENT_ESCAPES[c]}" for c in chars),
                "dialect": url.get_backend_name()})]
@@ -451,7 +461,7 @@ _PATTERNS: List[Tuple[str, str, str]] = [
      r"Connect call failed|"  # asyncpg (asyncio's wording)
      # MariaDB Connector/C (mysqlclient's libmariadb) names no server: "Can't connect to
      # server on '127.0.0.1' (115)" (2002), and DB202's "Unknown server host 'db' (-2)"
-     r"Can't connect to (?:MySQL |MariaDB )?server|No such file or directory|"
+     r"Can't connect to (?:local )?(?:MySQL |MariaDB )?server|No such file or directory|"
      r"server closed the connection unexpectedly|Is the server running"),
 ]
 

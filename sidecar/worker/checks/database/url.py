@@ -95,8 +95,11 @@ def parse(url_text: Any) -> Any:
     _unexpanded(" ".join(parts))
     if url.password is not None and UNEXPANDED.fullmatch(str(url.password)):
         _unexpanded(str(url.password))
-    if url.host and "@" in url.host:
-        # make_url splits at the first '@': a raw '@' in the password leaks into the host
+    if (url.host and "@" in url.host) or (
+            url.get_backend_name() != "sqlite" and url.password is not None
+            and "@" in (url.database or "")):
+        # make_url splits at the first '@': a raw '@' in the password leaks into the host,
+        # or, after a '/' in the password (`app:p@ss/w@db/x`), into the database name
         raise UrlProblem("DB207", "The database URL has an unescaped '@' in its password or "
                          "user name (the host part would contain '@').", reason="at_sign")
     backend = url.get_backend_name()
@@ -115,11 +118,17 @@ PERCENT_ESCAPES = {"/": "%2F", "?": "%3F", "#": "%23", "%": "%25"}
 _PERCENT_SEQUENCE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
+# The password as SQLAlchemy's make_url reads it (1.4-2.1: ``[^@]*`` after ``user:``, up to
+# the first '@'), not as the redaction does (up to the last '@', to mask a raw '@' too)
+_SQLALCHEMY_PASSWORD = re.compile(r"^[\w+]+://[^:/]*:(?P<password>[^@]*)@")
+
+
 def password_characters(url_text: Any) -> Tuple[List[str], bool]:
     """(the characters in the URL's raw password that other URL readers cut it at, in order
     of appearance - a '%' that starts no %XX sequence among them -, whether it holds %XX
     sequences SQLAlchemy decodes). Never the password: only which characters."""
-    raw = url_password(url_text.strip()) if isinstance(url_text, str) else None
+    m = _SQLALCHEMY_PASSWORD.match(url_text.strip()) if isinstance(url_text, str) else None
+    raw = m["password"] if m else None
     if not raw:
         return [], False
     found = [c for c in PASSWORD_DELIMITERS if c in raw]
@@ -274,12 +283,14 @@ def engine_kwargs(url: Any, limits: Limits, app_path: str,
             listeners.append(_pg_set_on_connect(pg_settings(limits)))
     elif backend in ("mysql", "mariadb"):
         connect_args["connect_timeout"] = max(1, round(limits.connect_timeout_s))
-        if driver in ("pymysql", "mysqldb"):
+        if driver in ("pymysql", "mysqldb") and "read_timeout" not in url.query:
             # PyMySQL's connect_timeout bounds the TCP connect only: the server's greeting is
             # read with read_timeout (None: for ever). A backstop past the server's own
-            # statement limit, so no query of ours is cut short by it (whole seconds).
+            # statement and lock limits, so no read of ours is cut short by it (whole
+            # seconds); the app's own ?read_timeout= is left as it is.
             connect_args["read_timeout"] = max(1, math.ceil(
-                limits.statement_timeout_ms / 1000 + limits.connect_timeout_s))
+                max(limits.statement_timeout_ms, limits.lock_timeout_ms) / 1000
+                + limits.connect_timeout_s))
         listeners.append(_mysql_set_on_connect(limits))
     kwargs["connect_args"] = connect_args
     kwargs["pool_pre_ping"] = False
