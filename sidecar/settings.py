@@ -521,6 +521,7 @@ def _per_database(dest: str, given: tuple[str, ...], environ: Mapping[str, str]
     flag, variable, noun = NAMED_PER_DATABASE[dest]
     default: str | None = None
     binds: list[tuple[str, str]] = []
+    flagged: list[tuple[str, str]] = []  # the ones the flags named
     named_env = environ.get(variable, "").split()
     for source, values in ((flag, given), (variable, named_env)):
         for value in values:
@@ -536,8 +537,15 @@ def _per_database(dest: str, given: tuple[str, ...], environ: Mapping[str, str]
                 continue
             name = match["name"]
             if any(name == n for n, _ in binds):
+                if source == variable and any(name == n for n, _ in flagged):
+                    continue  # a flag wins over the variable
                 raise ConfigError(f"{source}: the database {name!r} is given twice")
+            if dest == "alembic_ini" and not match["url"].strip():
+                raise ConfigError(f"{source}: {name}= names no Alembic config (a relative "
+                                  "path that contains '=' is written ./like=this)")
             binds.append((name, match["url"]))
+        if source == flag:
+            flagged = list(binds)
     return default, tuple(binds)
 
 
@@ -575,7 +583,8 @@ def _validate(values: dict[str, Any], environ: Mapping[str, str],
     for name, _ in alembic_binds:
         if has_database and not any(name == n for n, _ in binds):
             raise ConfigError(f"--alembic-ini {name}=...: no database is named {name!r} "
-                              f"(give its URL as --database-url {name}=URL)")
+                              f"(give its URL as --database-url {name}=URL; a relative path "
+                              "that contains '=' is written ./like=this)")
     named = [name for name, _ in fields.get("binds") or ()]
     if len(set(named)) != len(named):
         raise ConfigError("--bind: a database is named twice")

@@ -235,10 +235,21 @@ def test_settings_named_alembic_configs():
                  env={"SIDECAR_ALEMBIC_INIS": "a=migrations/a.ini"})
     assert (s.alembic_ini, s.alembic_binds) == (None, (("a", "migrations/a.ini"),))
     assert _resolve("--alembic-ini", "alembic.ini").alembic_ini == "alembic.ini"
+    assert _resolve("--alembic-ini", "./env=prod/alembic.ini").alembic_ini == \
+        "./env=prod/alembic.ini"
+    # a flag wins over the variable's entry of the same name (URLs and configs alike)
+    s = _resolve("--database-url", "sqlite:///m.db", "--database-url", "a=sqlite:///flag.db",
+                 "--alembic-ini", "a=flag.ini",
+                 env={"SIDECAR_DATABASE_URLS": "a=sqlite:///env.db b=sqlite:///b.db",
+                      "SIDECAR_ALEMBIC_INIS": "a=env.ini"})
+    assert s.database_binds == (("a", "sqlite:///flag.db"), ("b", "sqlite:///b.db"))
+    assert s.alembic_binds == (("a", "flag.ini"),)
 
 
 @pytest.mark.parametrize("argv, env, words", [
     (["--alembic-ini", "analytics=a.ini"], {}, "no database is named 'analytics'"),
+    (["--database-url", "analytics=sqlite:///a.db", "--alembic-ini", "analytics="], {},
+     "names no Alembic config"),
     (["--alembic-ini", "a.ini", "--alembic-ini", "b.ini"], {}, "two PATHs without a NAME="),
     ([], {"SIDECAR_ALEMBIC_INIS": "a.ini"}, "expected NAME=PATH"),
 ])

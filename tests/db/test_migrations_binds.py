@@ -146,14 +146,24 @@ def test_single_database_env_leaves_an_unstamped_bind_alone(sqlite_file, make_ru
     assert "env.py migrates one database" in str(skip.value)
 
 
-def test_a_bind_stamped_by_other_migrations_is_not_an_unknown_revision(sqlite_file, make_run,
-                                                                       tmp_path):
-    """Another service's migrations stamped it: MIG302 would send someone to repair it."""
+def test_a_bind_stamped_with_an_unknown_revision_is_mig302_naming_both_causes(
+        sqlite_file, make_run, tmp_path):
+    """A rollback that left it ahead of these scripts, or another service's migrations: the
+    files cannot tell, so never a skip (ready); the hint names --alembic-ini for the second."""
     app = tmp_path / "flaskapp"
     shutil.copytree(FLASK_APP, app)
     run = make_run(stamp_sqlite(sqlite_file, FLASK_HEAD), app_path=app, models=["app.models"])
-    with pytest.raises(Skip, match="stamped with 0ther0rev1s, which these migrations do not"):
-        check_bind(run, "analytics", stamp_sqlite(sqlite_file, "0ther0rev1s", name="a.db"))
+    out = check_bind(run, "analytics", stamp_sqlite(sqlite_file, "0ther0rev1s", name="a.db"))
+    f = only(out, "MIG302")
+    assert (f["facts"]["bind"], f["facts"]["unmanaged"]) == ("analytics", "yes")
+    text = hint(f)
+    assert "deploy the code that has that revision" in text
+    assert "--alembic-ini analytics=PATH" in text
+    # the default database's MIG302 has no such sentence
+    default = migrations.run_migrations(make_run(stamp_sqlite(sqlite_file, "0ther0rev1s",
+                                                              name="d.db"),
+                                                 app_path=app, models=["app.models"]).ctx)
+    assert "--alembic-ini" not in hint(only(default, "MIG302"))
 
 
 def test_a_bind_stamped_with_these_revisions_is_still_compared(sqlite_file, make_run,
@@ -187,6 +197,21 @@ def test_alembic_multidb_leaves_a_database_it_does_not_list(sqlite_file, make_ru
     bind_url = f"sqlite:///{sqlite_file('CREATE TABLE t (id int);', name='a.db')}"
     with pytest.raises(Skip, match="databases = engine1 does not name 'analytics'"):
         check_bind(run, "analytics", bind_url)
+    # stamped with these revisions all the same (the app runs them with its URL): compared,
+    # and the hint does not claim the multidb env.py migrates it
+    behind = only(check_bind(run, "analytics", stamp_sqlite(sqlite_file, "a1f0", name="b.db")),
+                  "MIG301")
+    assert "among them" not in hint(behind)
+
+
+def test_a_multidb_stamp_hint_says_it_stamps_every_database(sqlite_file, make_run, tmp_path):
+    app = flask_multidb_app(tmp_path)
+    run = make_run(stamp_sqlite(sqlite_file, FLASK_HEAD), app_path=app, models=["app.models"])
+    bind_url = f"sqlite:///{sqlite_file('CREATE TABLE page_views (id int);', name='a.db')}"
+    text = hint(only(check_bind(run, "analytics", bind_url), "MIG304"))
+    assert f"db stamp {FLASK_HEAD}" in text
+    assert "stamps every database the multidb env.py migrates, the default one too" in text
+    assert f"INSERT INTO alembic_version VALUES ('{FLASK_HEAD}')" in text
 
 
 # --- --alembic-ini NAME=PATH: the bind's own migrations --------------------------------------

@@ -111,6 +111,12 @@ def migrate_command(r: Mapping[str, Any], action: str, *args: str) -> str:
             notes.append("put the password where *** is")
         elif r.get("url_var") and not r.get("url_value"):
             notes.append(f"env.py reads the database URL from {r['url_var']}")
+    if r.get("bind") and r.get("multidb") and action == "stamp":
+        notes.append("it stamps every database the multidb env.py migrates, the default one "
+                     "too: only right if each of them matches its models; to record the "
+                     f"revision in '{r['bind']}' alone, run there `CREATE TABLE "
+                     "alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY); INSERT "
+                     f"INTO alembic_version VALUES ('{' '.join(args)}')`")
     if r.get("bind") and r.get("multidb") == "alembic":
         notes.append("the multidb env.py migrates every database the ini's `databases` names, "
                      f"'{r['bind']}' among them, with the URL of its own section")
@@ -121,6 +127,20 @@ def migrate_command(r: Mapping[str, Any], action: str, *args: str) -> str:
         notes.append("Alembic is not installed in the app's environment, sidecar lent its "
                      "own to read the scripts: install it there first")
     return cmd + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _unknown_revision_hint(f: Facts) -> str:
+    hint = (f"The database is stamped with {f['revision']}, which is not among the scripts "
+            f"(heads: {f['heads']}). A newer release or another branch migrated it: deploy the "
+            "code that has that revision, or restore the missing version file. Do not "
+            "`alembic stamp` over it unless you know the schema matches.")
+    if f.get("unmanaged"):
+        bind = f.get("bind") or "NAME"
+        hint += (f" These migrations' env.py migrates one database, so the '{bind}' database "
+                 "may belong to another set of migrations (another service's): then give "
+                 f"that one's config, `--alembic-ini {bind}=PATH`, and its revisions are "
+                 "compared instead.")
+    return hint
 
 
 def _behind_hint(f: Facts) -> str:
@@ -198,11 +218,7 @@ Pending: b2e1 (add users.email); c3d2 (create security_events).
     ),
     Entry(
         "MIG302", "Database revision unknown to the migration scripts", "error", "migrations",
-        "The database is stamped with {revision}, which is not among the scripts (heads: "
-        "{heads}). A newer release or another branch migrated it: deploy the code that has "
-        "that revision, or restore the missing version file. Do not `alembic stamp` over "
-        "it unless you know the schema matches.",
-        facts=("revision", "heads"),
+        _unknown_revision_hint, facts=("revision", "heads"), optional=("bind", "unmanaged"),
         explanation="""\
 **What:** `alembic_version` holds a revision no script defines.
 **Why:** a newer release (or another branch) migrated this database; a rollback of code

@@ -109,20 +109,20 @@ def _run(ctx: Context) -> CheckOutcome:
     engine = ensure_engine(ctx)
     ctx.emit_phase("reading alembic_version")
     current, has_table, table_count = read_current(engine)
+    unmanaged_bind = False
     if ctx.config.get("bind"):
         managed, why = manages_bind(ctx.config, cfg, env)
+        unmanaged_bind = not managed
         observed["bind_migrated"] = why
-        runner.update(bind=ctx.config["bind"], multidb=env.multidb)  # for the command's note
+        if managed:  # the command's note: one command migrates (or stamps) every database
+            runner.update(bind=ctx.config["bind"], multidb=env.multidb)
         if not managed and not has_table:
             raise Skip(f"the '{ctx.config['bind']}' database has no {VERSION_TABLE} table, "
                        f"and these migrations do not manage it ({why}); if it has migrations "
                        f"of its own, give --alembic-ini {ctx.config['bind']}=PATH")
-        if not managed and unreadable is None and any(not _known(script, r) for r in current):
-            # stamped by another set of migrations: nothing to compare with these scripts
-            raise Skip(f"the '{ctx.config['bind']}' database is stamped with "
-                       f"{', '.join(current)}, which these migrations do not contain, and "
-                       f"they do not manage it ({why}): give its own config as --alembic-ini "
-                       f"{ctx.config['bind']}=PATH")
+        # stamped while these migrations do not manage it: the same scripts run with its URL
+        # (compared as any database), or another set's (MIG302 says both; never a skip:
+        # a rollback that left it ahead of the scripts is exactly MIG302's case)
     observed["current"] = current
     # runner: how the app runs its migrations, for hints of other checks (drift's DRIFT431)
     state: Dict[str, Any] = {"current": current, "heads": heads, "pending": [],
@@ -150,10 +150,13 @@ def _run(ctx: Context) -> CheckOutcome:
         unknown = [rev for rev in current if not _known(script, rev)]
         if unknown:
             state["state"] = "unknown_revision"
+            facts: Dict[str, Any] = {"revision": ", ".join(unknown), "heads": " ".join(heads)}
+            if unmanaged_bind:
+                facts.update(bind=ctx.config["bind"], unmanaged="yes")
             findings.append(finding(
                 "MIG302", f"The database is stamped with revision {', '.join(unknown)}, which "
                 f"the migration scripts in {observed['script_location']} do not contain.",
-                facts={"revision": ", ".join(unknown), "heads": " ".join(heads)}))
+                facts=facts))
         else:
             pending = pending_revisions(script, current)
             state["pending"] = pending
