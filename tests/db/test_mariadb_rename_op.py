@@ -24,6 +24,13 @@ pytestmark = pytest.mark.mariadb
 USER, PASSWORD = "renamer", "Ren-Pw-71@q"
 _names = itertools.count()
 
+class GUID(sa.types.TypeDecorator):
+    """An app's own type: a migration file does not know this class."""
+
+    impl = sa.CHAR(36)
+    cache_ok = True
+
+
 CASES = {
     # (database DDL, rows, the model's columns as (name, type, kwargs), old, new)
     "nullable_json": (
@@ -39,6 +46,11 @@ CASES = {
          ("label_text", sa.String(40), {"nullable": False, "server_default": "none",
                                         "comment": "shown to users"})],
         "label", "label_text"),
+    "type_decorator": (
+        "CREATE TABLE t (id INT PRIMARY KEY, ref CHAR(36) NOT NULL)",
+        "INSERT INTO t VALUES (1, 'a8098c1a-f86e-11da-bd1a-00112444be1e')",
+        [("id", sa.Integer, {"primary_key": True}), ("ref_id", GUID, {"nullable": False})],
+        "ref", "ref_id"),
     "auto_increment_key": (
         "CREATE TABLE t (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20))",
         "INSERT INTO t (name) VALUES ('a'), ('b')",

@@ -76,8 +76,8 @@ def _rename_hint(f: Facts) -> str:
         migrate = (f"apply the rename with a migration — `{_one_line(op)}`{imports}: Alembic "
                    "renames with CHANGE COLUMN on MySQL/MariaDB, which restates the column, so "
                    "keep the existing_* arguments (without existing_type it refuses; what is "
-                   "left out - NULL, the default, AUTO_INCREMENT, the comment - is lost); the "
-                   "SQL is in fix_sql")
+                   "left out - NOT NULL, the default, AUTO_INCREMENT, the comment - is lost); "
+                   "the SQL is in fix_sql")
     else:
         migrate = (f"apply the rename with a migration — `op.alter_column({_table_args(table)}, "
                    f"'{old}', new_column_name='{new}')`, whose SQL (`RENAME COLUMN {old} TO "

@@ -161,10 +161,11 @@ def _rename(missing: Diff, extra: Diff, env: PassEnv) -> Diff:
         sql = (f"ALTER TABLE {r.table(missing.schema, missing.table)} CHANGE COLUMN "
                f"{r.quote(old)} {r.quote(new)} {_definition(ec, r.dialect)}")
     model_type, db_type = type_sql(mc.type, r.dialect), type_sql(ec.type, r.dialect)
-    same_type = model_type == db_type or json_alias(mc.type, ec.type,
-                                                    bool(r.server and r.server[0]))
+    mariadb = bool(r.server and r.server[0])
+    same_type = model_type == db_type or json_alias(mc.type, ec.type, mariadb)
     mysql = r.dialect_name in ("mysql", "mariadb")
-    existing = mysql_existing(ec, mc, same_type) if mysql else {"existing_type": ec.type}
+    existing = mysql_existing(ec, mc, json_alias(mc.type, ec.type, mariadb)) if mysql \
+        else {"existing_type": ec.type}
     op = ops.AlterColumnOp(missing.table, old, schema=missing.schema, modify_name=new,
                            **existing)
     facts = {"old_column": old, "new_column": new, "type": model_type,
@@ -193,16 +194,20 @@ def _definition(column: Any, dialect: Any) -> str:
     return " ".join(parts)
 
 
-def mysql_existing(db_column: Any, model_column: Any, same_type: bool) -> Dict[str, Any]:
+def mysql_existing(db_column: Any, model_column: Any, json_as_text: bool) -> Dict[str, Any]:
     """The ``existing_*`` arguments of ``op.alter_column(..., new_column_name=...)`` on MySQL
     and MariaDB, from the database's column. Alembic 1.x renames there with CHANGE COLUMN,
     which restates the column: without existing_type it refuses ("All MySQL CHANGE/MODIFY
     COLUMN operations require the existing type"), and what is not passed is lost - no
-    existing_nullable makes it NOT NULL, no existing_server_default drops the default, no
-    autoincrement drops AUTO_INCREMENT, no existing_comment drops the comment."""
-    # the model's type where the two agree: MariaDB reflects JSON as LONGTEXT, and
-    # sa.JSON() recreates that LONGTEXT with its json_valid check, LONGTEXT would not
-    kw: Dict[str, Any] = {"existing_type": model_column.type if same_type else db_column.type,
+    existing_nullable makes a NOT NULL column nullable (Alembic 1.4-1.20 defaults to NULL),
+    no existing_server_default drops the default, no autoincrement drops AUTO_INCREMENT,
+    no existing_comment drops the comment."""
+    # the database's type, as Alembic renders it (mysql.VARCHAR(length=40)); the model's
+    # only for MariaDB's JSON, reflected as LONGTEXT: sa.JSON() recreates that LONGTEXT
+    # with its json_valid check, LONGTEXT would drop the check. Never the model's in
+    # general: a TypeDecorator renders as the app's own class, unknown in a migration.
+    kind = model_column.type if json_as_text else db_column.type
+    kw: Dict[str, Any] = {"existing_type": kind,
                           "existing_nullable": bool(db_column.nullable)}
     if db_column.server_default is not None:
         kw["existing_server_default"] = db_column.server_default

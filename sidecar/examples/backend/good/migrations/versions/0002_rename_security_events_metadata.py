@@ -4,7 +4,8 @@ The incident's Migration 70. ``metadata`` is reserved by SQLAlchemy's Declarativ
 model attribute became ``event_metadata``; this renames the column to match. Plain
 ``ALTER TABLE ... RENAME COLUMN`` on PostgreSQL and on SQLite >= 3.25. On MySQL and MariaDB
 Alembic renames with ``CHANGE COLUMN``, which restates the column: it refuses without
-``existing_type``, and without ``existing_nullable=True`` the column would become NOT NULL.
+``existing_type`` (and a NOT NULL column needs ``existing_nullable=False``, or it turns
+nullable; this one is nullable, said explicitly).
 
 Revision ID: 0002
 Revises: 0001
