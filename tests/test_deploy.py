@@ -209,7 +209,8 @@ def test_compose_mariadb_variant_merges_last() -> None:
     db = services["db"]
     assert db["image"].startswith("mariadb:")
     assert not [k for k in db["environment"] if k.startswith(("POSTGRES", "PG"))]
-    assert [v["target"] for v in db["volumes"]] == ["/var/lib/mysql"]
+    assert [(v["source"], v["target"]) for v in db["volumes"]] == \
+        [("mariadb-data", "/var/lib/mysql")]  # not PostgreSQL's db-data
     assert db["healthcheck"]["test"][1] == "healthcheck.sh"
     url = services["backend"]["environment"]["DATABASE_URL"]
     assert url == "mysql+pymysql://app:app@db:3306/app"
