@@ -298,6 +298,8 @@ class Renderer:
         self._mc = MigrationContext.configure(
             dialect_name=dialect_name, opts={"as_sql": True, "output_buffer": self._buf})
         self._ops = Operations(self._mc)
+        # autogenerate refuses an as_sql context: its own, of the same dialect, to render
+        self._render_mc = MigrationContext.configure(dialect_name=dialect_name)
 
     @property
     def dialect(self) -> Any:
@@ -328,7 +330,10 @@ class Renderer:
                 return None  # nothing to render the op inside
             op = ops.ModifyTableOps(table, [op], schema=schema)
         try:
-            code = render_python_code(ops.UpgradeOps(ops=[op]), render_as_batch=batch)
+            # with the dialect's MigrationContext: a server default such as func.now()
+            # renders as that database's SQL (CURRENT_TIMESTAMP on SQLite), not as now()
+            code = render_python_code(ops.UpgradeOps(ops=[op]), render_as_batch=batch,
+                                      migration_context=self._render_mc)
         except Exception:
             return None
         lines = [ln for ln in code.splitlines()
