@@ -50,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(demo, "demo")
     # placeholders that pass validation; the demo replaces them with its own copy's
     demo.set_defaults(models=["server.models_sql"])
+    revision = sub.add_parser(
+        "revision", help="write the Alembic revision that brings the database to the models",
+        description="Run the checks once, like check (same options), and write the Alembic "
+        "revision that repairs the schema drift found: renames as alter_column, destructive "
+        "steps commented out. Exit 0 when written (or nothing to repair), 1 when none could "
+        "be written, 2 on a usage error. Nothing runs against the database.")
+    add_options(revision, "check")
+    from sidecar.cli.revision import add_arguments
+
+    add_arguments(revision)
     probe = sub.add_parser("probe", help="GET /readyz once: exit 0 when ready, 1 otherwise "
                            "(a HEALTHCHECK without curl)")
     probe.add_argument("url", nargs="?", default=None,
@@ -151,7 +161,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run(resolve(args), once=args.once)
 
 
-COMMANDS = {"check": cmd_check, "serve": cmd_serve, "probe": cmd_probe, "demo": cmd_demo}
+def cmd_revision(args: argparse.Namespace) -> int:
+    from sidecar.cli.revision import run
+
+    return run(args)
+
+
+COMMANDS = {"check": cmd_check, "serve": cmd_serve, "probe": cmd_probe, "demo": cmd_demo,
+            "revision": cmd_revision}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -50,6 +50,8 @@ class Context:
     async_bridge: Any = None
     # migrations →
     migration_state: Optional[Dict[str, Any]] = None  # for schema_drift's verdict
+    # the migration scripts the migrations check read (a ScriptDirectory), for `revision`
+    migration_scripts: Any = None
     # the worker's loop → the checks that use Alembic (sidecar/worker/versions.py)
     alembic_refused: Optional[Dict[str, str]] = None  # why sidecar's Alembic was not lent
     alembic_reported_by: Optional[str] = None  # the check that said so (said once)
@@ -83,7 +85,7 @@ class Context:
             bound = dataclasses.replace(
                 self, config=config, engine=None,
                 db_error=None, db_observed={}, db_findings=[], secrets=None,
-                migration_state=None,
+                migration_state=None, migration_scripts=None,
                 previous_cache=None, async_bridge=None, binds={}, _cleanups=[])
             self.binds[name] = bound
         return bound
@@ -96,6 +98,7 @@ class Context:
             self.engine, self.db_observed, self.db_findings = None, {}, []
         self.db_error = None
         self.migration_state = None
+        self.migration_scripts = None
         self.alembic_reported_by = None
         self.previous_cache = None
         for bound in self.binds.values():

@@ -193,9 +193,11 @@ def _run(ctx: Context) -> CheckOutcome:
         observed["fingerprint"] = fp["fingerprint"] if fp else None
         observed["catalog_version_reused"] = bool(version and fp is not None
                                                   and "parts" not in fp)
+        revision = ctx.config.get("revision")  # `sidecar revision`: the ops are needed
+        kept: Dict[str, Any] = {}
         reuse = bool(fp and cache.get("fingerprint") == fp["fingerprint"]
                      and cache.get("models_hash") == observed["models_hash"]
-                     and isinstance(cache.get("result"), list))
+                     and isinstance(cache.get("result"), list)) and not revision
         if reuse:
             result = list(cache["result"])
             stats = dict(cache.get("stats") or {})
@@ -208,7 +210,8 @@ def _run(ctx: Context) -> CheckOutcome:
             packages = [str(t).split(":")[0].split(".")[0]
                         for t in ctx.config.get("models") or []]
             with _collector_paused():
-                result, stats = compare(conn, metadatas, settings, schemas, packages)
+                result, stats = compare(conn, metadatas, settings, schemas, packages,
+                                        kept if revision else None)
             observed.update(stats)
             observed["compare_s"] = round(time.perf_counter() - started, 3)
             observed["last_full_compare"] = _now()
@@ -240,6 +243,10 @@ def _run(ctx: Context) -> CheckOutcome:
         locate_model_columns(ctx, findings)
     with contextlib.suppress(Exception):
         locate_core_tables(ctx, findings)
+    if revision and bind is None:  # `sidecar revision`: the default database's repair
+        from ...revision.make import make_revision
+
+        observed["revision"] = make_revision(ctx, kept, findings, revision)
     outcome: CheckOutcome = {"findings": findings, "observed": observed}
     if observed["fingerprint"]:  # without one, a cache could never be reused
         outcome["cache"] = {"fingerprint": observed["fingerprint"],
@@ -273,9 +280,12 @@ def _collector_paused() -> Iterator[None]:
 
 def compare(conn: Any, metadatas: List[Any], settings: Settings,
             schemas: List[Optional[str]], packages: Sequence[str] = (),
+            keep: Optional[Dict[str, Any]] = None,
             ) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     """Full comparison: raw findings and what it covered (``coverage``) for observed.
-    ``packages``: the targets' top-level packages, where MetaData are named first."""
+    ``packages``: the targets' top-level packages, where MetaData are named first.
+    ``keep``: receives the differences with their Alembic ops (``diffs``) and the
+    ``renderer``, for ``sidecar revision``."""
     from sqlalchemy import inspect
 
     default_schema = conn.dialect.default_schema_name
@@ -363,6 +373,8 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
 
     env = PassEnv(conn.dialect.name, renderer, model_tables)
     diffs = run_pipeline(diffs, env)
+    if keep is not None:
+        keep.update(diffs=diffs, renderer=renderer)
     coverage = _coverage(scope, db_tables, broken, missing_tables, skipped)
     coverage["indexes_not_compared"] = sorted(_q(k) for k in partly)
     extra: List[Dict[str, Any]] = []

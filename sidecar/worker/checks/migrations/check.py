@@ -95,6 +95,7 @@ def _run(ctx: Context) -> CheckOutcome:
                                      type(exc).__name__)], "observed": observed}
     observed["heads"] = heads
     observed["revision_count"] = len(revisions)
+    ctx.migration_scripts = script
     runner = runner_facts(resolved, cfg, env, ctx.app_path, ctx.config.get("database_url"),
                           secrets_for(ctx), list(ctx.config.get("fallback_sys_path") or []),
                           packages)

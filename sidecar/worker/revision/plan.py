@@ -1,0 +1,275 @@
+"""From the schema_drift check's differences to the steps of a repair migration.
+
+Each difference already carries the Alembic op that brings the database to the models (see
+checks/drift/diffs.py). What a revision adds to that op:
+
+- a rename is ``op.alter_column(..., new_column_name=...)`` (Alembic's own autogenerate
+  writes a drop and an add, which loses the column's data), with the index or constraint
+  renames that go with it;
+- PostgreSQL enum values are ``ALTER TYPE ... ADD VALUE`` in an autocommit block (it cannot
+  run inside a transaction before PostgreSQL 12, nor be used in the same one after);
+- a PostgreSQL type change has ``postgresql_using`` (``col::new_type``): without it, a change
+  with no implicit cast fails ("column cannot be cast automatically");
+- SQLite's table changes go through batch mode (its ALTER TABLE cannot alter a column);
+- destructive steps (a dropped table or column, a narrowed type) are written commented out
+  with a warning unless ``allow_destructive``;
+- what no op can do is listed as a manual step.
+
+Python 3.8, standard library and what the app has (SQLAlchemy, Alembic).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any, Dict, List, Optional
+
+# kinds whose op loses data when it runs
+DESTRUCTIVE_KINDS = ("extra_table", "extra_column")
+# kinds no op repairs: reported, never written
+MANUAL_KINDS = ("unreflectable", "not_compared", "objects_not_compared", "other",
+                "db_only_default")
+
+
+class Step:
+    """One difference in the revision: its code (``python``, indented by the caller), its
+    reverse for ``downgrade()`` when there is one, and why it is commented out if it is."""
+
+    def __init__(self, diff: Any, python: str, reverse: Optional[str] = None,
+                 destructive: Optional[str] = None) -> None:
+        self.diff = diff
+        self.python = python
+        self.reverse = reverse
+        self.destructive = destructive  # why it loses data; None: it does not
+
+    @property
+    def label(self) -> str:
+        d = self.diff
+        return "%s %s" % (d.code, d.message)
+
+
+class Plan:
+    def __init__(self) -> None:
+        self.steps: List[Step] = []
+        self.manual: List[Dict[str, str]] = []  # {"code", "message", "step"}
+        self.imports: List[str] = []
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
+
+
+def plan(diffs: List[Any], renderer: Any, allow_destructive: bool) -> Plan:
+    """The steps for ``diffs`` (the drift check's, after its passes), in their order."""
+    out = Plan()
+    batch_dialect = renderer.dialect_name == "sqlite"
+    for d in diffs:
+        if d.kind in MANUAL_KINDS or (d.op is None and d.kind != "enum_values"):
+            out.manual.append({"code": d.code, "message": d.message,
+                               "step": _manual_step(d)})
+            continue
+        if d.kind == "enum_values":
+            step = _enum_step(d)
+            if step is None:
+                out.manual.append({"code": d.code, "message": d.message,
+                                   "step": "PostgreSQL cannot drop an enum label: recreate the "
+                                   "type by hand (the finding's fix_sql), after checking no "
+                                   "row uses the labels the models dropped"})
+            else:
+                out.steps.append(step)
+            continue
+        op = d.op
+        if batch_dialect and _needs_batch(op):
+            _name_unnamed(op)
+        python = _render(renderer, [op, *_child_ops(d)], batch_dialect)
+        if python is not None and d.kind == "type" and renderer.dialect_name == "postgresql":
+            python = _with_using(python, op, renderer)
+        if python is None:
+            out.manual.append({"code": d.code, "message": d.message,
+                               "step": "Alembic could not render this change: " +
+                               (d.fix_sql or "see the finding")})
+            continue
+        extra = _rename_extras(d)
+        if extra:
+            python += "\n" + extra
+        reverse = _reverse(renderer, d, batch_dialect)
+        destructive = _destructive(d, renderer.dialect_name)
+        out.steps.append(Step(d, python, reverse, destructive))
+    out.imports = imports_for("\n".join(s.python + "\n" + (s.reverse or "")
+                                        for s in out.steps))
+    return out
+
+
+# the names a rendered op may use besides op/sa: a dialect's types (mysql.LONGTEXT) and the
+# app's own (app.types.GUID, which Alembic renders by module path)
+_QUALIFIED_CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)\.[A-Za-z_]\w*\(")
+DIALECT_MODULES = ("mysql", "postgresql", "sqlite", "mssql", "oracle")
+_NOT_MODULES = ("op", "sa", "batch_op")
+
+
+def imports_for(code: str) -> List[str]:
+    """The import lines the rendered code needs beyond the template's (op, sa)."""
+    out: List[str] = []
+    for module in sorted(set(_QUALIFIED_CALL.findall(code))):
+        if module in _NOT_MODULES or module.startswith(("sa.", "op.")):
+            continue
+        line = ("from sqlalchemy.dialects import %s" % module if module in DIALECT_MODULES
+                else "import %s" % module)
+        if line not in out:
+            out.append(line)
+    return out
+
+
+def _render(renderer: Any, ops_: List[Any], batch: bool) -> Optional[str]:
+    parts = []
+    for op in ops_:
+        text = renderer.python(op, batch=batch and _needs_batch(op))
+        if text is None:
+            return None
+        parts.append(text)
+    return "\n".join(parts)
+
+
+def _needs_batch(op: Any) -> bool:
+    """SQLite can create and drop tables and indexes, add, drop and rename columns (3.35+
+    for drop); everything else is batch mode's copy-and-move."""
+    from alembic.operations import ops
+
+    if isinstance(op, (ops.CreateTableOp, ops.DropTableOp, ops.CreateIndexOp,
+                       ops.DropIndexOp, ops.AddColumnOp)):
+        return False
+    if isinstance(op, ops.AlterColumnOp):
+        # a rename alone is ALTER TABLE ... RENAME COLUMN (SQLite 3.25+)
+        return not (op.modify_name and op.modify_type is None and op.modify_nullable is None
+                    and op.modify_server_default is False and op.modify_comment is False)
+    return True
+
+
+def _name_unnamed(op: Any) -> None:
+    """Batch mode adds a constraint by name ("Constraint must have a name", Alembic 1.x):
+    an unnamed model constraint gets the conventional one. The comparison matches unnamed
+    model constraints by their columns, so the name never reads as drift."""
+    from alembic.operations import ops
+
+    if getattr(op, "constraint_name", "") is not None:
+        return
+    if isinstance(op, ops.CreateUniqueConstraintOp):
+        op.constraint_name = "uq_%s_%s" % (op.table_name, "_".join(op.columns))
+    elif isinstance(op, ops.CreateForeignKeyOp):
+        op.constraint_name = "fk_%s_%s_%s" % (op.source_table, "_".join(op.local_cols),
+                                             op.referent_table)
+    elif isinstance(op, ops.CreateCheckConstraintOp):
+        op.constraint_name = "ck_%s_%08x" % (op.table_name,
+                                             zlib.crc32(str(op.condition).encode()))
+
+
+def _child_ops(d: Any) -> List[Any]:
+    """A missing table's indexes (folded into its finding by the drift passes)."""
+    if d.kind != "missing_table":
+        return []
+    return [c.op for c in d.children if c.op is not None and c.kind == "missing_index"]
+
+
+def _rename_extras(d: Any) -> str:
+    """The index/constraint renames that go with a column rename, as op.execute(...)."""
+    if d.kind != "rename" or not d.facts.get("also_renamed") or not d.fix_sql:
+        return ""
+    statements = [s for s in d.fix_sql.split(";\n")[1:] if s.strip()]
+    return "\n".join("op.execute(%r)" % s for s in statements)
+
+
+def _reverse(renderer: Any, d: Any, batch_dialect: bool) -> Optional[str]:
+    from alembic.operations import ops
+
+    if d.kind in ("missing_table",):
+        return renderer.python(ops.DropTableOp(d.op.table_name, schema=d.op.schema))
+    if d.kind == "rename":  # AlterColumnOp.reverse() keeps the name (Alembic 1.20)
+        op = d.op
+        back = ops.AlterColumnOp(op.table_name, op.modify_name, schema=op.schema,
+                                 modify_name=op.column_name, existing_type=op.existing_type,
+                                 existing_nullable=op.existing_nullable,
+                                 existing_server_default=op.existing_server_default,
+                                 existing_comment=op.existing_comment, **op.kw)
+        return renderer.python(back)
+    try:
+        reverse = d.op.reverse()
+    except Exception:  # an op Alembic cannot reverse: downgrade() says so
+        return None
+    if isinstance(reverse, ops.DropConstraintOp) and not reverse.constraint_name:
+        return None  # an unnamed constraint cannot be dropped by name
+    return renderer.python(reverse, batch=batch_dialect and _needs_batch(reverse))
+
+
+def _destructive(d: Any, renderer_dialect: str) -> Optional[str]:
+    if d.kind == "extra_table":
+        return "drops the table %s and every row in it" % d.qualified_table
+    if d.kind == "extra_column":
+        return "drops the column %s.%s and its data" % (d.qualified_table, d.column)
+    if d.kind == "type" and _narrows(d, renderer_dialect):
+        return ("narrows %s.%s from %s to %s: values that do not fit are cut or refused"
+                % (d.qualified_table, d.column, d.facts.get("db_type"),
+                   d.facts.get("model_type")))
+    return None
+
+
+def _narrows(d: Any, dialect: str) -> bool:
+    """A shorter string, or a change of kind (text to number): data may not survive. On
+    PostgreSQL a change of kind goes through ``USING col::type``, which fails - rolling the
+    migration back - on a value that does not convert: loud, not lossy. MySQL and SQLite
+    convert such values silently (0, or text left in an INTEGER column)."""
+    op = d.op
+    old, new = getattr(op, "existing_type", None), getattr(op, "modify_type", None)
+    if old is None or new is None:
+        return False
+    old_len, new_len = getattr(old, "length", None), getattr(new, "length", None)
+    if isinstance(old_len, int) and isinstance(new_len, int):
+        return new_len < old_len
+    if old_len is None and isinstance(new_len, int):
+        return True  # TEXT -> VARCHAR(n)
+    if dialect == "postgresql":
+        return False
+    try:
+        return not (issubclass(new._type_affinity, old._type_affinity)
+                    or issubclass(old._type_affinity, new._type_affinity))
+    except Exception:
+        return True
+
+
+def _with_using(python: str, op: Any, renderer: Any) -> str:
+    """``postgresql_using="col::new_type"`` added to a rendered PostgreSQL type change
+    (Alembic 1.20's renderer writes no dialect keyword but autoincrement)."""
+    new = getattr(op, "modify_type", None)
+    if new is None or "postgresql_using" in python or not python.rstrip().endswith(")"):
+        return python
+    try:
+        target = new.compile(dialect=renderer.dialect)
+    except Exception:
+        return python
+    using = "%s::%s" % (renderer.quote(op.column_name), target)
+    body = python.rstrip()
+    return "%s,\n               postgresql_using=%r)" % (body[:-1], using)
+
+
+def _enum_step(d: Any) -> Optional[Step]:
+    """New labels for an existing PostgreSQL enum type, or the type itself."""
+    if d.facts.get("extra_values") or not d.fix_sql:
+        return None
+    statements = [s for s in d.fix_sql.split(";\n") if s.strip()]
+    if d.facts.get("missing_type"):
+        body = "\n".join("op.execute(%r)" % s for s in statements)
+        reverse = "op.execute(%r)" % ("DROP TYPE %s" % d.name)
+        return Step(d, body, reverse)
+    # ADD VALUE cannot run in a transaction block before PostgreSQL 12, and a value added
+    # in a transaction cannot be used before it commits: its own autocommit block
+    body = "with op.get_context().autocommit_block():\n" + "\n".join(
+        "    op.execute(%r)" % s for s in statements)
+    return Step(d, body, None)
+
+
+def _manual_step(d: Any) -> str:
+    if d.kind == "db_only_default":
+        return "the database has a default the models do not declare: declare it " \
+            "(server_default=...) or drop it with ALTER TABLE ... ALTER COLUMN ... DROP DEFAULT"
+    if d.fix_sql:
+        return "run by hand, after review: " + d.fix_sql
+    return "see the finding; no migration op can do this"

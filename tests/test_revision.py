@@ -1,0 +1,283 @@
+"""`sidecar revision`: the repair migration, applied by the app's own Alembic.
+
+An app (models, alembic.ini, env.py reading DATABASE_URL, the generic script.py.mako) whose
+only migration built an older schema: every drift kind at once - a renamed column (with rows
+whose values must survive), a widened type, a type with no implicit cast (PostgreSQL needs
+USING), nullability, a server default, a missing column, index, unique constraint, foreign
+key, table, an extra column and table (destructive: commented out unless
+--allow-destructive), PostgreSQL enum values. The test runs `sidecar revision` (the real
+CLI), then `alembic upgrade head`, then `sidecar check`: no drift left; `alembic check`
+agrees; on PostgreSQL `alembic upgrade head --sql` renders the revision too.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.support.helpers import run_cli
+
+MODELS = '''\
+import enum
+from sqlalchemy import (Column, DateTime, Enum, ForeignKey, Index, Integer, MetaData,
+                        Numeric, String, func)
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (Index("ix_accounts_age", "age"),)
+    id = Column(Integer, primary_key=True)
+    email = Column(String(200), nullable=False, unique=True)
+    display_name = Column(String(80))
+    age = Column(Integer)
+    status = Column(String(20), nullable=False, server_default="active")
+    created = Column(DateTime, server_default=func.now())
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    id = Column(Integer, primary_key=True)
+    account_id = Column(Integer, ForeignKey("accounts.id"))
+    body = Column(String(500))
+    KIND
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id = Column(Integer, primary_key=True)
+    account_id = Column(Integer, ForeignKey("accounts.id"), nullable=False, index=True)
+    total = Column(Numeric(10, 2))
+'''
+
+# the schema the first migration built, before the models moved on
+BEFORE = {
+    "sqlite": [
+        "CREATE TABLE accounts (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(100), "
+        "name VARCHAR(80), age VARCHAR(10), created DATETIME, legacy_flag INTEGER)",
+        "CREATE TABLE notes (id INTEGER NOT NULL PRIMARY KEY, account_id INTEGER, "
+        "body VARCHAR(500))",
+        "CREATE TABLE old_audit (id INTEGER NOT NULL PRIMARY KEY, what VARCHAR(50))",
+    ],
+    "postgresql": [
+        "CREATE TYPE kind AS ENUM ('memo', 'call')",
+        "CREATE TABLE accounts (id SERIAL PRIMARY KEY, email VARCHAR(100), name VARCHAR(80), "
+        "age VARCHAR(10), created TIMESTAMP WITHOUT TIME ZONE, legacy_flag INTEGER)",
+        "CREATE TABLE notes (id SERIAL PRIMARY KEY, account_id INTEGER, body VARCHAR(500), "
+        "kind kind)",
+        "CREATE TABLE old_audit (id SERIAL PRIMARY KEY, what VARCHAR(50))",
+    ],
+}
+ROWS = ["INSERT INTO accounts (id, email, name, age) VALUES (1, 'a@x.org', 'Ada', '36'), "
+        "(2, 'b@x.org', 'Bob', '41')",
+        "INSERT INTO notes (id, account_id, body) VALUES (1, 1, 'hello')"]
+KIND = {"sqlite": "", "postgresql":
+        'kind = Column(Enum("memo", "call", "visit", name="kind"))'}
+
+ENV = '''\
+import os
+from alembic import context
+from sqlalchemy import create_engine
+from app.models import Base
+
+config = context.config
+url = os.environ["DATABASE_URL"]
+target_metadata = Base.metadata
+
+if context.is_offline_mode():
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+'''
+
+
+def make_app(root: Path, dialect: str) -> Path:
+    app = root / "app_root"
+    (app / "app").mkdir(parents=True)
+    (app / "app" / "__init__.py").write_text("")
+    (app / "app" / "models.py").write_text(MODELS.replace("    KIND", "    " + KIND[dialect]))
+    (app / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n"
+                                     "prepend_sys_path = .\n")
+    versions = app / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (app / "migrations" / "env.py").write_text(ENV)
+    import alembic
+
+    generic = Path(alembic.__file__).parent / "templates" / "generic" / "script.py.mako"
+    (app / "migrations" / "script.py.mako").write_text(generic.read_text())
+    statements = "\n".join(f"    op.execute({s!r})" for s in BEFORE[dialect])
+    (versions / "0001_initial.py").write_text(
+        f'"""initial"""\nfrom alembic import op\n\nrevision = "0001"\n'
+        f"down_revision = None\nbranch_labels = None\ndepends_on = None\n\n\n"
+        f"def upgrade():\n{statements}\n\n\ndef downgrade():\n    pass\n")
+    return app
+
+
+def alembic(app: Path, url: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DATABASE_URL=url, PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run([sys.executable, "-m", "alembic", *args], cwd=app, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def sidecar(command: str, app: Path, url: str, *extra: str):
+    return run_cli(command, "--app-path", str(app), "--models", "app.models",
+                   "--database-url", url, "--format", "json", *extra, timeout=120)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    if request.param == "sqlite":
+        path = tmp_path / "app.db"
+        sqlite3.connect(path).close()
+        return "sqlite", f"sqlite:///{path}", lambda sql: _sqlite(path, sql)
+    cluster = request.getfixturevalue("pg_cluster")
+    name = f"rev{os.getpid()}_{abs(hash(str(tmp_path))) % 100000}"
+    cluster.create_database(name)
+    return "postgresql", cluster.url(name), lambda sql: cluster.psql(sql, name)
+
+
+def _sqlite(path: Path, sql: str) -> str:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(sql).fetchall()
+    return "\n".join("|".join(str(v) for v in row) for row in rows)
+
+
+def _out(result) -> dict:
+    import json
+
+    return json.loads(result.stdout)
+
+
+def _drift(result) -> list[str]:
+    return [f["code"] for f in result.check("schema_drift")["findings"]]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("destructive", [False, True])
+def test_every_drift_kind_repaired_by_the_apps_own_alembic(database, tmp_path, destructive):
+    dialect, url, sql = database
+    app = make_app(tmp_path, dialect)
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    for statement in ROWS:
+        sql(statement)
+    before = sidecar("check", app, url)
+    assert "DRIFT414" in _drift(before), before.stdout  # the rename, among the others
+
+    extra = ("--allow-destructive",) if destructive else ()
+    made = sidecar("revision", app, url, "-m", "repair drift", *extra)
+    assert made.returncode == 0, made.stdout + made.stderr
+    revision = _out(made)["revision"]
+    assert revision["written"] and revision["down_revision"] == "0001"
+    text = Path(revision["path"]).read_text()
+    assert Path(revision["path"]).parent == app / "migrations" / "versions"
+    assert "new_column_name='display_name'" in text  # a rename, never drop + add
+    assert "drop_column('name'" not in text and "drop_column('accounts', 'name'" not in text
+    if dialect == "postgresql":
+        assert "postgresql_using='age::INTEGER'" in text
+        assert "ADD VALUE IF NOT EXISTS 'visit'" in text
+    # destructive: the dropped table and column; on SQLite also the VARCHAR -> INTEGER
+    # change, which SQLite would make silently lossy (PostgreSQL's USING fails loudly)
+    kept = [] if destructive else ["DRIFT402", "DRIFT404"] + (
+        ["DRIFT405"] if dialect == "sqlite" else [])
+    commented = [a for a in revision["addressed"] if a["commented_out"]]
+    assert sorted(a["code"] for a in commented) == sorted(kept)
+
+    applied = alembic(app, url, "upgrade", "head")
+    assert applied.returncode == 0, applied.stderr
+    after = sidecar("check", app, url)
+    left = _drift(after)
+    # what was left commented out, and the verdict saying the schema still drifts from head
+    assert sorted(c for c in left if not c.startswith("DRIFT43")) == sorted(kept), \
+        after.check("schema_drift")["findings"]
+    assert (left == []) == (kept == [])
+    assert after.check("migrations")["status"] == "pass"
+    # the renamed column kept its values
+    assert sql("SELECT id, display_name FROM accounts ORDER BY id").split() == \
+        ["1|Ada", "2|Bob"]
+    checked = alembic(app, url, "check")
+    if destructive:
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    if dialect == "postgresql":
+        offline = alembic(app, url, "upgrade", "0001:head", "--sql")
+        assert offline.returncode == 0, offline.stderr
+        assert "ALTER TABLE accounts RENAME name TO display_name" in offline.stdout
+
+
+@pytest.mark.postgres
+def test_sql_prints_the_upgrade_and_writes_nothing(pg_cluster, tmp_path):
+    name = f"revsql{os.getpid()}"
+    pg_cluster.create_database(name)
+    url = pg_cluster.url(name)
+    app = make_app(tmp_path, "postgresql")
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    made = run_cli("revision", "--app-path", str(app), "--models", "app.models",
+                   "--database-url", url, "--sql", timeout=120)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "ALTER TABLE accounts RENAME name TO display_name" in made.stdout  # Alembic's
+    assert "ALTER TABLE accounts ALTER COLUMN age TYPE INTEGER USING age::INTEGER" in \
+        made.stdout
+    assert "nothing was run" in made.stdout
+    assert sorted(p.name for p in (app / "migrations" / "versions").iterdir()
+                  if p.suffix == ".py") == ["0001_initial.py"]
+
+
+def test_sql_on_sqlite_with_batch_steps_says_it_cannot(tmp_path):
+    """Batch mode copies a table it must reflect: never done offline, so no SQL at all
+    rather than some of it."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    app = make_app(tmp_path, "sqlite")
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    made = sidecar("revision", app, url, "--sql")
+    assert made.returncode == 1
+    assert "cannot be rendered offline" in _out(made)["revision"]["reason"]
+
+
+def test_pending_migrations_are_applied_first(tmp_path):
+    """The drift may be what the pending revision does: no repair on top of it."""
+    path = tmp_path / "app.db"
+    url = f"sqlite:///{path}"
+    app = make_app(tmp_path, "sqlite")
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    (app / "migrations" / "versions" / "0002_more.py").write_text(textwrap.dedent('''\
+        """more"""
+        revision = "0002"
+        down_revision = "0001"
+        branch_labels = None
+        depends_on = None
+
+
+        def upgrade():
+            pass
+        '''))
+    made = sidecar("revision", app, url)
+    assert made.returncode == 1
+    assert "behind its migrations (pending: 0002)" in _out(made)["revision"]["reason"]
+
+
+def test_nothing_to_repair_writes_nothing(tmp_path):
+    path = tmp_path / "app.db"
+    url = f"sqlite:///{path}"
+    app = make_app(tmp_path, "sqlite")
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    first = sidecar("revision", app, url, "--allow-destructive")
+    assert first.returncode == 0 and _out(first)["revision"]["written"]
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    again = sidecar("revision", app, url)
+    assert again.returncode == 0, again.stdout
+    assert _out(again)["revision"] == {**_out(again)["revision"], "written": False,
+                                        "nothing_to_do": True}
