@@ -67,6 +67,15 @@ BEFORE = {
         "body VARCHAR(500))",
         "CREATE TABLE old_audit (id INTEGER NOT NULL PRIMARY KEY, what VARCHAR(50))",
     ],
+    "mysql": [
+        "CREATE TABLE accounts (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+        "email VARCHAR(100), name VARCHAR(80), age VARCHAR(10), created DATETIME, "
+        "legacy_flag INTEGER)",
+        "CREATE TABLE notes (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+        "account_id INTEGER, body VARCHAR(500), kind ENUM('memo', 'call'))",
+        "CREATE TABLE old_audit (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+        "what VARCHAR(50))",
+    ],
     "postgresql": [
         "CREATE TYPE kind AS ENUM ('memo', 'call')",
         "CREATE TABLE accounts (id SERIAL PRIMARY KEY, email VARCHAR(100), name VARCHAR(80), "
@@ -79,8 +88,9 @@ BEFORE = {
 ROWS = ["INSERT INTO accounts (id, email, name, age) VALUES (1, 'a@x.org', 'Ada', '36'), "
         "(2, 'b@x.org', 'Bob', '41')",
         "INSERT INTO notes (id, account_id, body) VALUES (1, 1, 'hello')"]
-KIND = {"sqlite": "", "postgresql":
-        'kind = Column(Enum("memo", "call", "visit", name="kind"))'}
+KIND = {"sqlite": "",
+        "postgresql": 'kind = Column(Enum("memo", "call", "visit", name="kind"))',
+        "mysql": 'kind = Column(Enum("memo", "call", "visit", name="kind"))'}
 
 ENV = '''\
 import os
@@ -139,12 +149,19 @@ def sidecar(command: str, app: Path, url: str, *extra: str):
                    "--database-url", url, "--format", "json", *extra, timeout=120)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def database(request, tmp_path):
     if request.param == "sqlite":
         path = tmp_path / "app.db"
         sqlite3.connect(path).close()
         return "sqlite", f"sqlite:///{path}", lambda sql: _sqlite(path, sql)
+    if request.param == "mysql":
+        server = request.getfixturevalue("mariadb_server")
+        name = f"rev{os.getpid()}_{abs(hash(str(tmp_path))) % 100000}"
+        server.create_user("reviser", "Rev-pw-3")
+        server.create_database(name, owner="reviser")
+        return ("mysql", server.url(name, "reviser", "Rev-pw-3"),
+                lambda sql: server.sql(sql, name).replace("\t", "|").strip())
     cluster = request.getfixturevalue("pg_cluster")
     name = f"rev{os.getpid()}_{abs(hash(str(tmp_path))) % 100000}"
     cluster.create_database(name)
@@ -190,10 +207,13 @@ def test_every_drift_kind_repaired_by_the_apps_own_alembic(database, tmp_path, d
     if dialect == "postgresql":
         assert "postgresql_using='age::INTEGER'" in text
         assert "ADD VALUE IF NOT EXISTS 'visit'" in text
+    if dialect == "mysql":  # Alembic's CHANGE COLUMN restates the renamed column
+        assert "existing_type=mysql.VARCHAR(length=80)" in text
+        assert "existing_nullable=True" in text
     # destructive: the dropped table and column; on SQLite also the VARCHAR -> INTEGER
     # change, which SQLite would make silently lossy (PostgreSQL's USING fails loudly)
     kept = [] if destructive else ["DRIFT402", "DRIFT404"] + (
-        ["DRIFT405"] if dialect == "sqlite" else [])
+        ["DRIFT405"] if dialect in ("sqlite", "mysql") else [])
     commented = [a for a in revision["addressed"] if a["commented_out"]]
     assert sorted(a["code"] for a in commented) == sorted(kept)
 
@@ -281,3 +301,25 @@ def test_nothing_to_repair_writes_nothing(tmp_path):
     assert again.returncode == 0, again.stdout
     assert _out(again)["revision"] == {**_out(again)["revision"], "written": False,
                                         "nothing_to_do": True}
+
+
+def test_output_writes_the_revision_where_asked(tmp_path):
+    """A read-only image: --output FILE, rendered with the app's template all the same."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    app = make_app(tmp_path, "sqlite")
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    target = tmp_path / "out" / "repair.py"
+    target.parent.mkdir()
+    made = sidecar("revision", app, url, "--output", str(target), "-m", "by hand")
+    assert made.returncode == 0, made.stdout
+    revision = _out(made)["revision"]
+    assert revision["path"] == str(target)
+    text = target.read_text()
+    import re
+
+    assert text.startswith('"""by hand')
+    assert re.search(r"^down_revision\b.*= '0001'$", text, re.M), text
+    assert "Addresses:\n- DRIFT401" in text and "new_column_name='display_name'" in text
+    compile(text, str(target), "exec")  # valid Python as written
+    assert sorted(p.name for p in (app / "migrations" / "versions").iterdir()
+                  if p.suffix == ".py") == ["0001_initial.py"]

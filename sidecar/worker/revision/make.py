@@ -32,10 +32,10 @@ def make_revision(ctx: Any, kept: Dict[str, Any], findings: List[Dict[str, Any]]
     steps = plan(diffs, renderer, allow)
     result: Dict[str, Any] = {
         "written": False,
-        "addressed": [{"code": s.diff.code, "message": s.diff.message,
+        "addressed": [{"code": d.code, "message": d.message,
                        "commented_out": bool(s.destructive and not allow),
                        **({"destructive": s.destructive} if s.destructive else {})}
-                      for s in steps.steps],
+                      for s in steps.steps for d in s.diffs],
         "manual": steps.manual,
     }
     if steps.empty:
@@ -62,6 +62,10 @@ def make_revision(ctx: Any, kept: Dict[str, Any], findings: List[Dict[str, Any]]
         return result
     except OSError as exc:  # a read-only app folder in a container: --output FILE
         result["reason"] = "cannot write the revision: %s (give --output FILE)" % exc
+        return result
+    except Exception as exc:  # the app's template failed to render, Alembic refused...
+        result["reason"] = "Alembic could not write the revision: %s: %s" % (
+            type(exc).__name__, exc)
         return result
     result.update(written=True, **written)
     result["path"] = os.path.abspath(written["path"])

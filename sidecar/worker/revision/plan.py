@@ -36,16 +36,21 @@ class Step:
     reverse for ``downgrade()`` when there is one, and why it is commented out if it is."""
 
     def __init__(self, diff: Any, python: str, reverse: Optional[str] = None,
-                 destructive: Optional[str] = None) -> None:
+                 destructive: Optional[str] = None, others: Optional[List[Any]] = None
+                 ) -> None:
         self.diff = diff
+        self.others = list(others or [])  # the same column's other changes, in one op
         self.python = python
         self.reverse = reverse
         self.destructive = destructive  # why it loses data; None: it does not
 
     @property
+    def diffs(self) -> List[Any]:
+        return [self.diff, *self.others]
+
+    @property
     def label(self) -> str:
-        d = self.diff
-        return "%s %s" % (d.code, d.message)
+        return "; ".join("%s %s" % (d.code, d.message) for d in self.diffs)
 
 
 class Plan:
@@ -63,7 +68,7 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool) -> Plan:
     """The steps for ``diffs`` (the drift check's, after its passes), in their order."""
     out = Plan()
     batch_dialect = renderer.dialect_name == "sqlite"
-    for d in diffs:
+    for d, others in _one_op_per_column(diffs, renderer.dialect_name):
         if d.kind in MANUAL_KINDS or (d.op is None and d.kind != "enum_values"):
             out.manual.append({"code": d.code, "message": d.message,
                                "step": _manual_step(d)})
@@ -82,7 +87,8 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool) -> Plan:
         if batch_dialect and _needs_batch(op):
             _name_unnamed(op)
         python = _render(renderer, [op, *_child_ops(d)], batch_dialect)
-        if python is not None and d.kind == "type" and renderer.dialect_name == "postgresql":
+        if python is not None and renderer.dialect_name == "postgresql" and \
+                getattr(op, "modify_type", None) is not None:
             python = _with_using(python, op, renderer)
         if python is None:
             out.manual.append({"code": d.code, "message": d.message,
@@ -94,7 +100,7 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool) -> Plan:
             python += "\n" + extra
         reverse = _reverse(renderer, d, batch_dialect)
         destructive = _destructive(d, renderer.dialect_name)
-        out.steps.append(Step(d, python, reverse, destructive))
+        out.steps.append(Step(d, python, reverse, destructive, others))
     out.imports = imports_for("\n".join(s.python + "\n" + (s.reverse or "")
                                         for s in out.steps))
     return out
@@ -118,6 +124,61 @@ def imports_for(code: str) -> List[str]:
         if line not in out:
             out.append(line)
     return out
+
+
+ALTER_KINDS = ("type", "nullable", "server_default", "comment")
+
+
+def _one_op_per_column(diffs: List[Any], dialect: str) -> List[Any]:
+    """(diff, the same column's other changes) in order: the drift check reports a column's
+    type, nullability, default and comment apart, and each alone would be wrong on MySQL,
+    where ALTER COLUMN is MODIFY with the whole definition (the second restates the old
+    type, undoing the first). One op per column, as Alembic's own autogenerate writes it;
+    a destructive change stays alone, so it can be commented out by itself."""
+    from alembic.operations import ops
+
+    out: List[Any] = []
+    by_column: Dict[Any, List[Any]] = {}
+    for d in diffs:
+        if d.kind in ALTER_KINDS and isinstance(d.op, ops.AlterColumnOp) and d.column \
+                and _destructive(d, dialect) is None:
+            key = (d.schema, d.table, d.column)
+            if key not in by_column:
+                by_column[key] = []
+                out.append(by_column[key])
+            by_column[key].append(d)
+        else:
+            out.append([d])
+    pairs = []
+    for group in out:
+        first = group[0]
+        if len(group) > 1:
+            first.op = _merged(group)
+        pairs.append((first, group[1:]))
+    return pairs
+
+
+def _merged(group: List[Any]) -> Any:
+    from alembic.operations import ops
+
+    base = group[0].op
+    kw: Dict[str, Any] = {"modify_type": None, "modify_nullable": None,
+                          "modify_server_default": False, "modify_comment": False}
+    for d in group:
+        op = d.op
+        if op.modify_type is not None:
+            kw["modify_type"] = op.modify_type
+        if op.modify_nullable is not None:
+            kw["modify_nullable"] = op.modify_nullable
+        if op.modify_server_default is not False:
+            kw["modify_server_default"] = op.modify_server_default
+        if op.modify_comment is not False:
+            kw["modify_comment"] = op.modify_comment
+    return ops.AlterColumnOp(base.table_name, base.column_name, schema=base.schema,
+                             existing_type=base.existing_type,
+                             existing_nullable=base.existing_nullable,
+                             existing_server_default=base.existing_server_default,
+                             existing_comment=base.existing_comment, **kw)
 
 
 def _render(renderer: Any, ops_: List[Any], batch: bool) -> Optional[str]:

@@ -130,12 +130,15 @@ def write(script: Any, plan: Plan, message: str, allow_destructive: bool,
 
 def _render_to(script: Any, template: str, output: str, revision: str, heads: List[str],
                text: str, kwargs: Dict[str, Any]) -> str:
-    from alembic.util import template_to_file
+    from alembic.util import format_as_comma, template_to_file
 
     down = heads[0] if heads else None
+    # what ScriptDirectory.generate_revision hands the template (Alembic 1.x): the
+    # `comma` filter of `${down_revision | comma,n}` among them
     template_to_file(template, output, script.output_encoding, up_revision=revision,
-                     down_revision=down, branch_labels=None, depends_on=None,
-                     create_date=datetime.datetime.now(), message=text, **kwargs)
+                     down_revision=down, branch_labels=(), depends_on=None,
+                     create_date=datetime.datetime.now(), comma=format_as_comma,
+                     message=text, **kwargs)
     return output
 
 
