@@ -1,9 +1,11 @@
 """`sidecar demo`: the whole product on the bundled example, with nothing to set up.
 
 A copy of the example backend in a temporary folder, its models carrying the incident's
-reserved ``metadata`` attribute, and a SQLite database left at migration 0001 (before the
-incident's rename). Edit the copy and watch the daemon follow: fix the attribute, and the
-next finding is the unapplied rename migration.
+reserved ``metadata`` attribute, and a SQLite database at the copy's head, migration 0001:
+the rename migration (the incident's Migration 70, the example's 0002) was never written.
+Edit the copy and watch the daemon follow: fix the attribute, and the next finding is the
+column the models renamed without a migration; ``sidecar revision`` writes that migration,
+the app's own ``alembic upgrade head`` applies it, and the daemon turns ready.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def prepare(workdir: Path) -> tuple[Path, str]:
     app = workdir / "app"
     shutil.copytree(good, app, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(broken / "server" / "models_sql.py", app / "server" / "models_sql.py")
+    for rename in (app / "migrations" / "versions").glob("0002_*.py"):
+        rename.unlink()  # the migration the incident's team had to write: the demo writes it
     database = workdir / "demo.db"
     url = f"sqlite:///{database}"
     env = dict(os.environ, DATABASE_URL=url, PYTHONDONTWRITEBYTECODE="1")
@@ -59,20 +63,39 @@ def demo_settings(base: Settings, app: Path, url: str) -> Settings:
         database_url=url, alembic_ini=str(app / "alembic.ini"))
 
 
+def repair_commands(settings: Settings, app: Path) -> list[str]:
+    """The walkthrough's last two steps, as a shell runs them: write the rename migration,
+    then apply it with the app's own Alembic (its env.py reads DATABASE_URL)."""
+    import shlex
+
+    python = shlex.quote(sys.executable)
+    models = " ".join(f"--models {m}" for m in settings.models)
+    url = shlex.quote(str(settings.database_url))
+    return [f"{python} -m sidecar revision --app-path {shlex.quote(str(app))} {models} "
+            f"--database-url {url} -m 'rename security_events.metadata'",
+            f"cd {shlex.quote(str(app))} && DATABASE_URL={url} {python} -m alembic upgrade head"]
+
+
 def banner(settings: Settings, app: Path) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     base = f"http://{host}:{settings.port}"
     models = app / "server" / "models_sql.py"
+    revision, upgrade = repair_commands(settings, app)
     return f"""
 sidecar demo — the incident's backend, served from {app}
-  database: {settings.database_url} (left at migration 0001: before the rename)
+  database: {settings.database_url} (at migration 0001; the rename migration was never written)
 
   curl {base}/readyz?verbose      readiness, Kubernetes style
   curl {base}/diagnose            the report on-call reads (open it in a browser too)
   curl {base}/metrics             Prometheus metrics
 
-Then fix the model and watch the report change (no restart needed):
+1. Fix the model and watch the report change (no restart needed): the next finding is the
+   column the models now name, which no migration ever renamed (DRIFT414)
   sed -i 's/^    metadata = db.Column(db.JSON/    event_metadata = db.Column(db.JSON/' {models}
+2. Write the migration that renames it (an alter_column, never drop + add):
+  {revision}
+3. Apply it the way the app does, and the daemon turns ready:
+  {upgrade}
 Ctrl-C stops the demo and removes the temporary folder.
 """
 
