@@ -2,7 +2,7 @@
 
 An app (models, alembic.ini, env.py reading DATABASE_URL, the generic script.py.mako) whose
 only migration built an older schema: every drift kind at once - a renamed column (with rows
-whose values must survive), a widened type, a type with no implicit cast (PostgreSQL needs
+whose values must survive), an index the models dropped, a widened type, a type with no implicit cast (PostgreSQL needs
 USING), nullability, a server default, a missing column, index, unique constraint, foreign
 key, table, an extra column and table (destructive: commented out unless
 --allow-destructive), PostgreSQL enum values. The test runs `sidecar revision` (the real
@@ -66,6 +66,7 @@ BEFORE = {
         "CREATE TABLE notes (id INTEGER NOT NULL PRIMARY KEY, account_id INTEGER, "
         "body VARCHAR(500))",
         "CREATE TABLE old_audit (id INTEGER NOT NULL PRIMARY KEY, what VARCHAR(50))",
+        "CREATE INDEX ix_notes_body ON notes (body)",
     ],
     "mysql": [
         "CREATE TABLE accounts (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, "
@@ -75,6 +76,7 @@ BEFORE = {
         "account_id INTEGER, body VARCHAR(500), kind ENUM('memo', 'call'))",
         "CREATE TABLE old_audit (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, "
         "what VARCHAR(50))",
+        "CREATE INDEX ix_notes_body ON notes (body)",
     ],
     "postgresql": [
         "CREATE TYPE kind AS ENUM ('memo', 'call')",
@@ -83,6 +85,7 @@ BEFORE = {
         "CREATE TABLE notes (id SERIAL PRIMARY KEY, account_id INTEGER, body VARCHAR(500), "
         "kind kind)",
         "CREATE TABLE old_audit (id SERIAL PRIMARY KEY, what VARCHAR(50))",
+        "CREATE INDEX ix_notes_body ON notes (body)",
     ],
 }
 ROWS = ["INSERT INTO accounts (id, email, name, age) VALUES (1, 'a@x.org', 'Ada', '36'), "
