@@ -1,13 +1,13 @@
 """`sidecar revision`: the repair migration, applied by the app's own Alembic.
 
 An app (models, alembic.ini, env.py reading DATABASE_URL, the generic script.py.mako) whose
-only migration built an older schema: every drift kind at once - a renamed column (with rows
-whose values must survive), an index the models dropped, a widened type, a type with no implicit cast (PostgreSQL needs
-USING), nullability, a server default, a missing column, index, unique constraint, foreign
-key, table, an extra column and table (destructive: commented out unless
---allow-destructive), PostgreSQL enum values. The test runs `sidecar revision` (the real
-CLI), then `alembic upgrade head`, then `sidecar check`: no drift left; `alembic check`
-agrees; on PostgreSQL `alembic upgrade head --sql` renders the revision too.
+only migration built an older schema: every drift kind at once - a renamed column (with
+rows whose values must survive), an index the models dropped, a widened type, a type with
+no implicit cast (PostgreSQL needs USING), nullability, a server default, a missing column,
+index, unique constraint, foreign key, table, an extra column and table (destructive:
+commented out unless --allow-destructive), PostgreSQL enum values. The test runs `sidecar
+revision` (the real CLI), then `alembic upgrade head`, then `sidecar check`: no drift left;
+`alembic check` agrees; on PostgreSQL `alembic upgrade head --sql` renders the revision too.
 """
 
 from __future__ import annotations
@@ -326,3 +326,93 @@ def test_output_writes_the_revision_where_asked(tmp_path):
     compile(text, str(target), "exec")  # valid Python as written
     assert sorted(p.name for p in (app / "migrations" / "versions").iterdir()
                   if p.suffix == ".py") == ["0001_initial.py"]
+
+
+FK_MODELS = '''\
+from sqlalchemy import Column, ForeignKey, Integer, Numeric, String, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+@event.listens_for(Engine, "connect")
+def _foreign_keys_on(dbapi_conn, record):  # the common SQLite app pattern
+    if type(dbapi_conn).__module__.startswith("sqlite3"):
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id = Column(Integer, primary_key=True)
+    email = Column(String(200))
+    balance = Column(Integer)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    id = Column(Integer, primary_key=True)
+    account_id = Column(Integer, ForeignKey("accounts.id", ondelete="CASCADE"))
+'''
+
+
+def test_sqlite_batch_mode_keeps_the_rows_of_referencing_tables(tmp_path):
+    """Batch mode drops and recreates accounts; with the app's foreign_keys=ON that DROP
+    cascaded into notes (reported by the review: 2 rows -> 0). The revision turns the
+    pragma off around it. A lossy NUMERIC -> INTEGER change stays commented out."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    app = make_app(tmp_path, "sqlite")
+    (app / "app" / "models.py").write_text(FK_MODELS)
+    (app / "migrations" / "versions" / "0001_initial.py").write_text(textwrap.dedent('''\
+        """initial"""
+        from alembic import op
+
+        revision = "0001"
+        down_revision = None
+        branch_labels = None
+        depends_on = None
+
+
+        def upgrade():
+            op.execute("CREATE TABLE accounts (id INTEGER NOT NULL PRIMARY KEY, "
+                       "email VARCHAR(100), balance NUMERIC(10, 2))")
+            op.execute("CREATE TABLE notes (id INTEGER NOT NULL PRIMARY KEY, account_id "
+                       "INTEGER REFERENCES accounts (id) ON DELETE CASCADE)")
+        '''))
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    _sqlite(tmp_path / "app.db", "INSERT INTO accounts VALUES (1, 'a@x.org', 1.5)")
+    _sqlite(tmp_path / "app.db", "INSERT INTO notes VALUES (1, 1), (2, 1)")
+    made = sidecar("revision", app, url)
+    assert made.returncode == 0, made.stdout
+    revision = _out(made)["revision"]
+    lossy = [a for a in revision["addressed"] if a.get("destructive")]
+    assert [a["code"] for a in lossy] == ["DRIFT405"] and "balance" in lossy[0]["message"]
+    assert "PRAGMA foreign_keys=OFF" in Path(revision["path"]).read_text()
+    applied = alembic(app, url, "upgrade", "head")
+    assert applied.returncode == 0, applied.stderr
+    assert _sqlite(tmp_path / "app.db", "SELECT count(*) FROM notes") == "2"
+    assert _sqlite(tmp_path / "app.db", "SELECT balance FROM accounts") == "1.5"
+
+
+def test_imports_and_secrets_in_the_revision(tmp_path):
+    """A dotted name inside a string (a server default calling a schema's function) is no
+    import; a password in the URL's query string never reaches the file; a relative
+    --output is the shell's folder, not the app's."""
+    from sidecar.worker.revision.plan import imports_for
+
+    assert imports_for("sa.Column('t', sa.String(), server_default="
+                       "sa.text('extensions.gen_token()'))\n"
+                       "existing_type=mysql.VARCHAR(length=3), type_=app.types.GUID()") == \
+        ["import app.types", "from sqlalchemy.dialects import mysql"]
+    path = tmp_path / "app.db"
+    app = make_app(tmp_path, "sqlite")
+    assert alembic(app, f"sqlite:///{path}", "upgrade", "head").returncode == 0
+    url = f"sqlite:///{path}?password=Query-Secret-81"
+    (tmp_path / "shell").mkdir()
+    made = run_cli("revision", "--app-path", str(app), "--models", "app.models",
+                   "--database-url", url, "--output", "repair.py", "--format", "json",
+                   cwd=tmp_path / "shell", timeout=120)
+    assert made.returncode == 0, made.stdout
+    target = tmp_path / "shell" / "repair.py"
+    assert target.is_file() and "Query-Secret-81" not in target.read_text()
+    assert "Query-Secret-81" not in made.stdout + made.stderr

@@ -36,12 +36,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from sidecar.cli.main import _emit
     from sidecar.cycle import reaper
     from sidecar.cycle.diagnosis import cycle
-    from sidecar.settings import resolve
+    from sidecar.settings import ConfigError, resolve
 
     args.command = "check"  # the same options as `sidecar check`
+    if args.sql and args.output:
+        raise ConfigError("--sql prints the SQL and writes no file: give --sql or --output")
+    if args.output:  # the shell's folder, not --app-path (where the worker runs)
+        args.output = os.path.abspath(args.output)
     settings = resolve(args)
     reaper.become_subreaper()
     options = {"message": args.message, "output": args.output, "sql": bool(args.sql),
@@ -51,6 +57,19 @@ def run(args: argparse.Namespace) -> int:
     revision: dict[str, Any] = dict((drift.observed if drift else {}).get("revision") or {})
     if not revision:
         revision = {"written": False, "reason": _why_no_comparison(report)}
+    # a further database's drift (schema_drift:<bind>): no revision here repairs it
+    others = [c for c in report.checks if registry.base_name(c.name) == _drift_name()
+              and c.name != _drift_name() and c.status == "fail"]
+    for check in others:
+        revision.setdefault("manual", []).append({
+            "code": check.findings[0].code if check.findings else "DRIFT4xx",
+            "message": f"{check.name}: the '{check.name.split(':', 1)[1]}' database differs "
+                       "from its models",
+            "step": "not written: sidecar revision repairs the default database only; run "
+                    "that database's own migrations tool"})
+    if others and revision.get("nothing_to_do"):
+        revision["nothing_to_do"] = False
+        revision["reason"] = "the default database matches its models; another does not"
     if settings.format == "json":
         text = json.dumps({"revision": revision, "report": report.to_dict()}, indent=2) + "\n"
     else:
@@ -79,6 +98,8 @@ def _why_no_comparison(report: Any) -> str:
 
 def render_text(revision: dict[str, Any], report: Any) -> str:
     lines = []
+    sql = "sql" in revision
+    note = "-- " if sql else "  "  # after SQL, notes are SQL comments: pipe it to psql as is
     if revision.get("written"):
         lines.append(f"sidecar: wrote {revision['path']} (revision {revision['revision']}, "
                      f"down_revision {revision.get('down_revision') or 'none'})")
@@ -87,14 +108,15 @@ def render_text(revision: dict[str, Any], report: Any) -> str:
         lines.append("-- sidecar: the upgrade's SQL, rendered offline; nothing was run")
     else:
         lines.append(f"sidecar: no revision written: {revision.get('reason')}")
+    done = "done" if revision.get("written") or sql else "would do"
     for item in revision.get("addressed") or []:
-        mark = "commented out (destructive)" if item.get("commented_out") else "done"
-        lines.append(f"  {mark}: {item['code']} {item['message']}")
+        mark = "commented out (destructive)" if item.get("commented_out") else done
+        lines.append(f"{note}{mark}: {item['code']} {item['message']}")
         if item.get("destructive"):
-            lines.append(f"    warning: {item['destructive']}")
+            lines.append(f"{note}  warning: {item['destructive']}")
     for item in revision.get("manual") or []:
-        lines.append(f"  manual: {item['code']} {item['message']}")
-        lines.append(f"    {item['step']}")
+        lines.append(f"{note}manual: {item['code']} {item['message']}")
+        lines.append(f"{note}  {item['step']}")
     if revision.get("written"):
         lines.append("Review it, then apply it with the app's migration command (e.g. "
                      "`alembic upgrade head`); `sidecar check` confirms.")

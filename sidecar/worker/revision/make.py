@@ -52,8 +52,12 @@ def make_revision(ctx: Any, kept: Dict[str, Any], findings: List[Dict[str, Any]]
                                 % (type(exc).__name__, exc))
         return result
     message = str(options.get("message") or DEFAULT_MESSAGE)
-    source = "the schema_drift comparison of %s" % (
-        (ctx.db_observed or {}).get("url") or "the database")
+    from ..checks.database.check import secrets_for
+    from ..redact import redact_text
+
+    # the URL as the report shows it, and any secret in its query string masked too
+    source = "the schema_drift comparison of %s" % redact_text(
+        str((ctx.db_observed or {}).get("url") or "the database"), secrets_for(ctx))
     try:
         written = write(ctx.migration_scripts, steps, message, allow, source,
                         options.get("output"))

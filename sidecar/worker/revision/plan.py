@@ -58,6 +58,7 @@ class Plan:
         self.steps: List[Step] = []
         self.manual: List[Dict[str, str]] = []  # {"code", "message", "step"}
         self.imports: List[str] = []
+        self.sqlite_batch = False  # SQLite: the upgrade turns foreign keys off around it
 
     @property
     def empty(self) -> bool:
@@ -68,6 +69,7 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool) -> Plan:
     """The steps for ``diffs`` (the drift check's, after its passes), in their order."""
     out = Plan()
     batch_dialect = renderer.dialect_name == "sqlite"
+    out.sqlite_batch = batch_dialect
     for d, others in _one_op_per_column(diffs, renderer.dialect_name):
         if d.kind in MANUAL_KINDS or (d.op is None and d.kind != "enum_values"):
             out.manual.append({"code": d.code, "message": d.message,
@@ -84,6 +86,12 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool) -> Plan:
                 out.steps.append(step)
             continue
         op = d.op
+        if _unnamed_drop(op):
+            out.manual.append({"code": d.code, "message": d.message,
+                               "step": "the constraint has no name in the database, so no "
+                               "migration can drop it by name: recreate the table without "
+                               "it (on SQLite, batch_alter_table with a naming_convention)"})
+            continue
         if batch_dialect and _needs_batch(op):
             _name_unnamed(op)
         python = _render(renderer, [op, *_child_ops(d)], batch_dialect)
@@ -98,6 +106,7 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool) -> Plan:
         extra = _rename_extras(d)
         if extra:
             python += "\n" + extra
+        out.manual.extend(_rename_leftovers(d))
         reverse = _reverse(renderer, d, batch_dialect)
         destructive = _destructive(d, renderer.dialect_name)
         out.steps.append(Step(d, python, reverse, destructive, others))
@@ -109,6 +118,7 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool) -> Plan:
 # the names a rendered op may use besides op/sa: a dialect's types (mysql.LONGTEXT) and the
 # app's own (app.types.GUID, which Alembic renders by module path)
 _QUALIFIED_CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)\.[A-Za-z_]\w*\(")
+_STRING = re.compile(r"\"(?:[^\"\\\\]|\\\\.)*\"|'(?:[^'\\\\]|\\\\.)*'")
 DIALECT_MODULES = ("mysql", "postgresql", "sqlite", "mssql", "oracle")
 _NOT_MODULES = ("op", "sa", "batch_op")
 
@@ -116,6 +126,7 @@ _NOT_MODULES = ("op", "sa", "batch_op")
 def imports_for(code: str) -> List[str]:
     """The import lines the rendered code needs beyond the template's (op, sa)."""
     out: List[str] = []
+    code = _STRING.sub("''", code)  # sa.text("extensions.gen_token()") names no module
     for module in sorted(set(_QUALIFIED_CALL.findall(code))):
         if module in _NOT_MODULES or module.startswith(("sa.", "op.")):
             continue
@@ -134,14 +145,13 @@ def _one_op_per_column(diffs: List[Any], dialect: str) -> List[Any]:
     type, nullability, default and comment apart, and each alone would be wrong on MySQL,
     where ALTER COLUMN is MODIFY with the whole definition (the second restates the old
     type, undoing the first). One op per column, as Alembic's own autogenerate writes it;
-    a destructive change stays alone, so it can be commented out by itself."""
+    the merged step is destructive when any of its changes is (then all stay undone)."""
     from alembic.operations import ops
 
     out: List[Any] = []
     by_column: Dict[Any, List[Any]] = {}
-    for d in diffs:
-        if d.kind in ALTER_KINDS and isinstance(d.op, ops.AlterColumnOp) and d.column \
-                and _destructive(d, dialect) is None:
+    for d in _ordered(diffs):
+        if d.kind in ALTER_KINDS and isinstance(d.op, ops.AlterColumnOp) and d.column:
             key = (d.schema, d.table, d.column)
             if key not in by_column:
                 by_column[key] = []
@@ -154,6 +164,12 @@ def _one_op_per_column(diffs: List[Any], dialect: str) -> List[Any]:
         first = group[0]
         if len(group) > 1:
             first.op = _merged(group)
+            # the step's destructive verdict comes from the most destructive part
+            lossy = next((d for d in group if _destructive(d, dialect)), None)
+            if lossy is not None and lossy is not first:
+                group.remove(lossy)
+                group.insert(0, lossy)
+                lossy.op, first = first.op, lossy
         pairs.append((first, group[1:]))
     return pairs
 
@@ -178,7 +194,41 @@ def _merged(group: List[Any]) -> Any:
                              existing_type=base.existing_type,
                              existing_nullable=base.existing_nullable,
                              existing_server_default=base.existing_server_default,
-                             existing_comment=base.existing_comment, **kw)
+                             existing_comment=base.existing_comment, **kw, **base.kw)
+
+
+def _ordered(diffs: List[Any]) -> List[Any]:
+    """PostgreSQL enum types and values first (a column default or a new column may use a
+    new label or type), dropped tables last and children before parents (a table still
+    referenced cannot be dropped), everything else as the comparison ordered it."""
+    enums = [d for d in diffs if d.kind == "enum_values"]
+    drops = [d for d in diffs if d.kind == "extra_table" and d.op is not None]
+    rest = [d for d in diffs if d not in enums and d not in drops]
+    return enums + rest + _children_first(drops)
+
+
+def _children_first(drops: List[Any]) -> List[Any]:
+    """Dropped tables, each after every dropped table that references it."""
+    def referenced(d: Any) -> List[str]:
+        try:
+            table = d.op.to_table()
+            return [fk.column.table.name for fk in table.foreign_keys]
+        except Exception:
+            return []
+
+    names = {d.table for d in drops}
+    parents = {d.table: [r for r in referenced(d) if r in names and r != d.table]
+               for d in drops}
+    out: List[Any] = []
+    left = list(drops)
+    while left:
+        # a table no remaining table references goes next
+        ready = [d for d in left if not any(d.table in parents[o.table] for o in left
+                                            if o is not d)]
+        step = ready[0] if ready else left[0]  # a cycle: the comparison's order
+        out.append(step)
+        left.remove(step)
+    return out
 
 
 def _render(renderer: Any, ops_: List[Any], batch: bool) -> Optional[str]:
@@ -231,11 +281,40 @@ def _child_ops(d: Any) -> List[Any]:
     return [c.op for c in d.children if c.op is not None and c.kind == "missing_index"]
 
 
+def _unnamed_drop(op: Any) -> bool:
+    from alembic.operations import ops
+
+    return isinstance(op, ops.DropConstraintOp) and not op.constraint_name
+
+
+def _rename_leftovers(d: Any) -> List[Dict[str, str]]:
+    """What a rename does not change: the renamed column's other differences, and the
+    constraint renames SQLite cannot do."""
+    if d.kind != "rename":
+        return []
+    out = []
+    f = d.facts
+    if f.get("type_changed") or f.get("db_nullable") != f.get("model_nullable"):
+        out.append({"code": d.code, "message": d.message,
+                    "step": "the renamed column also differs in type or NULL: once this "
+                    "revision is applied, `sidecar revision` again writes that change (with "
+                    "its own destructive check)"})
+    for statement in (d.fix_sql or "").split(";\n")[1:]:
+        if statement.strip().startswith("--"):
+            out.append({"code": d.code, "message": d.message,
+                        "step": "SQLite cannot rename a constraint: " +
+                        statement.strip().lstrip("- ") + " needs batch mode by hand"})
+    return out
+
+
 def _rename_extras(d: Any) -> str:
     """The index/constraint renames that go with a column rename, as op.execute(...)."""
     if d.kind != "rename" or not d.facts.get("also_renamed") or not d.fix_sql:
         return ""
-    statements = [s for s in d.fix_sql.split(";\n")[1:] if s.strip()]
+    # SQLite cannot rename a constraint: the drift check writes a "-- rename" comment
+    # there, which is no operation (the plan lists it as a manual step instead)
+    statements = [s for s in d.fix_sql.split(";\n")[1:] if s.strip()
+                  and not s.strip().startswith("--")]
     return "\n".join("op.execute(%r)" % s for s in statements)
 
 
@@ -258,7 +337,11 @@ def _reverse(renderer: Any, d: Any, batch_dialect: bool) -> Optional[str]:
         return None
     if isinstance(reverse, ops.DropConstraintOp) and not reverse.constraint_name:
         return None  # an unnamed constraint cannot be dropped by name
-    return renderer.python(reverse, batch=batch_dialect and _needs_batch(reverse))
+    text = renderer.python(reverse, batch=batch_dialect and _needs_batch(reverse))
+    if text is not None and renderer.dialect_name == "postgresql" and \
+            getattr(reverse, "modify_type", None) is not None:
+        text = _with_using(text, reverse, renderer)
+    return text
 
 
 def _destructive(d: Any, renderer_dialect: str) -> Optional[str]:
@@ -282,12 +365,27 @@ def _narrows(d: Any, dialect: str) -> bool:
     old, new = getattr(op, "existing_type", None), getattr(op, "modify_type", None)
     if old is None or new is None:
         return False
+    import sqlalchemy as sa
+
     old_len, new_len = getattr(old, "length", None), getattr(new, "length", None)
     if isinstance(old_len, int) and isinstance(new_len, int):
         return new_len < old_len
     if old_len is None and isinstance(new_len, int):
         return True  # TEXT -> VARCHAR(n)
-    if dialect == "postgresql":
+    # explicit casts round and truncate on every database: NUMERIC(10,2) -> INTEGER rounds,
+    # a float to an integer, fewer digits or decimals, a timestamp to a date
+    if isinstance(old, (sa.Numeric, sa.Float)) and isinstance(new, sa.Integer):
+        return True
+    if isinstance(old, sa.Numeric) and isinstance(new, sa.Numeric):
+        for attr in ("precision", "scale"):
+            a, b = getattr(old, attr, None), getattr(new, attr, None)
+            if isinstance(a, int) and ((b is None and attr == "scale" and a > 0)
+                                       or (isinstance(b, int) and b < a)):
+                return True
+    if isinstance(old, sa.DateTime) and isinstance(new, sa.Date) and \
+            not isinstance(new, sa.DateTime):
+        return True
+    if dialect == "postgresql":  # USING col::type fails loudly on a value that won't cast
         return False
     try:
         return not (issubclass(new._type_affinity, old._type_affinity)

@@ -25,9 +25,24 @@ class RevisionProblem(Exception):
     """The revision cannot be written (several heads, no template, a custom layout)."""
 
 
+# SQLite's batch mode recreates a table (create the copy, move the rows, DROP the old one):
+# with the app's PRAGMA foreign_keys=ON, the DROP cascades into the rows of every table that
+# references it. The pragma cannot change inside a transaction: an autocommit block.
+SQLITE_FK_OFF = ('with op.get_context().autocommit_block():\n'
+                 '    op.execute("PRAGMA foreign_keys=OFF")  # batch mode copies tables: '
+                 'no cascade into the rows that reference them')
+SQLITE_FK_ON = ('with op.get_context().autocommit_block():\n'
+                '    op.execute("PRAGMA foreign_keys=ON")')
+
+
 def upgrade_code(plan: Plan, allow_destructive: bool) -> str:
     """The body of ``upgrade()``: each step under a comment naming its finding."""
     lines: List[str] = []
+    batch = plan.sqlite_batch and any(
+        "batch_alter_table" in s.python and not (s.destructive and not allow_destructive)
+        for s in plan.steps)
+    if batch:
+        lines.extend(SQLITE_FK_OFF.splitlines())
     for step in plan.steps:
         lines.append("# " + _one_line(step.label))
         if step.destructive and not allow_destructive:
@@ -39,6 +54,8 @@ def upgrade_code(plan: Plan, allow_destructive: bool) -> str:
             if step.destructive:
                 lines.append("# WARNING: %s." % step.destructive)
             lines.extend(step.python.splitlines())
+    if batch:
+        lines.extend(SQLITE_FK_ON.splitlines())
     for item in plan.manual:
         lines.append("# NOT DONE HERE, %s: %s" % (item["code"], _one_line(item["step"])))
     return _body(lines)
@@ -64,20 +81,26 @@ def _body(lines: List[str]) -> str:
     return "\n".join(INDENT + line if line else "" for line in lines)
 
 
-def header(message: str, plan: Plan, addressed_by: str) -> str:
+def header(message: str, plan: Plan, addressed_by: str, allow_destructive: bool = False
+           ) -> str:
     """The docstring's text after the first line: what this revision addresses, what not."""
     out = [message, "", "Written by `sidecar revision` from %s on %s." % (
         addressed_by, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"
                                                                            " UTC"))]
     if plan.steps:
         out += ["", "Addresses:"]
-        out += ["- " + _one_line(s.label) + (" (commented out: destructive)"
-                                            if s.destructive else "") for s in plan.steps]
+        for step in plan.steps:
+            mark = ""
+            if step.destructive:
+                mark = (" (destructive: written as an operation, --allow-destructive)"
+                        if allow_destructive else " (destructive: commented out)")
+            out.append("- " + _one_line(step.label) + mark)
     if plan.manual:
         out += ["", "Does not address (manual steps):"]
         out += ["- %s %s -> %s" % (m["code"], _one_line(m["message"]), _one_line(m["step"]))
                 for m in plan.manual]
-    return "\n".join(out)
+    # inside the template's docstring: a backslash would start an escape
+    return "\n".join(out).replace("\\", "\\\\")
 
 
 def _one_line(text: str) -> str:
@@ -102,30 +125,47 @@ def write(script: Any, plan: Plan, message: str, allow_destructive: bool,
     upgrades = upgrade_code(plan, allow_destructive)
     downgrades = downgrade_code(plan, allow_destructive)
     imports = "\n".join(plan.imports)
-    text = header(message, plan, source)
+    text = header(message, plan, source, allow_destructive)
     kwargs: Dict[str, Any] = {"upgrades": upgrades.strip("\n")[len(INDENT):] if upgrades
                               else "pass",
                               "downgrades": downgrades.strip("\n")[len(INDENT):],
                               "imports": imports}
-    if output:  # --output FILE: rendered with the same template, written where asked
-        path = _render_to(script, template, output, revision, heads, text, kwargs)
-    else:
-        # the first line only: Alembic names the file after the message's words
-        made = script.generate_revision(revision, message, head=heads[0] if heads else "base",
-                                        **kwargs)
-        path = made.path
-    with open(path, encoding="utf-8") as f:
-        written = f.read()
-    if output is None and text != message and message in written:
-        written = written.replace(message, text, 1)  # the docstring's first line
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(written)
-    if plan.steps and plan.steps[0].python.splitlines()[0] not in written:
-        raise RevisionProblem("%s has no ${upgrades} where this revision's operations go "
-                              "(a custom template, e.g. Flask-Migrate's multidb one with "
-                              "upgrade_<engine>()): the file was written without them at %s"
-                              % (template, path))
+    path = output or ""
+    try:
+        if output:  # --output FILE: rendered with the same template, written where asked
+            path = _render_to(script, template, output, revision, heads, text, kwargs)
+        else:
+            # the first line only: Alembic names the file after the message's words
+            made = script.generate_revision(revision, message,
+                                            head=heads[0] if heads else "base", **kwargs)
+            path = made.path
+        with open(path, encoding="utf-8") as f:
+            written = f.read()
+        if output is None and text != message and message in written:
+            written = written.replace(message, text, 1)  # the docstring's first line
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(written)
+        if plan.steps and plan.steps[0].python.splitlines()[0] not in written:
+            raise RevisionProblem("%s has no ${upgrades} where this revision's operations "
+                                  "go (a custom template, e.g. Flask-Migrate's multidb one "
+                                  "with upgrade_<engine>())" % template)
+        compile(written, path, "exec")  # what Alembic will import: valid, or not written
+    except BaseException:
+        # no half-written revision left behind: a new head with no operations, or a file
+        # every alembic command fails to import
+        if not path:  # generate_revision raised after writing: find its file by the id
+            found = [os.path.join(d, n) for d in _version_dirs(script)
+                     for n in os.listdir(d) if n.startswith(revision)]
+            path = found[0] if found else ""
+        if path and os.path.isfile(path):
+            os.remove(path)
+        raise
     return {"path": path, "revision": revision, "down_revision": heads[0] if heads else None}
+
+
+def _version_dirs(script: Any) -> List[str]:
+    dirs = [str(d) for d in (getattr(script, "_version_locations", None) or [script.versions])]
+    return [d for d in dirs if os.path.isdir(d)]
 
 
 def _render_to(script: Any, template: str, output: str, revision: str, heads: List[str],
@@ -150,7 +190,8 @@ def offline_sql(renderer_dialect: str, plan: Plan, allow_destructive: bool) -> s
     buf = io.StringIO()
     context = MigrationContext.configure(
         dialect_name=renderer_dialect,
-        opts={"as_sql": True, "output_buffer": buf, "literal_binds": True})
+        opts={"as_sql": True, "output_buffer": buf, "literal_binds": True,
+              "transactional_ddl": renderer_dialect != "mysql"})
     ops = Operations(context)
     import sqlalchemy as sa
 
@@ -160,5 +201,8 @@ def offline_sql(renderer_dialect: str, plan: Plan, allow_destructive: bool) -> s
             namespace[module] = __import__("sqlalchemy.dialects." + module,
                                            fromlist=[module])
     code = textwrap.dedent(upgrade_code(plan, allow_destructive))
-    exec(compile(code, "<sidecar revision>", "exec"), namespace)  # our own rendered ops
+    # BEGIN ... COMMIT around it, as `alembic upgrade --sql` writes (an autocommit block
+    # inside commits and reopens), so the output can be piped into psql as it is
+    with context.begin_transaction():
+        exec(compile(code, "<sidecar revision>", "exec"), namespace)  # our rendered ops
     return buf.getvalue()

@@ -144,10 +144,12 @@ def _alter_column(op: Any, dialect: Any) -> List[Diff]:
     from alembic.operations import ops
 
     where = _q(op.schema, op.table_name, op.column_name)
+    # op.kw carries what else Alembic knows of the column (autoincrement on MySQL, where a
+    # MODIFY without it drops AUTO_INCREMENT)
     base = dict(schema=op.schema, existing_type=op.existing_type,
                 existing_nullable=op.existing_nullable,
                 existing_server_default=op.existing_server_default,
-                existing_comment=op.existing_comment)
+                existing_comment=op.existing_comment, **op.kw)
     out = []
     if op.modify_type is not None:
         out.append(Diff("type", op.table_name, op.schema, op.column_name,
