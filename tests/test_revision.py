@@ -416,3 +416,50 @@ def test_imports_and_secrets_in_the_revision(tmp_path):
     target = tmp_path / "shell" / "repair.py"
     assert target.is_file() and "Query-Secret-81" not in target.read_text()
     assert "Query-Secret-81" not in made.stdout + made.stderr
+
+
+def test_sqlite_batch_mode_over_unnamed_checks_is_not_written_live(tmp_path):
+    """SQLite reports no unnamed CHECK, so batch mode's copy of the table would lose it:
+    the step is commented out with the reason, and the CHECK still holds afterwards."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    app = make_app(tmp_path, "sqlite")
+    (app / "app" / "models.py").write_text(textwrap.dedent('''\
+        from sqlalchemy import CheckConstraint, Column, Integer, String
+        from sqlalchemy.orm import declarative_base
+
+        Base = declarative_base()
+
+
+        class Score(Base):
+            __tablename__ = "scores"
+            __table_args__ = (CheckConstraint("points >= 0"),)
+            id = Column(Integer, primary_key=True)
+            label = Column(String(200))
+            points = Column(Integer)
+        '''))
+    (app / "migrations" / "versions" / "0001_initial.py").write_text(textwrap.dedent('''\
+        """initial"""
+        from alembic import op
+
+        revision = "0001"
+        down_revision = None
+        branch_labels = None
+        depends_on = None
+
+
+        def upgrade():
+            op.execute("CREATE TABLE scores (id INTEGER NOT NULL PRIMARY KEY, "
+                       "label VARCHAR(100), points INTEGER, CHECK (points >= 0))")
+        '''))
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    made = sidecar("revision", app, url)
+    assert made.returncode == 0, made.stdout
+    (step,) = _out(made)["revision"]["addressed"]
+    assert step["commented_out"] and "unnamed CHECK" in step["destructive"]
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    conn = sqlite3.connect(tmp_path / "app.db")
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO scores (id, points) VALUES (9, -5)")
+    finally:
+        conn.close()

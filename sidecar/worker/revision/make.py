@@ -29,7 +29,7 @@ def make_revision(ctx: Any, kept: Dict[str, Any], findings: List[Dict[str, Any]]
     if refusal:
         return _not_written(refusal)
     allow = bool(options.get("allow_destructive"))
-    steps = plan(diffs, renderer, allow)
+    steps = plan(diffs, renderer, allow, kept.get("model_tables") or {})
     result: Dict[str, Any] = {
         "written": False,
         "addressed": [{"code": d.code, "message": d.message,

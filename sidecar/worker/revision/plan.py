@@ -65,7 +65,8 @@ class Plan:
         return not self.steps
 
 
-def plan(diffs: List[Any], renderer: Any, allow_destructive: bool) -> Plan:
+def plan(diffs: List[Any], renderer: Any, allow_destructive: bool,
+         model_tables: Optional[Dict[Any, Any]] = None) -> Plan:
     """The steps for ``diffs`` (the drift check's, after its passes), in their order."""
     out = Plan()
     batch_dialect = renderer.dialect_name == "sqlite"
@@ -109,6 +110,8 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool) -> Plan:
         out.manual.extend(_rename_leftovers(d))
         reverse = _reverse(renderer, d, batch_dialect)
         destructive = _destructive(d, renderer.dialect_name)
+        if destructive is None and batch_dialect and "batch_alter_table" in python:
+            destructive = _unnamed_checks((model_tables or {}).get((d.schema, d.table)))
         out.steps.append(Step(d, python, reverse, destructive, others))
     out.imports = imports_for("\n".join(s.python + "\n" + (s.reverse or "")
                                         for s in out.steps))
@@ -279,6 +282,23 @@ def _child_ops(d: Any) -> List[Any]:
     if d.kind != "missing_table":
         return []
     return [c.op for c in d.children if c.op is not None and c.kind == "missing_index"]
+
+
+def _unnamed_checks(table: Any) -> Optional[str]:
+    """Batch mode recreates a SQLite table from what reflection sees, and SQLite reports
+    no unnamed CHECK constraint (a CheckConstraint without a name, Boolean or Enum with
+    create_constraint=True): the copy would be made without them, silently."""
+    import sqlalchemy as sa
+
+    if table is None:
+        return None
+    unnamed = [c for c in table.constraints
+               if isinstance(c, sa.CheckConstraint) and not c.name]
+    if not unnamed:
+        return None
+    return ("recreates %s in batch mode, which drops its %d unnamed CHECK constraint(s): "
+            "name them in the models (CheckConstraint(..., name=...)) first, or re-add them "
+            "in this migration" % (table.name, len(unnamed)))
 
 
 def _unnamed_drop(op: Any) -> bool:

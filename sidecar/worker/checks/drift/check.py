@@ -374,7 +374,7 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
     env = PassEnv(conn.dialect.name, renderer, model_tables)
     diffs = run_pipeline(diffs, env)
     if keep is not None:
-        keep.update(diffs=diffs, renderer=renderer)
+        keep.update(diffs=diffs, renderer=renderer, model_tables=model_tables)
     coverage = _coverage(scope, db_tables, broken, missing_tables, skipped)
     coverage["indexes_not_compared"] = sorted(_q(k) for k in partly)
     extra: List[Dict[str, Any]] = []
