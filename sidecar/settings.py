@@ -146,6 +146,19 @@ def _bind_target(value: str) -> tuple[str, str]:
     return name.strip(), target.strip()
 
 
+def _callable_target(value: str) -> str:
+    """``module:callable`` (--app-factory, --app-getter): a name the worker imports and calls,
+    never code (``create_app()`` is refused: the check makes the calls itself)."""
+    text = value.strip()
+    if "(" in text:
+        raise ValueError(f"expected module:callable without the call's parentheses (the check "
+                         f"calls it), got {value!r}")
+    if ":" not in text or not _TARGET.match(text):
+        raise ValueError(f"expected module:callable (e.g. server.app_factory:create_app), "
+                         f"got {value!r}")
+    return text
+
+
 def _format(value: str) -> str:
     if value not in ("text", "json"):
         raise ValueError(f"expected text or json, got {value!r}")
@@ -205,6 +218,18 @@ OPTIONS: tuple[Option, ...] = (
            "declarative base the --models import), for apps without Flask-SQLAlchemy's bind "
            "keys; its URL is --database-url NAME=URL; repeatable, or comma-separated",
            _bind_target, repeatable=True, metavar="NAME=MODULE:ATTR", commands=NOT_DEMO),
+    Option("factory_target", "--app-factory", ("SIDECAR_APP_FACTORY",),
+           "opt-in: the app factory, module:callable (e.g. server.app_factory:create_app); "
+           "the app_factory check calls it twice in the worker, and a second app must not "
+           "register the models again. This runs the app's own start-up code: it may connect "
+           "to the database and start what the app starts (writes through SQLAlchemy are "
+           "refused)", _callable_target, metavar="MODULE:CALLABLE", commands=NOT_DEMO),
+    Option("getter_target", "--app-getter", ("SIDECAR_APP_GETTER",),
+           "opt-in: the function that builds the app once and returns it, module:callable "
+           "(e.g. asgi:get_flask_app); the app_factory check calls it from several threads "
+           "at once and reports a second app built (a missing lock). Runs the app's start-up "
+           "code, as --app-factory does", _callable_target, metavar="MODULE:CALLABLE",
+           commands=NOT_DEMO),
     Option("alembic_ini", "--alembic-ini", ("SIDECAR_ALEMBIC_INI",),
            "Alembic configuration: an ini, a pyproject.toml or a migrations folder (default: "
            "found: alembic.ini, pyproject.toml [tool.alembic] or a Flask-Migrate migrations/ "
@@ -328,6 +353,9 @@ class Settings:
     # further databases by bind name: (("analytics", url), ...), in the order given
     database_binds: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     binds: tuple[tuple[str, str], ...] = ()  # (name, "module:attribute") of --bind
+    # "module:callable" of --app-factory / --app-getter (the opt-in app-factory check's)
+    factory_target: str | None = None
+    getter_target: str | None = None
     alembic_ini: str | None = None
     # further databases' own Alembic configs by bind name: (("analytics", path), ...)
     alembic_binds: tuple[tuple[str, str], ...] = ()
@@ -369,6 +397,8 @@ class Settings:
             "database_url": self.database_url,
             "database_binds": dict(self.database_binds),
             "binds": dict(self.binds),
+            "factory_target": self.factory_target,
+            "getter_target": self.getter_target,
             "alembic_ini": self.alembic_ini,
             "alembic_binds": dict(self.alembic_binds),
             "connect_timeout_s": self.connect_timeout_s,

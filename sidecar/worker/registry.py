@@ -43,6 +43,9 @@ CHECKS: Tuple[Check, ...] = (
           "the models vs the live schema (Alembic autogenerate), with a verdict",
           needs=("mappers", "database", "migrations"), uses_alembic=True,
           counts_schema_differences=True, uses_database=True),
+    Check("app_factory", "checks.app_factory.check:run_app_factory",
+          "opt-in: call --app-factory twice and --app-getter from threads at once",
+          needs=("models_import",), imports_app_code=True),
 )
 
 _BY_NAME: Dict[str, Check] = {check.name: check for check in CHECKS}

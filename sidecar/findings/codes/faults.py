@@ -13,7 +13,12 @@ def _timeout_hint(f: Facts) -> str:
     """What to do depends on where the time went: the app's import, or our database work."""
     head = (f"The worker was still busy after {f['timeout_s']} s, in {f['phase']}; it "
             f"was killed with everything it started. {f['stuck_at']}").strip()
-    if str(f["phase"]).startswith((*_APP_CODE_CHECKS, "starting")):
+    if ": calling " in str(f["phase"]):  # the app's factory or getter, called by a check
+        advice = ("The app's start-up code did not return: a lock it waits for that is "
+                  "never released (a factory that calls the getter under the getter's own "
+                  "threading.Lock: do not, or use threading.RLock), or a service that never "
+                  "answers. Raise --timeout if the app is merely slow to start.")
+    elif str(f["phase"]).startswith((*_APP_CODE_CHECKS, "starting")):
         advice = ("Import-time code must not wait on the network or loop forever: move it "
                   "behind a function, or raise --timeout if the app is merely slow to import.")
     else:

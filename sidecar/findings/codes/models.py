@@ -2043,6 +2043,357 @@ inspecting the class dicts; the app works, so it is a warning.
     ),
 )
 
+# --- the app factory (the app_factory check, opt-in) ----------------------------------------
+
+
+def _callable_name(target: Any) -> str:
+    """``create_app`` for ``server.app_factory:create_app``."""
+    return str(target or "").rpartition(":")[2] or "the factory"
+
+
+_WHEN = {"first": "here already on the first call, as the models were imported before it",
+         "second": "here on the second call", "threaded": "here when the getter built the app"}
+
+
+def _registered_again_hint(f: Facts) -> str:
+    func = _callable_name(f.get("target"))
+    cls = f.get("class") or "the model"
+    when = _WHEN.get(str(f.get("call")), "here")
+    if f.get("defined_in"):
+        return (f"Move class {cls} out of `{f['defined_in']}()` ({f['location']}) into a "
+                "models module that is imported once (at module level, or imported inside "
+                "the function: an import runs a module once per process). The class statement "
+                f"runs on every call of `{func}()`, so {cls} is defined again on the same "
+                f"MetaData ({when}), as it is for the second app of a test run, a worker's "
+                "warm-up or a getter called twice.")
+    if f.get("module_file"):
+        stmt = f.get("statement")
+        shown = f"`{stmt}` ({f['location']})" if stmt else f"the statement at {f['location']}"
+        return (f"Remove {shown}, or import the module instead: it runs "
+                f"{f['module_file']} again on every call of `{func}()` ({when}), and every "
+                "model class in it is defined again on the same MetaData. `import` runs a "
+                "module once per process; the app needs the classes it already has, and the "
+                "factory only binds them to the app (`db.init_app(app)`).")
+    return (f"Make `{func}()` callable twice in one process: it registers {cls} again on the "
+            f"same MetaData ({f['location']}; {when}). Define the models at module level in "
+            "a module imported once, and let the factory only bind them to the app.")
+
+
+def _replaced_again_hint(f: Facts) -> str:
+    return ("The same edit as for SQLA180 — here SQLAlchemy only warned, the class was "
+            "replaced in the declarative string-lookup table: `relationship(\"...\")` strings "
+            "now resolve to the newest copy while the first app's mappers keep the old one. "
+            + _registered_again_hint(f))
+
+
+def _race_hint(f: Facts) -> str:
+    getter = _callable_name(f.get("getter"))
+    state = f.get("state") or "the app"
+    builder = f.get("builder")
+    build = f"`{builder}()`" if builder else "the build"
+    kind = f.get("kind")
+    check = (f"`{f['check_text']}` ({f['check_at']})" if f.get("check_text") else
+             "the check")
+    if kind == "no_recheck" and f.get("lock_text"):
+        why = (f"each passed {check}, waited for `{f['lock_text']}` ({f['lock_at']}) and, "
+               f"once it had the lock, ran {build} without checking `{state}` again")
+        fix = "Check again inside the lock (double-checked locking)"
+    elif kind == "cached" and f.get("cache_text"):
+        why = (f"`{f['cache_text']}` ({f['cache_at']}) does not lock: every call made before "
+               f"the first one has returned runs the function, so each ran {build}")
+        fix = ("Keep the app in a module-level variable built under a lock (double-checked "
+               "locking) instead of the cache")
+    elif kind == "uncached":
+        why = f"the getter runs {build} on every call"
+        fix = "Keep the app in a module-level variable built once under a lock"
+    else:
+        why = (f"each passed {check} before any had set `{state}`, so each ran {build}")
+        fix = ("Guard the build with a module-level `threading.Lock()`: `with` the lock, "
+               f"check `{state}` again inside it, then build (double-checked locking)")
+    text = (f"{f['threads']} threads called `{getter}()` ({f['location']}) at once: "
+            f"{f['builds']} of them built an app and {f['apps']} different apps came back, "
+            f"as {why}.")
+    if f.get("ran_again"):
+        text += f" The models ran again too ({f['ran_again']})."
+    if f.get("raised"):
+        text += f" The concurrent builds raised `{f['raised']}`."
+    code = f.get("fixed_code")
+    if code:
+        block = "\n".join(f"    {line}" if line else "" for line in str(code).splitlines())
+        text += f" {fix}, in {f['file']}:\n\n{block}\n\n"
+    else:
+        text += f" {fix}. "
+    at_import = f"`{state} = {builder}()`" if builder and f.get("state") else \
+        "the app (`app = create_app()`)"
+    return (text + f"Or build the app once at import: {at_import} at module level, under "
+            "Python's import lock, and have the getter return it.")
+
+
+def _target_missing_hint(f: Facts) -> str:
+    target, option, missing = str(f["target"]), f["option"], f["missing"]
+    module, _, attr = target.partition(":")
+    if missing == "module":
+        return (f"The module '{module}' of {option} {target} cannot be imported from the app "
+                "path. Check the spelling (`module:callable`, the module named as the app "
+                "imports it, e.g. `server.app_factory:create_app`) and --app-path.")
+    if missing == "attribute":
+        closest = f.get("closest")
+        guess = f" Did you mean `{module}:{closest}`?" if closest else ""
+        return (f"Module '{module}' has no '{attr}' ({option} {target}).{guess} Point "
+                f"{option} at the function that builds the app.")
+    if missing == "callable":
+        return (f"{option} {target} is not a function: point it at the function (or class) "
+                "that builds the app, not at an app it built.")
+    return (f"`{attr}()` needs arguments ({f.get('parameters') or '?'}) and the check calls "
+            "it with none. Give them defaults, or point "
+            f"{option} at a function without parameters that calls it with the production "
+            f"values, e.g. `def create_app_for_checks(): return {attr}(...)`.")
+
+
+FACTORY_FACTS = ("defined_in", "module_file", "statement", *SQLA_DOCS)
+RACE_FACTS = ("check_at", "check_text", "lock_at", "lock_text", "cache_at", "cache_text",
+              "state", "builder", "fixed_code", "ran_again", "raised")
+RACE_CODE = """\
+import threading
+
+flask_app_lock = threading.Lock()
+
+def get_flask_app():
+    global flask_app
+    if flask_app is None:
+        with flask_app_lock:
+            if flask_app is None:
+                from server.app_factory import create_app
+
+                flask_app = create_app()
+    return flask_app"""
+
+FAMILY_ENTRIES += (
+    Entry(
+        "SQLA180", "A second app registers a model's table again", "error", "app_factory",
+        _registered_again_hint, facts=("target", "call"), optional=FACTORY_FACTS,
+        samples={"class": "AuditEntry", "call": "second", "target": "app.factory:create_app",
+                 "defined_in": "create_app"},
+        explanation="""\
+**What it means.** The app_factory check (opt-in, `--app-factory module:callable`) called the
+app factory twice in one process, as a test suite, a worker's warm-up or a lazily built app
+getter do, and a call registered a model again on the same MetaData: `InvalidRequestError:
+Table 'x' is already defined for this MetaData instance.` The second app cannot be built.
+
+**Why it happens.** The factory runs model code on every call: a `class ...(db.Model)`
+statement inside `create_app()`, or `importlib.reload(models)` / `exec` of the models file
+"to pick up changes". Python runs a class statement each time it is reached, and every run
+registers the class and its Table on the one MetaData.
+
+**How to fix.** Define the models at module level in a module that is imported once
+(`import` runs a module once per process, also from inside a function), and let the factory
+only bind them to the new app (`db.init_app(app)`). The finding points at the statement to
+change: the `class` line inside the factory (`defined_in` names the function), or the
+statement that runs the models' module again (the `reload` line, with the class as `also:`).
+A models module imported under a second name (a `sys.path` entry into the package) stays
+[SQLA102](#sqla102), whose hint is about that.
+
+**Example** (`tests/fixtures/app_factory_models_inside`, `app_factory_reload`).
+
+```text
+$ sidecar check --app-path tests/fixtures/app_factory_models_inside --models app.models \
+    --app-factory app.factory:create_app
+[FAIL] app_factory (0.14s)
+  ERROR SQLA180 A second app registers a model's table again
+      at app/factory.py:14 (AuditEntry)
+      fix: Move class AuditEntry out of `create_app()` (app/factory.py:14) into a models module that
+      is imported once (at module level, or imported inside the function: an import runs a module
+      once per process). The class statement runs on every call of `create_app()`, so AuditEntry is
+      defined again on the same MetaData (here on the second call), as it is for the second app of a
+      test run, a worker's warm-up or a getter called twice.
+      InvalidRequestError: Table 'audit_entries' is already defined for this MetaData instance.
+      Specify 'extend_existing=True' to redefine options and columns on an existing Table object.
+```
+
+```text
+  ERROR SQLA180 A second app registers a model's table again
+      at app/factory.py:15 (Business)
+      fix: Remove `importlib.reload(models)` (app/factory.py:15), or import the module instead: it
+      runs app/models.py again on every call of `create_app()` (here already on the first call, as
+      the models were imported before it), and every model class in it is defined again on the same
+      MetaData. [...]
+      also: app/models.py:8 (the first definition of table 'business')
+```
+
+The factory runs the app's own start-up code in the worker: it may connect to the database
+and start what the app starts (its writes through SQLAlchemy are refused, SIDE013).
+""",
+    ),
+    Entry(
+        "SQLA181", "A second app replaces a model class in the string-lookup table", "warning",
+        "app_factory", _replaced_again_hint, facts=("target", "call"),
+        optional=FACTORY_FACTS,
+        samples={"class": "Business", "call": "second", "target": "app.factory:create_app",
+                 "module_file": "app/models.py",
+                 "statement": "importlib.reload(models)"},
+        explanation="""\
+**What it means.** As [SQLA180](#sqla180), but SQLAlchemy only warned: `SAWarning: This
+declarative base already contains a class with the same class name and module name as
+app.factory.AuditEntry, and will be replaced in the string-lookup table.` The second app is
+built, but `relationship("AuditEntry")` strings now resolve to the newest class while the
+first app's mappers hold the old one. When the same class also raises "already defined",
+the one finding is SQLA180.
+
+**Why it happens.** A model class defined inside the factory whose table allows redefinition
+(`__table_args__ = {"extend_existing": True}`), or a module re-run whose tables are built
+that way.
+
+**How to fix.** As SQLA180: define the class once, at module level.
+
+```text
+  WARNING SQLA181 A second app replaces a model class in the string-lookup table
+      at app/factory.py:14 (AuditEntry)
+      fix: The same edit as for SQLA180 — here SQLAlchemy only warned, the class was replaced in the
+      declarative string-lookup table: [...] Move class AuditEntry out of `create_app()`
+      (app/factory.py:14) into a models module that is imported once [...]
+      SAWarning: This declarative base already contains a class with the same class name and module
+      name as app.factory.AuditEntry, and will be replaced in the string-lookup table.
+```
+""",
+    ),
+    Entry(
+        "SQLA182", "The app getter builds more than one app when threads call it at once",
+        "error", "app_factory", _race_hint,
+        facts=("getter", "threads", "builds", "apps", "kind"), optional=RACE_FACTS,
+        samples={"getter": "asgi:get_flask_app", "threads": 4, "builds": 4, "apps": 4,
+                 "kind": "unguarded", "file": "asgi.py", "line": 25,
+                 "check_at": "asgi.py:27", "check_text": "if flask_app is None:",
+                 "state": "flask_app", "builder": "create_app", "fixed_code": RACE_CODE},
+        explanation="""\
+**What it means.** The app_factory check (opt-in, `--app-getter module:callable`) called the
+function that builds the app on first use from 4 threads released at once, as a warm-up
+thread and the first requests do, and more than one of them built an app (or the models ran
+again). This is the incident's second bug: `get_flask_app()` in asgi.py, with a warm-up
+thread and the main thread both creating the Flask app.
+
+**How it is tested, deterministically.** The race is made certain, not likely: the builder
+the getter calls (the `--app-factory`, or the first call of the getter's build statement,
+`create_app()` of `flask_app = create_app()`) is replaced for the test by a gate that holds
+each thread until all 4 are inside. A getter without a lock lets them all in, in every run,
+whatever the scheduler does. A locked getter lets one in: it builds alone once the other
+threads are seen waiting at the getter's `with <lock>:` while that lock is held (or after
+2 s), and they then return its app: a pass. An app the
+getter built already (at import, say) is set aside for the test and put back afterwards, so
+the lazy path is what runs. `observed.getter` says what happened (`builds`, `apps`, `forced`:
+whether a builder could be gated; `shape`: what the getter's source looks like).
+
+**How to fix.** The hint gives the getter rewritten, read from its source (`fixed_code`):
+
+- no lock (`if flask_app is None:` then build): a module-level `threading.Lock()`, `with` it
+  around the build, and the check again inside (double-checked locking; the first check keeps
+  the built app's path lock-free);
+- a lock without a check inside: the check again inside the `with`;
+- `@functools.lru_cache` (it does not lock: concurrent first calls all run the function) or
+  no state at all: a module-level variable built once under a lock.
+
+Or build the app once at import (`flask_app = create_app()` at module level, under Python's
+import lock) and have the getter return it. The finding is located at the getter's `def`,
+with the check no lock covers (or the lock, or the cache) as `also:`.
+
+**Example** (`tests/fixtures/app_getter_unguarded`; `sidecar/examples/backend/broken_reserved`
+once its SQLA101 is fixed).
+
+```text
+$ sidecar check --app-path tests/fixtures/app_getter_unguarded --models app.models \
+    --app-getter app.asgi:get_flask_app
+[FAIL] app_factory (0.07s)
+  ERROR SQLA182 The app getter builds more than one app when threads call it at once
+      at app/asgi.py:7
+      fix: 4 threads called `get_flask_app()` (app/asgi.py:7) at once: 4 of them built an app and 4
+      different apps came back, as each passed `if flask_app is None:` (app/asgi.py:9) before any
+      had set `flask_app`, so each ran `create_app()`. Guard the build with a module-level
+      `threading.Lock()`: `with` the lock, check `flask_app` again inside it, then build
+      (double-checked locking), in app/asgi.py:
+
+          import threading
+
+          flask_app_lock = threading.Lock()
+
+          def get_flask_app():
+              global flask_app
+              if flask_app is None:
+                  with flask_app_lock:
+                      if flask_app is None:
+                          from app.factory import create_app
+
+                          flask_app = create_app()
+              return flask_app
+
+      Or build the app once at import: `flask_app = create_app()` at module level, under Python's
+      import lock, and have the getter return it.
+      also: app/asgi.py:9 (the check every thread passes before any has built the app: no lock
+      covers it)
+      app.asgi:get_flask_app() returned 4 distinct apps when 4 threads called it at once; 4 of the
+      threads built one
+```
+
+A getter that never returns (a factory that calls the getter back under its own
+`threading.Lock`) is bounded by `--timeout`: SIDE001 with the line it waits on
+(`tests/fixtures/app_getter_hangs`).
+""",
+    ),
+    Entry(
+        "SQLA183", "The app factory or getter raised an exception", "error", "app_factory",
+        _generic_hint, facts=("target",),
+        optional=("reproduce", "reproduce_after", "statement", "call", *SQLA_DOCS),
+        samples={"reproduce": "cd /srv/app && /usr/bin/python3 -c 'import app.factory; "
+                              "app.factory.create_app()'"},
+        explanation="""\
+**What it means.** The app factory (`--app-factory`) or the getter (`--app-getter`) raised,
+while its module was imported or while the check called it; no more specific code applies
+(a missing package is still [SQLA111](#sqla111), a missing variable SQLA117, an exit SIDE003).
+The location is the innermost frame in the app's own files, as for the models' import.
+
+**How to fix.** Read the exception; the hint's command reproduces the call outside sidecar
+with the app's interpreter (`import app.factory; app.factory.create_app()`, twice when the
+second call failed). The worker runs with the sidecar's environment: a factory that needs
+configuration must find it there too.
+
+```text
+$ sidecar check --app-path tests/fixtures/app_factory_raises --models app.models \
+    --app-factory app.factory:create_app
+  ERROR SQLA183 The app factory or getter raised an exception
+      at app/factory.py:16
+      fix: Fix `raise RuntimeError("refusing to start: no payment provider configured")` at
+      app/factory.py:16: it raised the exception below. To see the full traceback, run `cd
+      /srv/app && /usr/bin/python3 -c 'import app.factory; app.factory.create_app()'`.
+      RuntimeError: refusing to start: no payment provider configured
+```
+""",
+    ),
+    Entry(
+        "SQLA184", "The --app-factory or --app-getter target does not exist", "error",
+        "app_factory", _target_missing_hint, facts=("target", "option", "missing"),
+        optional=("closest", "parameters"),
+        samples={"target": "server.app_factory:create_ap", "option": "--app-factory",
+                 "missing": "attribute", "closest": "create_app"},
+        explanation="""\
+**What it means.** `--app-factory` or `--app-getter` names something the worker cannot call:
+its module does not import from the app path (`missing`: `module`), the module has no such
+attribute (`attribute`, with the closest name), it is not callable (`callable`), or it needs
+arguments the check cannot know (`arguments`). A value that is not `module:callable` at all
+is refused before the worker starts (a usage error, exit status 2).
+
+**How to fix.** Point the option at the function that builds the app, importable as the app
+imports it; for a factory that takes its configuration as an argument, a function without
+parameters that calls it with the production values.
+
+```text
+  ERROR SQLA184 The --app-factory or --app-getter target does not exist
+      at app/factory.py
+      fix: Module 'app.factory' has no 'create_ap' (--app-factory app.factory:create_ap). Did you
+      mean `app.factory:create_app`? Point --app-factory at the function that builds the app.
+      AttributeError: app.factory has no attribute 'create_ap'
+```
+""",
+    ),
+)
+
 RESERVED_ACCEPTED = Entry(
     "SQLA116", "Reserved attribute name that this SQLAlchemy still accepts", "warning",
     "models_import", _reserved_accepted_hint,
@@ -2071,6 +2422,7 @@ ALL_ENTRIES: tuple[Entry, ...] = tuple(sorted(
 FAMILY = Family(
     "SQLA1xx", "the model definition",
     "what importing the model modules and configuring the mappers reveals (checks "
-    "`models_import` and `mappers`). Fix these in the app's code.",
+    "`models_import` and `mappers`), and, opt-in, calling the app factory and its getter "
+    "(check `app_factory`). Fix these in the app's code.",
     "", ALL_ENTRIES,
 )

@@ -282,6 +282,11 @@ class Locator:
                 self._ast_cache[filename] = None
         return self._ast_cache[filename]
 
+    def source(self, filename: str) -> str:
+        """The file's text as parsed ("" when it could not be read)."""
+        self.tree(filename)
+        return "\n".join(self._source_cache.get(filename) or [])
+
     def source_line(self, filename: str, lineno: int) -> Optional[str]:
         """The line's code, without a trailing comment (for quoting in messages)."""
         self.tree(filename)
