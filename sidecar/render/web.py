@@ -94,7 +94,8 @@ margin-left:8px;vertical-align:middle;color:#fff}
 .finding.info{border-color:#2d6fb8}
 .code{font-weight:600} .where{font-family:ui-monospace,monospace;background:#f0f2f5;
 padding:1px 5px;border-radius:4px} pre{background:#f0f2f5;padding:8px;overflow:auto;
-font-size:13px;white-space:pre-wrap} .hint{margin:6px 0} .muted{color:#666;font-size:13px}
+font-size:13px;white-space:pre-wrap} .hint{margin:6px 0;white-space:pre-wrap}
+.muted{color:#666;font-size:13px}
 table{border-collapse:collapse;font-size:13px} td,th{padding:3px 10px;text-align:left;
 border-bottom:1px solid #eee}
 """
