@@ -53,6 +53,15 @@ def _cell(text: str) -> str:
     return text.replace("%%", "%").replace("|", "\\|").replace("\n", " ")
 
 
+def _revision_arguments() -> list[argparse.Action]:
+    """The revision command's own flags, as its parser declares them."""
+    from sidecar.cli.revision import add_arguments
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    return list(parser._actions)
+
+
 def render() -> str:
     lines = [
         "# Configuration reference",
@@ -102,6 +111,21 @@ def render() -> str:
     ]
     for arg, env, meaning, default in PROBE:
         lines.append(f"| {f'`{arg}`' if arg else ''} | `{env}` | {meaning} | {default} |")
+    lines += [
+        "",
+        "## `sidecar revision`",
+        "",
+        "Takes every option of `sidecar check` (above), and these of its own "
+        "([the runbook](runbook.md#repair-drift)):",
+        "",
+        "| flag | meaning |",
+        "| --- | --- |",
+    ]
+    for action in _revision_arguments():
+        flags = ", ".join(f"`{f}`" for f in action.option_strings)
+        if action.metavar:
+            flags += f" `{action.metavar}`"
+        lines.append(f"| {flags} | {_cell(action.help or '')} |")
     lines += [
         "",
         "## Container images and compose",

@@ -40,7 +40,9 @@ def prepare(workdir: Path) -> tuple[Path, str]:
     app = workdir / "app"
     shutil.copytree(good, app, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(broken / "server" / "models_sql.py", app / "server" / "models_sql.py")
-    for rename in (app / "migrations" / "versions").glob("0002_*.py"):
+    if (broken / "asgi.py").is_file():  # the incident's unguarded get_flask_app()
+        shutil.copy(broken / "asgi.py", app / "asgi.py")
+    for rename in app.glob("*/versions/0002_*.py"):  # the example's script folder
         rename.unlink()  # the migration the incident's team had to write: the demo writes it
     database = workdir / "demo.db"
     url = f"sqlite:///{database}"
@@ -81,6 +83,13 @@ def banner(settings: Settings, app: Path) -> str:
     base = f"http://{host}:{settings.port}"
     models = app / "server" / "models_sql.py"
     revision, upgrade = repair_commands(settings, app)
+    if settings.getter_target:
+        race = (f"With --app-getter, step 1 also brings the incident's other fault: "
+                f"{settings.getter_target} builds a second app when two threads call it "
+                f"at once (SQLA182, with the lock to add in {app / 'asgi.py'}).\n")
+    else:
+        race = ("`sidecar demo --app-getter asgi:get_flask_app` also shows the incident's "
+                "other fault: the getter two threads can both build the app in.\n")
     return f"""
 sidecar demo — the incident's backend, served from {app}
   database: {settings.database_url} (at migration 0001; the rename migration was never written)
@@ -96,7 +105,7 @@ sidecar demo — the incident's backend, served from {app}
   {revision}
 3. Apply it the way the app does, and the daemon turns ready:
   {upgrade}
-Ctrl-C stops the demo and removes the temporary folder.
+{race}Ctrl-C stops the demo and removes the temporary folder.
 """
 
 
