@@ -229,7 +229,7 @@ OPTIONS: tuple[Option, ...] = (
            "(e.g. asgi:get_flask_app); the app_factory check calls it from several threads "
            "at once and reports a second app built (a missing lock). Runs the app's start-up "
            "code, as --app-factory does", _callable_target, metavar="MODULE:CALLABLE",
-           commands=NOT_DEMO),
+           commands=("check", "serve", "demo")),  # the demo's asgi.py has the racy one
     Option("alembic_ini", "--alembic-ini", ("SIDECAR_ALEMBIC_INI",),
            "Alembic configuration: an ini, a pyproject.toml or a migrations folder (default: "
            "found: alembic.ini, pyproject.toml [tool.alembic] or a Flask-Migrate migrations/ "

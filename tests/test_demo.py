@@ -115,3 +115,47 @@ def test_demo_walkthrough_fix_the_model_then_see_the_rename() -> None:
     assert proc.returncode == 0
     assert not app.exists(), "the demo removes its temporary folder"
 
+
+
+def test_demo_with_the_getter_shows_the_race_once_the_models_import() -> None:
+    """`sidecar demo --app-getter asgi:get_flask_app`: the demo's asgi.py is the incident's
+    unguarded getter; after the model fix its race (SQLA182) is reported at its def."""
+    proc = subprocess.Popen([sys.executable, "-m", "sidecar", "demo", "--port", "0",
+                             "--app-getter", "asgi:get_flask_app"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            cwd=ROOT)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+    app = None
+    try:
+        deadline = time.monotonic() + 30
+        port = None
+        while time.monotonic() < deadline and not (port and app):
+            text = "".join(lines)
+            m = re.search(r"serving on http://127\.0\.0\.1:(\d+)", text)
+            port = m and m.group(1)
+            m = re.search(r"served from (\S+)", text)
+            app = m and Path(m.group(1))
+            time.sleep(0.1)
+        assert port and app, "".join(lines)
+        assert "SQLA182" in "".join(lines)  # the banner says what --app-getter adds
+        base = f"http://127.0.0.1:{port}"
+        models = app / "server" / "models_sql.py"
+        models.write_text(models.read_text().replace(
+            "    metadata = db.Column(db.JSON", "    event_metadata = db.Column(db.JSON"))
+
+        def race() -> list[dict]:
+            _status, body = _get(base + "/diagnose?format=json")
+            report = json.loads(body)
+            return [f for c in report.get("checks") or [] for f in c["findings"]
+                    if f["code"] == "SQLA182"]  # no "checks" before the first cycle
+
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not race():
+            time.sleep(0.3)
+        found = race()
+        assert found and found[0]["file"] == "asgi.py", found
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+    assert proc.returncode == 0
