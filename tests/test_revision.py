@@ -463,3 +463,18 @@ def test_sqlite_batch_mode_over_unnamed_checks_is_not_written_live(tmp_path):
             conn.execute("INSERT INTO scores (id, points) VALUES (9, -5)")
     finally:
         conn.close()
+
+
+def test_the_file_is_named_by_the_apps_file_template(tmp_path):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    app = make_app(tmp_path, "sqlite")
+    ini = app / "alembic.ini"
+    ini.write_text(ini.read_text() + "file_template = %%(year)d_%%(rev)s_%%(slug)s\n")
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    made = sidecar("revision", app, url, "-m", "named like the app's")
+    assert made.returncode == 0, made.stdout
+    name = Path(_out(made)["revision"]["path"]).name
+    import datetime
+
+    assert name.startswith(f"{datetime.date.today().year}_"), name
+    assert name.endswith("_named_like_the_app_s.py"), name

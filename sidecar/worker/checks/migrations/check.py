@@ -85,7 +85,7 @@ def _run(ctx: Context) -> CheckOutcome:
                                          for v in resolved.version_locations]
     env = envpy.scan(os.path.join(resolved.script_location, "env.py"))
     try:
-        script = scripts_for(resolved)
+        script = scripts_for(resolved, cfg)
         revisions = list(script.walk_revisions())
         heads = list(script.get_heads())
     except Exception as exc:
@@ -200,7 +200,7 @@ def _stamp_target(heads: List[str], readable: bool) -> str:
     return "heads" if readable and heads else "head"
 
 
-def scripts_for(resolved: Resolved) -> Any:
+def scripts_for(resolved: Resolved, cfg: Any = None) -> Any:
     """Alembic's ScriptDirectory over the resolved folders, without running env.py.
 
     Built directly rather than by ``ScriptDirectory.from_config``: that one resolves relative
@@ -209,11 +209,26 @@ def scripts_for(resolved: Resolved) -> Any:
     from alembic.script import ScriptDirectory
 
     kwargs: Dict[str, Any] = {"sourceless": resolved.sourceless}
+    # how the app's `alembic revision` names and writes files, for `sidecar revision`
+    for name in ("file_template", "timezone", "output_encoding"):
+        value = _config_option(cfg, name)
+        if value:
+            kwargs[name] = value
+    slug = _config_option(cfg, "truncate_slug_length")
+    if slug and str(slug).isdigit():
+        kwargs["truncate_slug_length"] = int(slug)
     if resolved.version_locations:
         kwargs["version_locations"] = resolved.version_locations
     if resolved.recursive:
         kwargs["recursive_version_locations"] = True
     return ScriptDirectory(resolved.script_location, **kwargs)
+
+
+def _config_option(cfg: Any, name: str) -> Any:
+    try:
+        return option(cfg, name)
+    except Exception:  # an option Alembic cannot interpolate: the default
+        return None
 
 
 def _unreadable(resolved: Resolved, env: envpy.EnvFacts,
