@@ -108,6 +108,12 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool,
         if extra:
             python += "\n" + extra
         out.manual.extend(_rename_leftovers(d))
+        if d.kind == "extra_fk" and renderer.dialect_name in ("mysql", "mariadb"):
+            # InnoDB made an index for the foreign key, and keeps it when the key goes
+            out.manual.append({"code": d.code, "message": d.message,
+                               "step": "MySQL keeps the index it made for this foreign key: "
+                               "once this revision is applied, `sidecar revision` again "
+                               "drops it if the models do not have it"})
         reverse = _reverse(renderer, d, batch_dialect)
         destructive = _destructive(d, renderer.dialect_name)
         if destructive is None and batch_dialect and "batch_alter_table" in python:
