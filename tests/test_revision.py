@@ -522,7 +522,7 @@ CONSTRAINT_BEFORE = {
 def test_constraints_and_comments_repaired(database, tmp_path):
     """The kinds the big schema leaves out: a foreign key and a unique constraint the models
     dropped, a CHECK the models added and one they dropped, a column comment."""
-    dialect, url, sql = database
+    dialect, url, _sql = database
     if dialect == "sqlite":
         pytest.skip("SQLite: no comments, and its constraints are unnamed (manual steps)")
     app = make_app(tmp_path, dialect)
