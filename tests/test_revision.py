@@ -547,3 +547,52 @@ def test_constraints_and_comments_repaired(database, tmp_path):
         assert again.returncode == 0 and alembic(app, url, "upgrade", "head").returncode == 0
         after = sidecar("check", app, url)
     assert _drift(after) == [], (before, after.check("schema_drift")["findings"])
+
+
+@pytest.mark.postgres
+def test_a_new_table_using_an_enum_the_database_has(pg_cluster, tmp_path):
+    """create_table would CREATE TYPE again (DuplicateObject): the existing type is used."""
+    name = f"revenum{os.getpid()}"
+    pg_cluster.create_database(name)
+    url = pg_cluster.url(name)
+    app = make_app(tmp_path, "postgresql")
+    (app / "app" / "models.py").write_text(textwrap.dedent('''\
+        from sqlalchemy import Column, Enum, ForeignKey, Integer
+        from sqlalchemy.orm import declarative_base
+
+        Base = declarative_base()
+
+
+        class Person(Base):
+            __tablename__ = "people"
+            id = Column(Integer, primary_key=True)
+            mood = Column(Enum("ok", "bad", name="mood"))
+
+
+        class Visit(Base):
+            __tablename__ = "visits"
+            id = Column(Integer, primary_key=True)
+            person_id = Column(Integer, ForeignKey("people.id"), nullable=False)
+            mood = Column(Enum("ok", "bad", name="mood"))
+        '''))
+    (app / "migrations" / "versions" / "0001_initial.py").write_text(textwrap.dedent('''\
+        """initial"""
+        from alembic import op
+
+        revision = "0001"
+        down_revision = None
+        branch_labels = None
+        depends_on = None
+
+
+        def upgrade():
+            op.execute("CREATE TYPE mood AS ENUM ('ok', 'bad')")
+            op.execute("CREATE TABLE people (id SERIAL PRIMARY KEY, mood mood)")
+        '''))
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    made = sidecar("revision", app, url)
+    assert made.returncode == 0, made.stdout
+    assert "create_type=False" in Path(_out(made)["revision"]["path"]).read_text()
+    applied = alembic(app, url, "upgrade", "head")
+    assert applied.returncode == 0, applied.stderr
+    assert _drift(sidecar("check", app, url)) == []

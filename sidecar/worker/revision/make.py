@@ -29,7 +29,8 @@ def make_revision(ctx: Any, kept: Dict[str, Any], findings: List[Dict[str, Any]]
     if refusal:
         return _not_written(refusal)
     allow = bool(options.get("allow_destructive"))
-    steps = plan(diffs, renderer, allow, kept.get("model_tables") or {})
+    steps = plan(diffs, renderer, allow, kept.get("model_tables") or {},
+                 kept.get("db_enums") or set())
     result: Dict[str, Any] = {
         "written": False,
         "addressed": [{"code": d.code, "message": d.message,

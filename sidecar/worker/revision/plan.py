@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 # kinds whose op loses data when it runs
 DESTRUCTIVE_KINDS = ("extra_table", "extra_column")
@@ -66,7 +66,8 @@ class Plan:
 
 
 def plan(diffs: List[Any], renderer: Any, allow_destructive: bool,
-         model_tables: Optional[Dict[Any, Any]] = None) -> Plan:
+         model_tables: Optional[Dict[Any, Any]] = None,
+         db_enums: Optional[Set[str]] = None) -> Plan:
     """The steps for ``diffs`` (the drift check's, after its passes), in their order."""
     out = Plan()
     batch_dialect = renderer.dialect_name == "sqlite"
@@ -87,6 +88,8 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool,
                 out.steps.append(step)
             continue
         op = d.op
+        if d.kind == "missing_table" and renderer.dialect_name == "postgresql":
+            op = d.op = _existing_enums_not_created(op, db_enums or set())
         if _unnamed_drop(op):
             out.manual.append({"code": d.code, "message": d.message,
                                "step": "the constraint has no name in the database, so no "
@@ -288,6 +291,31 @@ def _child_ops(d: Any) -> List[Any]:
     if d.kind != "missing_table":
         return []
     return [c.op for c in d.children if c.op is not None and c.kind == "missing_index"]
+
+
+def _existing_enums_not_created(op: Any, db_enums: Set[str]) -> Any:
+    """create_table creates the named PostgreSQL enum types its columns use (CREATE TYPE,
+    no IF NOT EXISTS): one the database already has fails with DuplicateObject. Those
+    columns get ``postgresql.ENUM(..., create_type=False)``, on copies: the op's columns
+    are the models' own."""
+    import sqlalchemy as sa
+    from alembic.operations import ops
+    from sqlalchemy.dialects import postgresql
+
+    columns = [c for c in op.columns if isinstance(c, sa.Column)]
+    if not any(isinstance(c.type, sa.Enum) and c.type.name in db_enums for c in columns):
+        return op
+    items = []
+    for item in op.columns:
+        if isinstance(item, sa.Column) and isinstance(item.type, sa.Enum) \
+                and item.type.name in db_enums:
+            copy = item._copy() if hasattr(item, "_copy") else item.copy()
+            copy.type = postgresql.ENUM(*item.type.enums, name=item.type.name,
+                                        schema=item.type.schema, create_type=False)
+            items.append(copy)
+        else:
+            items.append(item)
+    return ops.CreateTableOp(op.table_name, items, schema=op.schema, **op.kw)
 
 
 def _unnamed_checks(table: Any) -> Optional[str]:

@@ -375,6 +375,10 @@ def compare(conn: Any, metadatas: List[Any], settings: Settings,
     diffs = run_pipeline(diffs, env)
     if keep is not None:
         keep.update(diffs=diffs, renderer=renderer, model_tables=model_tables)
+        if conn.dialect.name == "postgresql" and contexts:
+            with contextlib.suppress(Exception):  # which enum types exist, for create_table
+                keep["db_enums"] = {e["name"] for e in
+                                    contexts[0][1].inspector.get_enums(schema="*")}
     coverage = _coverage(scope, db_tables, broken, missing_tables, skipped)
     coverage["indexes_not_compared"] = sorted(_q(k) for k in partly)
     extra: List[Dict[str, Any]] = []
