@@ -66,7 +66,7 @@ def test_sqlite_incident_rename(tmp_path) -> None:
 def test_sqlite_at_head_passes(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     migrate(url, "head")
-    result = check(url)
+    result = check(url, "--app-getter", "asgi:get_flask_app")  # the opt-in one too
     assert result.returncode == 0, result.stdout
     assert {c["name"]: c["status"] for c in result.report["checks"]} == {
         name: "pass" for name in registry.names()}
@@ -168,7 +168,7 @@ def test_mariadb_example_incident_rename_then_ready(maria_app, mariadb_server) -
             "new_column_name='event_metadata', existing_nullable=True)`") in rename["hint"]
     _no_password(result)
     migrate(maria_app, "head")  # the app's migration command, as the hint says
-    result = check(maria_app)
+    result = check(maria_app, "--app-getter", "asgi:get_flask_app")  # the opt-in one too
     assert result.returncode == 0, result.stdout
     assert {c["name"]: c["status"] for c in result.report["checks"]} == {
         name: "pass" for name in registry.names()}
