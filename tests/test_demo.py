@@ -57,24 +57,33 @@ def _get(url: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
-def test_demo_walkthrough_fix_the_model_then_see_the_rename() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "sidecar", "demo", "--port", "0"],
+def _start_demo(*args: str) -> tuple[subprocess.Popen, list[str], str, Path]:
+    """`sidecar demo --port 0 ARGS`: the process, its stderr lines (still growing), the
+    base URL and the app folder its banner names."""
+    proc = subprocess.Popen([sys.executable, "-m", "sidecar", "demo", "--port", "0", *args],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                             cwd=ROOT)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+    deadline = time.monotonic() + 30
+    port = app = None
+    while time.monotonic() < deadline and not (port and app):
+        text = "".join(lines)
+        m = re.search(r"serving on http://127\.0\.0\.1:(\d+)", text)
+        port = m and m.group(1)
+        m = re.search(r"served from (\S+)", text)
+        app = m and Path(m.group(1))
+        time.sleep(0.1)
+    if not (port and app):
+        proc.kill()
+        raise AssertionError("".join(lines))
+    return proc, lines, f"http://127.0.0.1:{port}", app
+
+
+def test_demo_walkthrough_fix_the_model_then_see_the_rename() -> None:
+    proc, lines, base, app = _start_demo()
     try:
         deadline = time.monotonic() + 30
-        port = app = None
-        while time.monotonic() < deadline and not (port and app):
-            text = "".join(lines)
-            m = re.search(r"serving on http://127\.0\.0\.1:(\d+)", text)
-            port = m and m.group(1)
-            m = re.search(r"served from (\S+)", text)
-            app = m and Path(m.group(1))
-            time.sleep(0.1)
-        assert port and app, "".join(lines)
-        base = f"http://127.0.0.1:{port}"
         while time.monotonic() < deadline and _get(base + "/readyz")[1].startswith("[-]first"):
             time.sleep(0.1)
         assert "SQLA101" in _get(base + "/readyz?verbose")[1]
@@ -120,26 +129,9 @@ def test_demo_walkthrough_fix_the_model_then_see_the_rename() -> None:
 def test_demo_with_the_getter_shows_the_race_once_the_models_import() -> None:
     """`sidecar demo --app-getter asgi:get_flask_app`: the demo's asgi.py is the incident's
     unguarded getter; after the model fix its race (SQLA182) is reported at its def."""
-    proc = subprocess.Popen([sys.executable, "-m", "sidecar", "demo", "--port", "0",
-                             "--app-getter", "asgi:get_flask_app"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            cwd=ROOT)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
-    app = None
+    proc, lines, base, app = _start_demo("--app-getter", "asgi:get_flask_app")
     try:
-        deadline = time.monotonic() + 30
-        port = None
-        while time.monotonic() < deadline and not (port and app):
-            text = "".join(lines)
-            m = re.search(r"serving on http://127\.0\.0\.1:(\d+)", text)
-            port = m and m.group(1)
-            m = re.search(r"served from (\S+)", text)
-            app = m and Path(m.group(1))
-            time.sleep(0.1)
-        assert port and app, "".join(lines)
         assert "SQLA182" in "".join(lines)  # the banner says what --app-getter adds
-        base = f"http://127.0.0.1:{port}"
         models = app / "server" / "models_sql.py"
         models.write_text(models.read_text().replace(
             "    metadata = db.Column(db.JSON", "    event_metadata = db.Column(db.JSON"))

@@ -119,11 +119,15 @@ else:
 '''
 
 
-def make_app(root: Path, dialect: str) -> Path:
+def make_app(root: Path, dialect: str, models: str | None = None,
+             before: list[str] | None = None) -> Path:
+    """The app: ``models`` (default MODELS) and a first migration running ``before``
+    (default BEFORE[dialect]) as op.execute statements."""
     app = root / "app_root"
     (app / "app").mkdir(parents=True)
     (app / "app" / "__init__.py").write_text("")
-    (app / "app" / "models.py").write_text(MODELS.replace("    KIND", "    " + KIND[dialect]))
+    (app / "app" / "models.py").write_text(
+        models if models is not None else MODELS.replace("    KIND", "    " + KIND[dialect]))
     (app / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n"
                                      "prepend_sys_path = .\n")
     versions = app / "migrations" / "versions"
@@ -133,7 +137,8 @@ def make_app(root: Path, dialect: str) -> Path:
 
     generic = Path(alembic.__file__).parent / "templates" / "generic" / "script.py.mako"
     (app / "migrations" / "script.py.mako").write_text(generic.read_text())
-    statements = "\n".join(f"    op.execute({s!r})" for s in BEFORE[dialect])
+    statements = "\n".join(f"    op.execute({s!r})"
+                           for s in (before if before is not None else BEFORE[dialect]))
     (versions / "0001_initial.py").write_text(
         f'"""initial"""\nfrom alembic import op\n\nrevision = "0001"\n'
         f"down_revision = None\nbranch_labels = None\ndepends_on = None\n\n\n"
@@ -361,24 +366,11 @@ def test_sqlite_batch_mode_keeps_the_rows_of_referencing_tables(tmp_path):
     cascaded into notes (reported by the review: 2 rows -> 0). The revision turns the
     pragma off around it. A lossy NUMERIC -> INTEGER change stays commented out."""
     url = f"sqlite:///{tmp_path / 'app.db'}"
-    app = make_app(tmp_path, "sqlite")
-    (app / "app" / "models.py").write_text(FK_MODELS)
-    (app / "migrations" / "versions" / "0001_initial.py").write_text(textwrap.dedent('''\
-        """initial"""
-        from alembic import op
-
-        revision = "0001"
-        down_revision = None
-        branch_labels = None
-        depends_on = None
-
-
-        def upgrade():
-            op.execute("CREATE TABLE accounts (id INTEGER NOT NULL PRIMARY KEY, "
-                       "email VARCHAR(100), balance NUMERIC(10, 2))")
-            op.execute("CREATE TABLE notes (id INTEGER NOT NULL PRIMARY KEY, account_id "
-                       "INTEGER REFERENCES accounts (id) ON DELETE CASCADE)")
-        '''))
+    app = make_app(tmp_path, "sqlite", FK_MODELS, [
+        "CREATE TABLE accounts (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(100), "
+        "balance NUMERIC(10, 2))",
+        "CREATE TABLE notes (id INTEGER NOT NULL PRIMARY KEY, account_id INTEGER "
+        "REFERENCES accounts (id) ON DELETE CASCADE)"])
     assert alembic(app, url, "upgrade", "head").returncode == 0
     _sqlite(tmp_path / "app.db", "INSERT INTO accounts VALUES (1, 'a@x.org', 1.5)")
     _sqlite(tmp_path / "app.db", "INSERT INTO notes VALUES (1, 1), (2, 1)")
@@ -422,8 +414,7 @@ def test_sqlite_batch_mode_over_unnamed_checks_is_not_written_live(tmp_path):
     """SQLite reports no unnamed CHECK, so batch mode's copy of the table would lose it:
     the step is commented out with the reason, and the CHECK still holds afterwards."""
     url = f"sqlite:///{tmp_path / 'app.db'}"
-    app = make_app(tmp_path, "sqlite")
-    (app / "app" / "models.py").write_text(textwrap.dedent('''\
+    app = make_app(tmp_path, "sqlite", textwrap.dedent('''\
         from sqlalchemy import CheckConstraint, Column, Integer, String
         from sqlalchemy.orm import declarative_base
 
@@ -436,21 +427,8 @@ def test_sqlite_batch_mode_over_unnamed_checks_is_not_written_live(tmp_path):
             id = Column(Integer, primary_key=True)
             label = Column(String(200))
             points = Column(Integer)
-        '''))
-    (app / "migrations" / "versions" / "0001_initial.py").write_text(textwrap.dedent('''\
-        """initial"""
-        from alembic import op
-
-        revision = "0001"
-        down_revision = None
-        branch_labels = None
-        depends_on = None
-
-
-        def upgrade():
-            op.execute("CREATE TABLE scores (id INTEGER NOT NULL PRIMARY KEY, "
-                       "label VARCHAR(100), points INTEGER, CHECK (points >= 0))")
-        '''))
+        '''), ["CREATE TABLE scores (id INTEGER NOT NULL PRIMARY KEY, label VARCHAR(100), "
+              "points INTEGER, CHECK (points >= 0))"])
     assert alembic(app, url, "upgrade", "head").returncode == 0
     made = sidecar("revision", app, url)
     assert made.returncode == 0, made.stdout
@@ -525,13 +503,7 @@ def test_constraints_and_comments_repaired(database, tmp_path):
     dialect, url, _sql = database
     if dialect == "sqlite":
         pytest.skip("SQLite: no comments, and its constraints are unnamed (manual steps)")
-    app = make_app(tmp_path, dialect)
-    (app / "app" / "models.py").write_text(CONSTRAINT_MODELS)
-    statements = "\n".join(f"    op.execute({s!r})" for s in CONSTRAINT_BEFORE[dialect])
-    (app / "migrations" / "versions" / "0001_initial.py").write_text(
-        f'"""initial"""\nfrom alembic import op\n\nrevision = "0001"\n'
-        f"down_revision = None\nbranch_labels = None\ndepends_on = None\n\n\n"
-        f"def upgrade():\n{statements}\n")
+    app = make_app(tmp_path, dialect, CONSTRAINT_MODELS, CONSTRAINT_BEFORE[dialect])
     assert alembic(app, url, "upgrade", "head").returncode == 0
     before = _drift(sidecar("check", app, url))
     made = sidecar("revision", app, url)
@@ -555,8 +527,7 @@ def test_a_new_table_using_an_enum_the_database_has(pg_cluster, tmp_path):
     name = f"revenum{os.getpid()}"
     pg_cluster.create_database(name)
     url = pg_cluster.url(name)
-    app = make_app(tmp_path, "postgresql")
-    (app / "app" / "models.py").write_text(textwrap.dedent('''\
+    app = make_app(tmp_path, "postgresql", textwrap.dedent('''\
         from sqlalchemy import Column, Enum, ForeignKey, Integer
         from sqlalchemy.orm import declarative_base
 
@@ -574,21 +545,8 @@ def test_a_new_table_using_an_enum_the_database_has(pg_cluster, tmp_path):
             id = Column(Integer, primary_key=True)
             person_id = Column(Integer, ForeignKey("people.id"), nullable=False)
             mood = Column(Enum("ok", "bad", name="mood"))
-        '''))
-    (app / "migrations" / "versions" / "0001_initial.py").write_text(textwrap.dedent('''\
-        """initial"""
-        from alembic import op
-
-        revision = "0001"
-        down_revision = None
-        branch_labels = None
-        depends_on = None
-
-
-        def upgrade():
-            op.execute("CREATE TYPE mood AS ENUM ('ok', 'bad')")
-            op.execute("CREATE TABLE people (id SERIAL PRIMARY KEY, mood mood)")
-        '''))
+        '''), ["CREATE TYPE mood AS ENUM ('ok', 'bad')",
+              "CREATE TABLE people (id SERIAL PRIMARY KEY, mood mood)"])
     assert alembic(app, url, "upgrade", "head").returncode == 0
     made = sidecar("revision", app, url)
     assert made.returncode == 0, made.stdout
