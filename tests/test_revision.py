@@ -554,3 +554,107 @@ def test_a_new_table_using_an_enum_the_database_has(pg_cluster, tmp_path):
     applied = alembic(app, url, "upgrade", "head")
     assert applied.returncode == 0, applied.stderr
     assert _drift(sidecar("check", app, url)) == []
+
+
+KEY_MODELS = '''\
+from sqlalchemy import Column, ForeignKeyConstraint, Integer, String
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Tag(Base):  # the key grows by the tenant: (id) -> (id, tenant_id)
+    __tablename__ = "tags"
+    id = Column(Integer, primary_key=True, autoincrement=False)
+    tenant_id = Column(Integer, primary_key=True, autoincrement=False)
+    name = Column(String(20))
+
+
+class Member(Base):  # its foreign key follows: tags(id) -> tags(id, tenant_id)
+    __tablename__ = "members"
+    __table_args__ = (ForeignKeyConstraint(["tag_id", "tenant_id"],
+                                           ["tags.id", "tags.tenant_id"],
+                                           name="fk_members_tag_tenant"),)
+    id = Column(Integer, primary_key=True)
+    tag_id = Column(Integer, nullable=False)
+    tenant_id = Column(Integer, nullable=False)
+
+
+class Link(Base):  # a table made without a key gets one
+    __tablename__ = "links"
+    a = Column(Integer, primary_key=True, autoincrement=False)
+    b = Column(Integer, primary_key=True, autoincrement=False)
+
+
+class Pair(Base):  # the key shrinks, and the column leaving it becomes nullable
+    __tablename__ = "pairs"
+    a = Column(Integer, primary_key=True, autoincrement=False)
+    b = Column(Integer)
+'''
+_TAGS_ID = {"sqlite": "id INTEGER NOT NULL PRIMARY KEY",
+            "postgresql": "id INTEGER NOT NULL PRIMARY KEY",
+            # the key holds the AUTO_INCREMENT column: dropping it alone is errno 1075
+            "mysql": "id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY"}
+_MEMBERS_ID = {"sqlite": "id INTEGER NOT NULL PRIMARY KEY", "postgresql": "id SERIAL PRIMARY KEY",
+               "mysql": "id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY"}
+
+
+def _key_before(dialect: str) -> list[str]:
+    return [f"CREATE TABLE tags ({_TAGS_ID[dialect]}, tenant_id INTEGER NOT NULL, "
+            "name VARCHAR(20))",
+            f"CREATE TABLE members ({_MEMBERS_ID[dialect]}, tag_id INTEGER NOT NULL, "
+            "tenant_id INTEGER NOT NULL, CONSTRAINT fk_members_tag FOREIGN KEY (tag_id) "
+            "REFERENCES tags (id))",
+            "CREATE TABLE links (a INTEGER NOT NULL, b INTEGER NOT NULL)",
+            "CREATE TABLE pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (a, b))"]
+
+
+@pytest.mark.postgres
+def test_changed_primary_keys_repaired_and_reversed(database, tmp_path):
+    """DRIFT416 three ways - a key that grows (with a foreign key that depends on it and one
+    that follows it), a key where there was none, a key that shrinks with its column made
+    nullable: upgrade leaves no drift and keeps the rows; downgrade brings every key back."""
+    dialect, url, sql = database
+    app = make_app(tmp_path, dialect, KEY_MODELS, _key_before(dialect))
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    rows = {"tags": "INSERT INTO tags (id, tenant_id, name) VALUES (1, 7, 'x'), (2, 7, 'y')",
+            "members": "INSERT INTO members (id, tag_id, tenant_id) VALUES (1, 2, 7)",
+            "links": "INSERT INTO links (a, b) VALUES (1, 2)",
+            "pairs": "INSERT INTO pairs (a, b) VALUES (1, 2), (3, 4)"}
+    for statement in rows.values():
+        sql(statement)
+    kept = {t: sql(f"SELECT * FROM {t} ORDER BY 1") for t in rows}
+    before = sidecar("check", app, url)
+    keys = sorted(f["table"] for f in before.check("schema_drift")["findings"]
+                  if f["code"] == "DRIFT416")
+    assert keys == ["links", "pairs", "tags"], before.check("schema_drift")["findings"]
+    if dialect == "mysql":  # the finding's fix is the revision's one statement
+        tags = next(f for f in before.check("schema_drift")["findings"]
+                    if f["code"] == "DRIFT416" and f["table"] == "tags")
+        assert tags["fix_sql"] == \
+            "ALTER TABLE tags DROP PRIMARY KEY, ADD PRIMARY KEY (id, tenant_id)"
+
+    made = sidecar("revision", app, url)
+    assert made.returncode == 0, made.stdout + made.stderr
+    revision = _out(made)["revision"]
+    assert not [a for a in revision["addressed"] if a["commented_out"]]
+    assert sorted(a["code"] for a in revision["addressed"]).count("DRIFT416") == 3
+    applied = alembic(app, url, "upgrade", "head")
+    assert applied.returncode == 0, applied.stderr
+    after = sidecar("check", app, url)
+    assert _drift(after) == [], after.check("schema_drift")["findings"]
+    assert {t: sql(f"SELECT * FROM {t} ORDER BY 1") for t in rows} == kept
+
+    back = alembic(app, url, "downgrade", "0001")
+    assert back.returncode == 0, back.stderr
+    again = sidecar("check", app, url)
+    keys_again = sorted(f["table"] for f in again.check("schema_drift")["findings"]
+                        if f["code"] == "DRIFT416")
+    # SQLite's batch mode cannot drop the key it gave links (no op drops an unnamed key)
+    assert keys_again == (["pairs", "tags"] if dialect == "sqlite" else keys)
+    if dialect != "sqlite":  # the same drift as before (DRIFT43x: the verdict)
+        differences = sorted(c for c in _drift(again) if not c.startswith("DRIFT43"))
+        if dialect == "mysql":  # InnoDB keeps the index it made for the dropped foreign key
+            differences.remove("DRIFT409")
+        assert differences == sorted(c for c in _drift(before) if not c.startswith("DRIFT43"))
+    assert {t: sql(f"SELECT * FROM {t} ORDER BY 1") for t in rows} == kept

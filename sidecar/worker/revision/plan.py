@@ -11,6 +11,8 @@ checks/drift/diffs.py). What a revision adds to that op:
 - a PostgreSQL type change has ``postgresql_using`` (``col::new_type``): without it, a change
   with no implicit cast fails ("column cannot be cast automatically");
 - SQLite's table changes go through batch mode (its ALTER TABLE cannot alter a column);
+- a changed primary key is replaced (revision/primary_key.py), after the foreign keys the
+  models drop and before the ones they add;
 - destructive steps (a dropped table or column, a narrowed type) are written commented out
   with a warning unless ``allow_destructive``;
 - what no op can do is listed as a manual step.
@@ -23,6 +25,8 @@ from __future__ import annotations
 import re
 import zlib
 from typing import Any, Dict, List, Optional, Set
+
+from .primary_key import pk_code
 
 # kinds whose op loses data when it runs
 DESTRUCTIVE_KINDS = ("extra_table", "extra_column")
@@ -86,6 +90,17 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool,
                                    "row uses the labels the models dropped"})
             else:
                 out.steps.append(step)
+            continue
+        if d.kind == "primary_key":
+            python = pk_code(renderer, d)
+            if python is None:
+                out.manual.append({"code": d.code, "message": d.message,
+                                   "step": "the key has no name in the database, so no "
+                                   "migration op can drop it: " + _manual_step(d)})
+                continue
+            destructive = _unnamed_checks((model_tables or {}).get((d.schema, d.table))) \
+                if batch_dialect else None
+            out.steps.append(Step(d, python, pk_code(renderer, d, reverse=True), destructive))
             continue
         op = d.op
         if d.kind == "missing_table" and renderer.dialect_name == "postgresql":
@@ -212,11 +227,42 @@ def _merged(group: List[Any]) -> Any:
 def _ordered(diffs: List[Any]) -> List[Any]:
     """PostgreSQL enum types and values first (a column default or a new column may use a
     new label or type), dropped tables last and children before parents (a table still
-    referenced cannot be dropped), everything else as the comparison ordered it."""
+    referenced cannot be dropped), everything else as the comparison ordered it - but for
+    a changed primary key, see ``_around_keys``."""
     enums = [d for d in diffs if d.kind == "enum_values"]
     drops = [d for d in diffs if d.kind == "extra_table" and d.op is not None]
     rest = [d for d in diffs if d not in enums and d not in drops]
-    return enums + rest + _children_first(drops)
+    return enums + _around_keys(rest) + _children_first(drops)
+
+
+def _around_keys(diffs: List[Any]) -> List[Any]:
+    """A key is replaced after the columns it needs are added, and before what needs the
+    new key: foreign keys the models drop go first (PostgreSQL refuses to drop a key a
+    foreign key uses), new foreign keys and new tables referencing the table after, and a
+    column leaving the key is altered (made nullable) after, since a key column cannot be
+    NULL (PostgreSQL, MySQL)."""
+    keys = [d for d in diffs if d.kind == "primary_key"]
+    if not keys:
+        return diffs
+    keyed = {(d.schema, d.table) for d in keys}
+    leaving = {(d.schema, d.table, c) for d in keys for c in d.facts.get("db_columns") or []
+               if c not in (d.facts.get("model_columns") or [])}
+    first = [d for d in diffs if d.kind == "extra_fk"]
+    after = [d for d in diffs if d.kind == "missing_fk"
+             or (d.kind in ALTER_KINDS and (d.schema, d.table, d.column) in leaving)
+             or (d.kind == "missing_table" and _references(d) & {t for _, t in keyed})]
+    middle = [d for d in diffs if d not in first and d not in after and d not in keys]
+    return first + middle + keys + after
+
+
+def _references(d: Any) -> Set[str]:
+    """The tables a new table's foreign keys name (``accounts.id`` -> accounts)."""
+    try:
+        table = d.op.to_table()
+    except Exception:
+        return set()
+    return {fk.target_fullname.split(".")[-2] for fk in table.foreign_keys
+            if fk.target_fullname.count(".") >= 1}
 
 
 def _children_first(drops: List[Any]) -> List[Any]:

@@ -50,10 +50,12 @@ def _pk_diff(schema: Optional[str], table: Any, db_cols: List[str], model_cols: 
     where = f"{schema}.{table.name}" if schema else table.name
     new_name = table.primary_key.name or db_name or f"{table.name}_pkey"
     statements = []
-    if db_cols and db_name:
+    if r.dialect_name in ("mysql", "mariadb"):
+        statements.append(mysql_pk_sql(r, schema, table.name, db_cols, model_cols))
+    elif db_cols and db_name:
         statements.append(f"ALTER TABLE {r.table(schema, table.name)} DROP CONSTRAINT "
                           f"{r.quote(str(db_name))}")
-    if model_cols:
+    if model_cols and r.dialect_name not in ("mysql", "mariadb"):
         statements.append(f"ALTER TABLE {r.table(schema, table.name)} ADD CONSTRAINT "
                           f"{r.quote(str(new_name))} PRIMARY KEY "
                           f"({', '.join(r.quote(c) for c in model_cols)})")
@@ -64,6 +66,19 @@ def _pk_diff(schema: Optional[str], table: Any, db_cols: List[str], model_cols: 
         message=f"The primary key of {where} is ({', '.join(db_cols) or 'none'}) in the "
         f"database but ({', '.join(model_cols) or 'none'}) in the models.",
         facts={"db_columns": db_cols, "model_columns": model_cols})
+
+
+def mysql_pk_sql(r: Renderer, schema: Optional[str], table: str, db_cols: List[str],
+                 model_cols: List[str]) -> str:
+    """MySQL/MariaDB replace a key in one statement: dropping it alone fails when it holds
+    the AUTO_INCREMENT column (errno 1075, "there can be only one auto column and it must
+    be defined as a key"), the usual case."""
+    clauses = []
+    if db_cols:
+        clauses.append("DROP PRIMARY KEY")
+    if model_cols:
+        clauses.append("ADD PRIMARY KEY (%s)" % ", ".join(r.quote(c) for c in model_cols))
+    return "ALTER TABLE %s %s" % (r.table(schema, table), ", ".join(clauses))
 
 
 # --- PostgreSQL enums --------------------------------------------------------------------
