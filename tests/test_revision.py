@@ -658,3 +658,48 @@ def test_changed_primary_keys_repaired_and_reversed(database, tmp_path):
             differences.remove("DRIFT409")
         assert differences == sorted(c for c in _drift(before) if not c.startswith("DRIFT43"))
     assert {t: sql(f"SELECT * FROM {t} ORDER BY 1") for t in rows} == kept
+
+
+@pytest.mark.postgres
+def test_a_change_of_kind_over_a_default_on_postgresql(pg_cluster, tmp_path):
+    """INTEGER DEFAULT 0 to BOOLEAN DEFAULT false, and VARCHAR DEFAULT '3' to INTEGER whose
+    default the models keep: PostgreSQL cannot cast the defaults automatically, so the
+    revision drops them around the change (both ways: upgrade and downgrade)."""
+    name = f"revdefault{os.getpid()}"
+    pg_cluster.create_database(name)
+    url = pg_cluster.url(name)
+    app = make_app(tmp_path, "postgresql", textwrap.dedent('''\
+        from sqlalchemy import Boolean, Column, Integer, false, text
+        from sqlalchemy.orm import declarative_base
+
+        Base = declarative_base()
+
+
+        class Setting(Base):
+            __tablename__ = "settings"
+            id = Column(Integer, primary_key=True)
+            enabled = Column(Boolean, nullable=False, server_default=false())
+            level = Column(Integer, server_default=text("3"))
+        '''), ["CREATE TABLE settings (id SERIAL PRIMARY KEY, "
+              "enabled INTEGER NOT NULL DEFAULT 0, level VARCHAR(10) DEFAULT '3')",
+              "INSERT INTO settings (enabled, level) VALUES (1, '5'), (0, '7')"])
+    assert alembic(app, url, "upgrade", "head").returncode == 0
+    checked = sidecar("check", app, url)
+    before = _drift(checked)
+    assert "DRIFT405" in before, checked.check("schema_drift")["findings"]
+    made = sidecar("revision", app, url)
+    assert made.returncode == 0, made.stdout + made.stderr
+    applied = alembic(app, url, "upgrade", "head")
+    assert applied.returncode == 0, applied.stderr
+    assert _drift(sidecar("check", app, url)) == []
+    assert pg_cluster.psql("SELECT id, enabled, level FROM settings ORDER BY id",
+                           name).split() == ["1|t|5", "2|f|7"]
+    # the defaults work in their new type
+    pg_cluster.psql("INSERT INTO settings DEFAULT VALUES", name)
+    assert pg_cluster.psql("SELECT enabled, level FROM settings WHERE id = 3",
+                           name).strip() == "f|3"
+    back = alembic(app, url, "downgrade", "0001")
+    assert back.returncode == 0, back.stderr
+    assert sorted(c for c in _drift(sidecar("check", app, url))
+                  if not c.startswith("DRIFT43")) == sorted(
+        c for c in before if not c.startswith("DRIFT43"))

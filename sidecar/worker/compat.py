@@ -594,6 +594,15 @@ def type_affinity(type_: Any) -> Any:
         return type(type_)
 
 
+def changes_kind(old: Any, new: Any) -> bool:
+    """Text to number, number to boolean...: neither type's affinity contains the other's."""
+    a, b = type_affinity(old), type_affinity(new)
+    try:
+        return not (issubclass(b, a) or issubclass(a, b))
+    except Exception:
+        return True
+
+
 # --- Alembic ------------------------------------------------------------------------------
 
 

@@ -480,3 +480,53 @@ def test_skips_when_the_models_did_not_load(make_run, pgdb):
     run.ctx.models_error = "InvalidRequestError: Attribute name 'metadata' is reserved"
     with pytest.raises(Skip, match="reserved"):
         drift.run_schema_drift(run.ctx)
+
+
+def test_a_type_change_of_kind_with_a_default_is_compared(pgdb, make_run):
+    """Alembic compares PostgreSQL defaults with SELECT db = model, which raises across
+    kinds ('0'::varchar = false): the column was left uncompared (DRIFT421) and the type
+    change went unreported."""
+    db = pgdb("CREATE TABLE settings (id int PRIMARY KEY, enabled int NOT NULL DEFAULT 0, "
+              "level varchar(10) DEFAULT '3');")
+    md = sa.MetaData()
+    sa.Table("settings", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+             sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.false()),
+             sa.Column("level", sa.Integer, server_default=sa.text("3")))
+    out = check(make_run(db.url(), md))
+    assert "DRIFT421" not in codes(out)
+    fixes = {(f["code"], f["column"]): f["fix_sql"] for f in out["findings"]
+             if f["code"] in ("DRIFT405", "DRIFT407")}
+    # the defaults the models declare are set by their own findings, after the type
+    assert fixes == {
+        ("DRIFT405", "enabled"): "ALTER TABLE settings ALTER COLUMN enabled DROP DEFAULT;\n"
+        "ALTER TABLE settings ALTER COLUMN enabled TYPE BOOLEAN USING enabled::BOOLEAN",
+        ("DRIFT407", "enabled"): "ALTER TABLE settings ALTER COLUMN enabled SET DEFAULT false",
+        ("DRIFT405", "level"): "ALTER TABLE settings ALTER COLUMN level DROP DEFAULT;\n"
+        "ALTER TABLE settings ALTER COLUMN level TYPE INTEGER USING level::INTEGER",
+        ("DRIFT407", "level"): "ALTER TABLE settings ALTER COLUMN level SET DEFAULT 3"}
+    # pasted in the findings' order, they run, and leave no drift
+    with sa.create_engine(db.url()).begin() as conn:
+        for code in ("DRIFT405", "DRIFT407"):
+            for column in ("enabled", "level"):
+                for statement in fixes[(code, column)].split(";\n"):
+                    conn.exec_driver_sql(statement)
+    assert check(make_run(db.url(), md))["findings"] == []
+
+
+def test_a_kind_change_keeps_a_default_the_models_do_not_declare(pgdb, make_run):
+    db = pgdb("CREATE TABLE jobs (id int PRIMARY KEY, tries varchar(5) DEFAULT '0');")
+    md = sa.MetaData()
+    sa.Table("jobs", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+             sa.Column("tries", sa.Integer))
+    out = check(make_run(db.url(), md))
+    change = only(out, "DRIFT405")
+    assert change["fix_sql"] == (
+        "ALTER TABLE jobs ALTER COLUMN tries DROP DEFAULT;\n"
+        "ALTER TABLE jobs ALTER COLUMN tries TYPE INTEGER USING tries::INTEGER;\n"
+        "ALTER TABLE jobs ALTER COLUMN tries SET DEFAULT ('0'::character varying)::INTEGER")
+    assert "postgresql_using='tries::INTEGER'" in change["facts"]["alembic_op"]
+    with sa.create_engine(db.url()).begin() as conn:
+        for statement in change["fix_sql"].split(";\n"):
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql("INSERT INTO jobs (id) VALUES (1)")
+        assert conn.exec_driver_sql("SELECT tries FROM jobs").scalar() == 0

@@ -26,6 +26,8 @@ import re
 import zlib
 from typing import Any, Dict, List, Optional, Set
 
+from ..checks.drift.pg_cast import postgresql_cast
+from ..compat import changes_kind
 from .primary_key import pk_code
 
 # kinds whose op loses data when it runs
@@ -116,7 +118,7 @@ def plan(diffs: List[Any], renderer: Any, allow_destructive: bool,
         python = _render(renderer, [op, *_child_ops(d)], batch_dialect)
         if python is not None and renderer.dialect_name == "postgresql" and \
                 getattr(op, "modify_type", None) is not None:
-            python = _with_using(python, op, renderer)
+            python = postgresql_cast(python, op, renderer)
         if python is None:
             out.manual.append({"code": d.code, "message": d.message,
                                "step": "Alembic could not render this change: " +
@@ -440,7 +442,7 @@ def _reverse(renderer: Any, d: Any, batch_dialect: bool) -> Optional[str]:
     text = renderer.python(reverse, batch=batch_dialect and _needs_batch(reverse))
     if text is not None and renderer.dialect_name == "postgresql" and \
             getattr(reverse, "modify_type", None) is not None:
-        text = _with_using(text, reverse, renderer)
+        text = postgresql_cast(text, reverse, renderer)
     return text
 
 
@@ -487,26 +489,7 @@ def _narrows(d: Any, dialect: str) -> bool:
         return True
     if dialect == "postgresql":  # USING col::type fails loudly on a value that won't cast
         return False
-    try:
-        return not (issubclass(new._type_affinity, old._type_affinity)
-                    or issubclass(old._type_affinity, new._type_affinity))
-    except Exception:
-        return True
-
-
-def _with_using(python: str, op: Any, renderer: Any) -> str:
-    """``postgresql_using="col::new_type"`` added to a rendered PostgreSQL type change
-    (Alembic 1.20's renderer writes no dialect keyword but autoincrement)."""
-    new = getattr(op, "modify_type", None)
-    if new is None or "postgresql_using" in python or not python.rstrip().endswith(")"):
-        return python
-    try:
-        target = new.compile(dialect=renderer.dialect)
-    except Exception:
-        return python
-    using = "%s::%s" % (renderer.quote(op.column_name), target)
-    body = python.rstrip()
-    return "%s,\n               postgresql_using=%r)" % (body[:-1], using)
+    return changes_kind(old, new)
 
 
 def _enum_step(d: Any) -> Optional[Step]:

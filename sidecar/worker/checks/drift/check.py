@@ -499,6 +499,13 @@ def compare_default(context: Any, inspected_column: Any, metadata_column: Any,
         db, model = _mysql_default(db), _mysql_default(model)
     if db == model:
         return False
+    if getattr(getattr(context, "dialect", None), "name", None) == "postgresql" and \
+            compat.changes_kind(getattr(inspected_column, "type", None),
+                                getattr(metadata_column, "type", None)):
+        # the type changes kind too ('3'::varchar to INTEGER 3): Alembic's SELECT would
+        # raise (no varchar = integer operator) and the column go uncompared (DRIFT421);
+        # texts that differ across kinds are a default to restate with the new type
+        return True
     from sqlalchemy.types import JSON
 
     affinity = compat.type_affinity(getattr(metadata_column, "type", None))

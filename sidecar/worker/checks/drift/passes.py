@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ... import compat
 from ...protocol import finding
+from . import pg_cast
 from .diffs import (
     SQLITE_BATCH_ONLY,
     Diff,
@@ -426,8 +427,17 @@ def apply_severity(diffs: List[Diff], env: PassEnv) -> List[Diff]:
 def render_fixes(diffs: List[Diff], env: PassEnv) -> List[Diff]:
     """SQL for the dialect, and the Alembic op, that make the database match the models."""
     r = env.renderer
+    new_defaults = {(d.schema, d.table, d.column) for d in diffs if d.kind == "server_default"}
     for d in diffs:
         batch = env.dialect_name == "sqlite" and d.kind in SQLITE_BATCH_ONLY
+        if d.kind == "type" and env.dialect_name == "postgresql" and d.op is not None \
+                and d.fix_sql is None:
+            # a kind change needs USING and the default out of the way (pg_cast)
+            restore = (d.schema, d.table, d.column) not in new_defaults
+            d.fix_sql = pg_cast.fix_sql(d.op, r, restore)
+            python = r.python(d.op) if d.fix_sql and d.alembic_op is None else None
+            if python is not None:
+                d.alembic_op = pg_cast.postgresql_cast(python, d.op, r, restore)
         if d.op is not None and d.alembic_op is None:
             d.alembic_op = r.python(d.op, batch=batch)
         if d.fix_sql is None and d.op is not None and not batch:
